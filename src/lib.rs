@@ -1,0 +1,15 @@
+//! orysim: a load-testing workload simulator for the Ory identity stack (Kratos, Hydra, Keto).
+//!
+//! Data flows one way: `cli` → `config` → `engine` (virtual users calling `ory` clients) →
+//! `metrics` (recorder → snapshot) → `report` (summary, JSON). `sim` is a built-in Ory
+//! simulator that the engine can target when no endpoint is configured.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod metrics;
+pub mod model;
+pub mod ory;
+pub mod report;
+pub mod secret;
+pub mod sim;

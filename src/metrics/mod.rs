@@ -1,0 +1,12 @@
+//! Collecting what happened: a sharded recorder on the hot path, and mergeable snapshots for
+//! everything downstream (progress, summary, reports, comparisons).
+
+mod generator;
+mod histogram;
+mod recorder;
+mod snapshot;
+
+pub use generator::{GeneratorStats, WarmupTotals};
+pub use histogram::{new_latency_histogram, LatencyHistogram, LATENCY_MAX_US};
+pub use recorder::{Recorder, RecorderHandle, Totals};
+pub use snapshot::{OpStats, ServiceTotals, Snapshot};

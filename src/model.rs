@@ -1,0 +1,269 @@
+//! The vocabulary every other module shares: which Ory service a call went to, which operation it
+//! was, whether it reads or writes, and what came of it.
+//!
+//! Outcomes are classified once, where the response is parsed (in `ory/`), and counted by class
+//! everywhere after that; nothing downstream matches on strings.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Kratos,
+    Hydra,
+    Keto,
+}
+
+impl Service {
+    pub const ALL: [Service; 3] = [Service::Kratos, Service::Hydra, Service::Keto];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Kratos => "kratos",
+            Service::Hydra => "hydra",
+            Service::Keto => "keto",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether an operation creates or changes state (write) or works on state written earlier
+/// (read). Logout and revoke count as reads: like the original Go tools, orysim calls "reads"
+/// the operations that act on previously written entities, and "writes" the ones that create them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Read,
+    Write,
+}
+
+macro_rules! ops {
+    ($($variant:ident => $name:literal, $service:ident, $kind:ident;)*) => {
+        /// Every Ory operation orysim knows how to call.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Op { $($variant),* }
+
+        impl Op {
+            pub const ALL: &'static [Op] = &[$(Op::$variant),*];
+
+            /// Dotted name used in reports and scenario files, e.g. `kratos.login`.
+            pub fn name(self) -> &'static str {
+                match self { $(Op::$variant => $name),* }
+            }
+
+            pub fn service(self) -> Service {
+                match self { $(Op::$variant => Service::$service),* }
+            }
+
+            pub fn kind(self) -> Kind {
+                match self { $(Op::$variant => Kind::$kind),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Op> {
+                match name { $($name => Some(Op::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+ops! {
+    KratosRegister => "kratos.register", Kratos, Write;
+    KratosLogin => "kratos.login", Kratos, Read;
+    KratosWhoami => "kratos.whoami", Kratos, Read;
+    KratosLogout => "kratos.logout", Kratos, Read;
+    KratosLookupIdentity => "kratos.lookup_identity", Kratos, Read;
+    KratosDeleteIdentity => "kratos.delete_identity", Kratos, Write;
+    HydraCreateClient => "hydra.create_client", Hydra, Write;
+    HydraToken => "hydra.token", Hydra, Write;
+    HydraIntrospect => "hydra.introspect", Hydra, Read;
+    HydraRevoke => "hydra.revoke", Hydra, Read;
+    HydraDeleteClient => "hydra.delete_client", Hydra, Write;
+    KetoWrite => "keto.write", Keto, Write;
+    KetoCheck => "keto.check", Keto, Read;
+    KetoExpand => "keto.expand", Keto, Read;
+    KetoList => "keto.list", Keto, Read;
+    KetoDelete => "keto.delete", Keto, Write;
+}
+
+impl Op {
+    /// Dense index for array-based per-operation storage on the hot path.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The domain result of a call that worked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Succeeded; the call has no further domain result (a registration, a tuple write).
+    Ok,
+    /// A session (whoami) or token (introspection) that is active.
+    Active,
+    /// A session or token that is not active (401 on whoami, `active:false` on introspection).
+    Inactive,
+    /// A permission check that answered allowed.
+    Allowed,
+    /// A permission check that answered denied.
+    Denied,
+    /// Credentials accepted (a login that produced a session).
+    Valid,
+    /// Credentials rejected the documented way (Kratos 400 with message id 4000006).
+    Invalid,
+    /// The looked-up entity does not exist (identity lookup answered `[]`, expand found no tuple).
+    Absent,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Ok,
+        Verdict::Active,
+        Verdict::Inactive,
+        Verdict::Allowed,
+        Verdict::Denied,
+        Verdict::Valid,
+        Verdict::Invalid,
+        Verdict::Absent,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Active => "active",
+            Verdict::Inactive => "inactive",
+            Verdict::Allowed => "allowed",
+            Verdict::Denied => "denied",
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Absent => "absent",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorClass {
+    /// The server answered with an unexpected HTTP status.
+    Status(u16),
+    /// No complete answer within the per-request timeout.
+    Timeout,
+    /// The connection could not be made or broke.
+    Connect,
+    /// The answer could not be decoded (not JSON, missing fields orysim needs).
+    Protocol,
+    /// The answer decoded but said something orysim did not expect (e.g. a registration that
+    /// returned no session token although the session hook is required).
+    UnexpectedBody,
+    /// The call worked but its result differed from what the scenario step expected.
+    Expectation,
+}
+
+impl ErrorClass {
+    /// Stable key used in reports: `http_500`, `timeout`, `connect`, `protocol`, ...
+    pub fn key(self) -> String {
+        match self {
+            ErrorClass::Status(code) => format!("http_{code}"),
+            ErrorClass::Timeout => "timeout".into(),
+            ErrorClass::Connect => "connect".into(),
+            ErrorClass::Protocol => "protocol".into(),
+            ErrorClass::UnexpectedBody => "unexpected_body".into(),
+            ErrorClass::Expectation => "expectation".into(),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ErrorClass> {
+        Some(match key {
+            "timeout" => ErrorClass::Timeout,
+            "connect" => ErrorClass::Connect,
+            "protocol" => ErrorClass::Protocol,
+            "unexpected_body" => ErrorClass::UnexpectedBody,
+            "expectation" => ErrorClass::Expectation,
+            other => ErrorClass::Status(other.strip_prefix("http_")?.parse().ok()?),
+        })
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// What came of one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok(Verdict),
+    Err(ErrorClass),
+}
+
+impl Outcome {
+    pub fn is_ok(self) -> bool {
+        matches!(self, Outcome::Ok(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_names_round_trip_and_are_prefixed_by_their_service() {
+        for &op in Op::ALL {
+            assert_eq!(Op::from_name(op.name()), Some(op));
+            assert!(op.name().starts_with(op.service().name()));
+        }
+        assert_eq!(Op::from_name("kratos.nope"), None);
+    }
+
+    #[test]
+    fn op_indices_are_dense() {
+        for (i, &op) in Op::ALL.iter().enumerate() {
+            assert_eq!(op.index(), i);
+        }
+    }
+
+    #[test]
+    fn error_class_keys_round_trip() {
+        for class in [
+            ErrorClass::Status(503),
+            ErrorClass::Timeout,
+            ErrorClass::Connect,
+            ErrorClass::Protocol,
+            ErrorClass::UnexpectedBody,
+            ErrorClass::Expectation,
+        ] {
+            assert_eq!(ErrorClass::from_key(&class.key()), Some(class));
+        }
+        assert_eq!(ErrorClass::from_key("http_x"), None);
+    }
+
+    #[test]
+    fn reads_and_writes_follow_the_documented_split() {
+        assert_eq!(Op::KratosRegister.kind(), Kind::Write);
+        assert_eq!(Op::KratosLogout.kind(), Kind::Read);
+        assert_eq!(Op::HydraToken.kind(), Kind::Write);
+        assert_eq!(Op::HydraIntrospect.kind(), Kind::Read);
+        assert_eq!(Op::KetoWrite.kind(), Kind::Write);
+        assert_eq!(Op::KetoCheck.kind(), Kind::Read);
+    }
+}
