@@ -1,0 +1,1753 @@
+//! Simulated Ory Kratos v1.3.1: native (API) registration and login flows with the password
+//! method, sessions, API logout, and the admin identity endpoints.
+//!
+//! Behaviour follows the v1.3.1 sources with the project's stack config (`deploy/ory/`):
+//! two-step registration (the default), the `session` hook after password registration,
+//! `haveibeenpwned` off, identity schema with `traits.email` (password identifier,
+//! 3..=320 chars, format email) and `traits.name.{first,last}`, no extra properties.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::http::header::HeaderName;
+use axum::http::Method;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::http::{
+    go_not_found, herodot_json, herodot_raw, json_type, random_alnum, rfc3339, route, with_header,
+    HError, Req, Resp, MSG_CONFLICT, MSG_FORBIDDEN, MSG_NO_ROWS, MSG_UNAUTHORIZED,
+};
+use super::store::{lock, BoundedMap, Sharded};
+
+pub(crate) const VERSION: &str = "v1.3.1";
+
+const SCHEMA_ID: &str = "default";
+/// base64url("default"), the tail of `schema_url`.
+const SCHEMA_ID_B64: &str = "ZGVmYXVsdA";
+const EMAIL_TITLE: &str = "Email";
+const MIN_PASSWORD_LEN: usize = 8;
+const BCRYPT_MAX_LEN: usize = 72;
+
+const REASON_ORIGIN: &str = "The HTTP Request Header included the \"Origin\" key, indicating that this request was made as part of an AJAX request in a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.";
+const REASON_COOKIE: &str = "The HTTP Request Header included the \"Cookie\" key, indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation.";
+const REASON_LOGIN_ALREADY: &str =
+    "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?";
+const REASON_REGISTRATION_ALREADY: &str =
+    "A valid session was detected and thus registration is not possible.";
+const REASON_NO_SESSION: &str = "No valid session credentials found in the request.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FlowKind {
+    Registration,
+    Login,
+}
+
+impl FlowKind {
+    fn submit_path(self) -> &'static str {
+        match self {
+            FlowKind::Registration => "/self-service/registration",
+            FlowKind::Login => "/self-service/login",
+        }
+    }
+}
+
+struct Flow {
+    kind: FlowKind,
+    issued_at: SystemTime,
+    expires_at: SystemTime,
+    request_url: String,
+    refresh: bool,
+    requested_aal: &'static str,
+    /// Flow-wide messages it was created with (a replacement for an expired flow).
+    messages: Vec<Value>,
+}
+
+pub(crate) struct Identity {
+    id: Uuid,
+    /// The password identifier (trimmed, lower-cased email), if the identity has a password.
+    identifier: Option<String>,
+    password: Option<String>,
+    created_at: SystemTime,
+    /// The identity as the public API shows it (no credentials, no admin metadata).
+    public_json: Box<str>,
+    metadata_admin: Option<Value>,
+    deleted: AtomicBool,
+}
+
+impl Identity {
+    fn is_live(&self) -> bool {
+        !self.deleted.load(Ordering::Relaxed)
+    }
+
+    /// The admin representation: credentials metadata (no config) and admin metadata.
+    fn admin_json(&self) -> String {
+        let mut v: Value = serde_json::from_str(&self.public_json).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            if let Some(identifier) = &self.identifier {
+                let ts = rfc3339(self.created_at);
+                m.insert(
+                    "credentials".into(),
+                    json!({"password": {
+                        "type": "password",
+                        "identifiers": [identifier],
+                        "version": 0,
+                        "created_at": ts,
+                        "updated_at": ts,
+                    }}),
+                );
+            }
+            if let Some(meta) = &self.metadata_admin {
+                m.insert("metadata_admin".into(), meta.clone());
+            }
+        }
+        v.to_string()
+    }
+}
+
+struct Session {
+    identity: Arc<Identity>,
+    expires_at: SystemTime,
+    active: AtomicBool,
+    /// The session JSON up to (and including) `"identity":`.
+    head: Box<str>,
+    /// The session JSON after the identity object.
+    tail: Box<str>,
+}
+
+impl Session {
+    fn is_valid(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+            && self.identity.is_live()
+            && self.expires_at > SystemTime::now()
+    }
+
+    fn render(&self) -> String {
+        let mut s = String::with_capacity(
+            self.head.len() + self.identity.public_json.len() + self.tail.len() + 1,
+        );
+        s.push_str(&self.head);
+        s.push_str(&self.identity.public_json);
+        s.push_str(&self.tail);
+        s
+    }
+}
+
+struct Identities {
+    by_id: BoundedMap<Uuid, Arc<Identity>>,
+    by_identifier: HashMap<String, Uuid>,
+}
+
+impl Identities {
+    fn insert(&mut self, identity: Arc<Identity>) {
+        if let Some(ident) = &identity.identifier {
+            self.by_identifier.insert(ident.clone(), identity.id);
+        }
+        for (_, old) in self.by_id.insert(identity.id, identity) {
+            self.forget(&old);
+        }
+    }
+
+    fn forget(&mut self, old: &Identity) {
+        old.deleted.store(true, Ordering::Relaxed);
+        if let Some(ident) = &old.identifier {
+            if self.by_identifier.get(ident) == Some(&old.id) {
+                self.by_identifier.remove(ident);
+            }
+        }
+    }
+
+    fn by_identifier(&self, identifier: &str) -> Option<Arc<Identity>> {
+        let id = self.by_identifier.get(identifier)?;
+        self.by_id.get(id).cloned()
+    }
+}
+
+pub(crate) struct Kratos {
+    public_url: String,
+    admin_url: String,
+    schema_url: String,
+    flow_lifespan: Duration,
+    session_lifespan: Duration,
+    flows: Sharded<Uuid, Arc<Flow>>,
+    identities: Mutex<Identities>,
+    sessions: Sharded<String, Arc<Session>>,
+}
+
+/// Values the UI nodes of a failed registration show (`handleRegistrationError`).
+#[derive(Default)]
+struct TraitValues {
+    email: Option<Value>,
+    first: Option<Value>,
+    last: Option<Value>,
+}
+
+impl TraitValues {
+    fn from_body(body: &Map<String, Value>) -> TraitValues {
+        let traits = body.get("traits");
+        let leaf = |v: Option<&Value>| match v {
+            Some(Value::Object(_)) | Some(Value::Array(_)) | None => None,
+            Some(v) => Some(v.clone()),
+        };
+        let name = traits.and_then(|t| t.get("name"));
+        TraitValues {
+            email: leaf(traits.and_then(|t| t.get("email"))),
+            first: leaf(name.and_then(|n| n.get("first"))),
+            last: leaf(name.and_then(|n| n.get("last"))),
+        }
+    }
+}
+
+/// A UI message (`text.Message`).
+fn message(id: u32, kind: &str, text: &str, context: Option<Value>) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(id));
+    m.insert("text".into(), json!(text));
+    m.insert("type".into(), json!(kind));
+    if let Some(c) = context {
+        m.insert("context".into(), c);
+    }
+    Value::Object(m)
+}
+
+fn msg_generic(reason: &str) -> Value {
+    message(4000001, "error", reason, Some(json!({ "reason": reason })))
+}
+
+fn msg_required(property: &str) -> Value {
+    message(
+        4000002,
+        "error",
+        &format!("Property {property} is missing."),
+        Some(json!({ "property": property })),
+    )
+}
+
+fn msg_min_length(min: usize, actual: usize) -> Value {
+    message(
+        4000003,
+        "error",
+        &format!("length must be >= {min}, but got {actual}"),
+        Some(json!({"min_length": min, "actual_length": actual})),
+    )
+}
+
+fn msg_max_length(max: usize, actual: usize) -> Value {
+    message(
+        4000017,
+        "error",
+        &format!("length must be <= {max}, but got {actual}"),
+        Some(json!({"max_length": max, "actual_length": actual})),
+    )
+}
+
+fn msg_wrong_type(allowed: &str, actual: &str) -> Value {
+    message(
+        4000026,
+        "error",
+        &format!("expected {allowed}, but got {actual}"),
+        Some(json!({"allowed_types": [allowed], "actual_type": actual})),
+    )
+}
+
+fn msg_invalid_credentials() -> Value {
+    message(4000006, "error", "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.", None)
+}
+
+fn msg_duplicate() -> Value {
+    message(
+        4000007,
+        "error",
+        "An account with the same identifier (email, phone, username, ...) exists already.",
+        None,
+    )
+}
+
+fn msg_flow_expired(kind: FlowKind, expired_at: SystemTime) -> Value {
+    let (id, what) = match kind {
+        FlowKind::Registration => (4040001, "registration"),
+        FlowKind::Login => (4010001, "login"),
+    };
+    let mins = minutes_since(expired_at);
+    message(
+        id,
+        "error",
+        &format!("The {what} flow expired {mins:.2} minutes ago, please try again."),
+        Some(json!({
+            "expired_at": rfc3339(expired_at),
+            "expired_at_unix": super::http::unix_secs(expired_at),
+        })),
+    )
+}
+
+fn minutes_since(t: SystemTime) -> f64 {
+    SystemTime::now()
+        .duration_since(t)
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+        / 60.0
+}
+
+fn label(id: u32, text: &str, title_context: bool) -> Value {
+    if title_context {
+        message(id, "info", text, Some(json!({ "title": text })))
+    } else {
+        message(id, "info", text, None)
+    }
+}
+
+struct NodeSpec<'a> {
+    group: &'a str,
+    name: &'a str,
+    kind: &'a str,
+    value: Option<Value>,
+    required: bool,
+    autocomplete: Option<&'a str>,
+    label: Option<Value>,
+}
+
+fn node(spec: NodeSpec<'_>, messages: Vec<Value>) -> Value {
+    let mut attrs = Map::new();
+    attrs.insert("name".into(), json!(spec.name));
+    attrs.insert("type".into(), json!(spec.kind));
+    if let Some(v) = spec.value {
+        attrs.insert("value".into(), v);
+    }
+    if spec.required {
+        attrs.insert("required".into(), json!(true));
+    }
+    if let Some(a) = spec.autocomplete {
+        attrs.insert("autocomplete".into(), json!(a));
+    }
+    attrs.insert("disabled".into(), json!(false));
+    attrs.insert("node_type".into(), json!("input"));
+    let meta = match spec.label {
+        Some(l) => json!({ "label": l }),
+        None => json!({}),
+    };
+    json!({
+        "type": "input",
+        "group": spec.group,
+        "attributes": Value::Object(attrs),
+        "messages": messages,
+        "meta": meta,
+    })
+}
+
+/// Field-level messages keyed by node name, in the order they were raised.
+type FieldMessages = Vec<(String, Value)>;
+
+fn messages_for(fields: &FieldMessages, name: &str) -> Vec<Value> {
+    fields
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, m)| m.clone())
+        .collect()
+}
+
+/// Nodes Kratos adds for messages on fields the form does not have (`Container.AddMessage`).
+fn extra_nodes(fields: &FieldMessages, known: &[&str]) -> Vec<Value> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for (name, _) in fields {
+        if known.contains(&name.as_str()) || seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name);
+        out.push(node(
+            NodeSpec {
+                group: "default",
+                name,
+                kind: "text",
+                value: None,
+                required: false,
+                autocomplete: None,
+                label: None,
+            },
+            messages_for(fields, name),
+        ));
+    }
+    out
+}
+
+fn csrf_node(fields: &FieldMessages) -> Value {
+    node(
+        NodeSpec {
+            group: "default",
+            name: "csrf_token",
+            kind: "hidden",
+            value: Some(json!("")),
+            required: true,
+            autocomplete: None,
+            label: None,
+        },
+        messages_for(fields, "csrf_token"),
+    )
+}
+
+/// Step one of two-step registration (the v1.3.1 default): traits and the `profile` submit.
+fn registration_nodes(values: &TraitValues, fields: &FieldMessages) -> Vec<Value> {
+    let mut nodes = vec![
+        csrf_node(fields),
+        node(
+            NodeSpec {
+                group: "default",
+                name: "traits.email",
+                kind: "email",
+                value: values.email.clone(),
+                required: true,
+                autocomplete: Some("email"),
+                label: Some(label(1070002, EMAIL_TITLE, true)),
+            },
+            messages_for(fields, "traits.email"),
+        ),
+        node(
+            NodeSpec {
+                group: "default",
+                name: "traits.name.first",
+                kind: "text",
+                value: values.first.clone(),
+                required: false,
+                autocomplete: None,
+                label: Some(label(1070002, "First name", true)),
+            },
+            messages_for(fields, "traits.name.first"),
+        ),
+        node(
+            NodeSpec {
+                group: "default",
+                name: "traits.name.last",
+                kind: "text",
+                value: values.last.clone(),
+                required: false,
+                autocomplete: None,
+                label: Some(label(1070002, "Last name", true)),
+            },
+            messages_for(fields, "traits.name.last"),
+        ),
+    ];
+    nodes.extend(extra_nodes(
+        fields,
+        &[
+            "csrf_token",
+            "traits.email",
+            "traits.name.first",
+            "traits.name.last",
+            "method",
+        ],
+    ));
+    nodes.push(node(
+        NodeSpec {
+            group: "profile",
+            name: "method",
+            kind: "submit",
+            value: Some(json!("profile")),
+            required: false,
+            autocomplete: None,
+            label: Some(label(1040001, "Sign up", false)),
+        },
+        messages_for(fields, "method"),
+    ));
+    nodes
+}
+
+fn login_nodes(identifier: &str, fields: &FieldMessages) -> Vec<Value> {
+    let mut nodes = vec![
+        csrf_node(fields),
+        node(
+            NodeSpec {
+                group: "default",
+                name: "identifier",
+                kind: "text",
+                value: Some(json!(identifier)),
+                required: true,
+                autocomplete: None,
+                label: Some(label(1070002, EMAIL_TITLE, true)),
+            },
+            messages_for(fields, "identifier"),
+        ),
+    ];
+    nodes.extend(extra_nodes(
+        fields,
+        &["csrf_token", "identifier", "password", "method"],
+    ));
+    nodes.push(node(
+        NodeSpec {
+            group: "password",
+            name: "password",
+            kind: "password",
+            value: None,
+            required: true,
+            autocomplete: Some("current-password"),
+            label: Some(label(1070001, "Password", false)),
+        },
+        messages_for(fields, "password"),
+    ));
+    nodes.push(node(
+        NodeSpec {
+            group: "password",
+            name: "method",
+            kind: "submit",
+            value: Some(json!("password")),
+            required: false,
+            autocomplete: None,
+            label: Some(label(1010022, "Sign in with password", false)),
+        },
+        messages_for(fields, "method"),
+    ));
+    nodes
+}
+
+/// gjson's type name for what a lenient parse of `body` sees first.
+fn gjson_type(body: &[u8]) -> &'static str {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => "JSON",
+        Some(b'[') => "JSON",
+        Some(b'"') => "String",
+        Some(b't') => "True",
+        Some(b'f') => "False",
+        Some(b'-') | Some(b'0'..=b'9') => "Number",
+        _ => "Null",
+    }
+}
+
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Sets `value` at a dotted path, creating objects on the way (Kratos form decoding).
+fn set_dotted(root: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut parts = path.split('.').peekable();
+    let mut cur = root;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(part.to_owned(), value);
+            return;
+        }
+        let entry = cur
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        match entry {
+            Value::Object(m) => cur = m,
+            _ => return,
+        }
+    }
+}
+
+/// Decodes a self-service submission like ory/x `decoderx` does, or returns the reason a
+/// Kratos 400 flow message shows.
+fn decode_submission(req: &Req) -> Result<Map<String, Value>, String> {
+    if req.method == Method::GET {
+        let mut m = Map::new();
+        for (k, v) in req.query().0 {
+            set_dotted(&mut m, &k, Value::String(v));
+        }
+        return Ok(m);
+    }
+    if req.body.is_empty() {
+        return Err("Unable to decode HTTP Request Body because its HTTP Header \"Content-Length\" is zero.".into());
+    }
+    let body = match req.media_type().as_str() {
+        "application/json" => match serde_json::from_slice::<Value>(&req.body) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) | Err(_) => match gjson_type(&req.body) {
+                // gjson parses a broken object leniently; Kratos then finds no method.
+                "JSON" if req.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
+                    Map::new()
+                }
+                t => {
+                    return Err(format!(
+                        "Expected JSON sent in request body to be an object but got: {t}"
+                    ))
+                }
+            },
+        },
+        "application/x-www-form-urlencoded" => {
+            let mut m = Map::new();
+            for (k, v) in super::http::Query::parse(&String::from_utf8_lossy(&req.body)).0 {
+                set_dotted(&mut m, &k, Value::String(v));
+            }
+            m
+        }
+        _ => {
+            return Err(format!(
+                "HTTP {} Request used unknown HTTP Header \"Content-Type: {}\", only [application/json application/x-www-form-urlencoded multipart/form-data] are supported.",
+                req.method,
+                req.header("content-type").unwrap_or("")
+            ))
+        }
+    };
+    if let Some(m) = body.get("method") {
+        if !m.is_string() {
+            return Err(format!(
+                "Unable to decode JSON payload: json: cannot unmarshal {} into Go struct field .method of type string",
+                go_kind(m)
+            ));
+        }
+    }
+    Ok(body)
+}
+
+/// `flow.EnsureCSRF` for API flows.
+fn api_flow_csrf_violation(req: &Req) -> Option<&'static str> {
+    if req.has_header("origin") {
+        return Some(REASON_ORIGIN);
+    }
+    for value in req.headers.get_all("cookie") {
+        let Ok(value) = value.to_str() else { continue };
+        for part in value.split(';') {
+            let name = part.split('=').next().unwrap_or("").trim();
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+            if valid
+                && !(name.starts_with("__cf") || name.starts_with("_cf") || name.starts_with("cf_"))
+            {
+                return Some(REASON_COOKIE);
+            }
+        }
+    }
+    None
+}
+
+/// ory/jsonschema v3 `isHostname`.
+fn is_hostname(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.len() > 253 || s.starts_with('-') {
+        return false;
+    }
+    s.split('.').all(|label| {
+        (1..=63).contains(&label.len())
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+    })
+}
+
+/// ory/jsonschema v3 `isEmail`: length limits, a hostname domain, and (approximately) Go's
+/// `net/mail.ParseAddress` for the local part (a dot-atom or a quoted string; leading
+/// whitespace is skipped).
+fn is_valid_email(s: &str) -> bool {
+    if s.len() > 254 {
+        return false;
+    }
+    let Some(at) = s.rfind('@') else {
+        return false;
+    };
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    if local.len() > 64 || !is_hostname(domain) {
+        return false;
+    }
+    let local = local.trim_start_matches([' ', '\t']);
+    if local.len() >= 2 && local.starts_with('"') && local.ends_with('"') {
+        return true;
+    }
+    const ATEXT: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
+    !local.is_empty()
+        && local.split('.').all(|atom| {
+            !atom.is_empty()
+                && atom
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || ATEXT.contains(&c) || c >= 0x80)
+        })
+}
+
+fn additional_properties(m: &Map<String, Value>, allowed: &[&str]) -> Option<Value> {
+    let extra: Vec<String> = m
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| format!("{k:?}"))
+        .collect();
+    if extra.is_empty() {
+        None
+    } else {
+        Some(msg_generic(&format!(
+            "additionalProperties {} not allowed",
+            extra.join(", ")
+        )))
+    }
+}
+
+/// Validates `traits` against the project's identity schema.
+fn validate_traits(traits: &Value, errs: &mut FieldMessages) {
+    let Value::Object(m) = traits else {
+        errs.push(("traits".into(), msg_wrong_type("object", json_type(traits))));
+        return;
+    };
+    if let Some(msg) = additional_properties(m, &["email", "name"]) {
+        errs.push(("traits".into(), msg));
+    }
+    match m.get("email") {
+        None => errs.push(("traits.email".into(), msg_required("email"))),
+        Some(Value::String(s)) => {
+            let n = s.chars().count();
+            if n < 3 {
+                errs.push(("traits.email".into(), msg_min_length(3, n)));
+            }
+            if n > 320 {
+                errs.push(("traits.email".into(), msg_max_length(320, n)));
+            }
+            if !is_valid_email(s) {
+                errs.push((
+                    "traits.email".into(),
+                    msg_generic(&format!("{s:?} is not valid \"email\"")),
+                ));
+            }
+        }
+        Some(v) => errs.push((
+            "traits.email".into(),
+            msg_wrong_type("string", json_type(v)),
+        )),
+    }
+    match m.get("name") {
+        None => {}
+        Some(Value::Object(n)) => {
+            if let Some(msg) = additional_properties(n, &["first", "last"]) {
+                errs.push(("traits.name".into(), msg));
+            }
+            for key in ["first", "last"] {
+                if let Some(v) = n.get(key) {
+                    if !v.is_string() {
+                        errs.push((
+                            format!("traits.name.{key}"),
+                            msg_wrong_type("string", json_type(v)),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(v) => errs.push(("traits.name".into(), msg_wrong_type("object", json_type(v)))),
+    }
+}
+
+fn validate_string_field(
+    body: &Map<String, Value>,
+    key: &str,
+    required: bool,
+    min_len: usize,
+    errs: &mut FieldMessages,
+) {
+    match body.get(key) {
+        None if required => errs.push((key.into(), msg_required(key))),
+        None => {}
+        Some(Value::String(s)) => {
+            let n = s.chars().count();
+            if n < min_len {
+                errs.push((key.into(), msg_min_length(min_len, n)));
+            }
+        }
+        Some(v) => errs.push((key.into(), msg_wrong_type("string", json_type(v)))),
+    }
+}
+
+/// The payload checks of the password strategy's registration JSON schema.
+fn validate_registration_payload(body: &Map<String, Value>) -> FieldMessages {
+    let mut errs = FieldMessages::new();
+    validate_string_field(body, "csrf_token", false, 0, &mut errs);
+    validate_string_field(body, "password", true, 1, &mut errs);
+    if let Some(tp) = body.get("transient_payload") {
+        if !tp.is_object() {
+            errs.push((
+                "transient_payload".into(),
+                msg_wrong_type("object", json_type(tp)),
+            ));
+        }
+    }
+    if let Some(traits) = body.get("traits") {
+        validate_traits(traits, &mut errs);
+    }
+    errs
+}
+
+/// The payload checks of the password strategy's login JSON schema.
+fn validate_login_payload(body: &Map<String, Value>) -> FieldMessages {
+    let mut errs = FieldMessages::new();
+    validate_string_field(body, "csrf_token", false, 0, &mut errs);
+    validate_string_field(body, "password", true, 1, &mut errs);
+    if let Some(tp) = body.get("transient_payload") {
+        if !tp.is_object() {
+            errs.push((
+                "transient_payload".into(),
+                msg_wrong_type("object", json_type(tp)),
+            ));
+        }
+    }
+    let legacy_ok =
+        matches!(body.get("password_identifier"), Some(Value::String(s)) if !s.is_empty());
+    if legacy_ok {
+        validate_string_field(body, "identifier", false, 1, &mut errs);
+    } else {
+        if let Some(v) = body.get("password_identifier") {
+            if !v.is_string() {
+                errs.push((
+                    "password_identifier".into(),
+                    msg_wrong_type("string", json_type(v)),
+                ));
+            }
+        }
+        validate_string_field(body, "identifier", true, 1, &mut errs);
+    }
+    errs
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Longest common substring length, as Kratos' `lcsLength` (byte positions).
+fn lcs_length(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut best = 0;
+    let mut prev = vec![0usize; b.len() + 1];
+    let mut cur = vec![0usize; b.len() + 1];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            cur[j] = if a[i - 1] == b[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                0
+            };
+            best = best.max(cur[j]);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    best
+}
+
+/// Kratos' default password policy (min length 8, identifier similarity, bcrypt's 72 bytes).
+fn password_policy(identifier: &str, password: &str) -> Option<Value> {
+    if password.len() < MIN_PASSWORD_LEN {
+        return Some(message(
+            4000032,
+            "error",
+            &format!(
+                "The password must be at least {MIN_PASSWORD_LEN} characters long, but got {}.",
+                password.len()
+            ),
+            Some(json!({"min_length": MIN_PASSWORD_LEN, "actual_length": password.len()})),
+        ));
+    }
+    if !identifier.is_empty() {
+        let (id, pw) = (identifier.to_lowercase(), password.to_lowercase());
+        let dist = levenshtein(&id, &pw);
+        let lcs = lcs_length(&id, &pw) as f32 / pw.len().max(1) as f32;
+        if dist < 5 || lcs > 0.5 {
+            return Some(message(
+                4000031,
+                "error",
+                "The password can not be used because it is too similar to the identifier.",
+                None,
+            ));
+        }
+    }
+    if password.len() > BCRYPT_MAX_LEN {
+        return Some(message(
+            4000033,
+            "error",
+            &format!(
+                "The password must be at most {BCRYPT_MAX_LEN} characters long, but got {}.",
+                password.len()
+            ),
+            Some(json!({"max_length": BCRYPT_MAX_LEN, "actual_length": password.len()})),
+        ));
+    }
+    None
+}
+
+fn normalize_identifier(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn no_rows() -> HError {
+    HError::new(404, MSG_NO_ROWS)
+}
+
+impl Kratos {
+    pub(crate) fn new(
+        public_url: &str,
+        admin_url: &str,
+        max_entries: usize,
+        flow_lifespan: Duration,
+        session_lifespan: Duration,
+    ) -> Self {
+        Kratos {
+            public_url: public_url.to_owned(),
+            admin_url: admin_url.to_owned(),
+            schema_url: format!("{public_url}/schemas/{SCHEMA_ID_B64}"),
+            flow_lifespan,
+            session_lifespan,
+            flows: Sharded::new(max_entries),
+            identities: Mutex::new(Identities {
+                by_id: BoundedMap::new(max_entries),
+                by_identifier: HashMap::new(),
+            }),
+            sessions: Sharded::new(max_entries),
+        }
+    }
+
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        (
+            lock(&self.identities).by_id.len(),
+            self.sessions.len(),
+            self.flows.len(),
+        )
+    }
+
+    // ------------------------------------------------------------------------------------
+    // routing
+
+    pub(crate) fn public(&self, req: &Req) -> Resp {
+        use Method as M;
+        match req.path.as_str() {
+            "/self-service/registration/api" => match route(&req.method, &[(M::GET, ())]) {
+                Ok(_) => self.create_flow(req, FlowKind::Registration),
+                Err(r) => *r,
+            },
+            "/self-service/login/api" => match route(&req.method, &[(M::GET, ())]) {
+                Ok(_) => self.create_flow(req, FlowKind::Login),
+                Err(r) => *r,
+            },
+            "/self-service/registration/flows" => match route(&req.method, &[(M::GET, ())]) {
+                Ok(_) => self.get_flow(req, FlowKind::Registration),
+                Err(r) => *r,
+            },
+            "/self-service/login/flows" => match route(&req.method, &[(M::GET, ())]) {
+                Ok(_) => self.get_flow(req, FlowKind::Login),
+                Err(r) => *r,
+            },
+            "/self-service/registration" => {
+                match route(&req.method, &[(M::GET, ()), (M::POST, ())]) {
+                    Ok(_) => self.submit(req, FlowKind::Registration),
+                    Err(r) => *r,
+                }
+            }
+            "/self-service/login" => match route(&req.method, &[(M::GET, ()), (M::POST, ())]) {
+                Ok(_) => self.submit(req, FlowKind::Login),
+                Err(r) => *r,
+            },
+            "/sessions/whoami" => {
+                let methods = [
+                    (M::GET, ()),
+                    (M::HEAD, ()),
+                    (M::POST, ()),
+                    (M::PUT, ()),
+                    (M::PATCH, ()),
+                    (M::CONNECT, ()),
+                    (M::OPTIONS, ()),
+                    (M::TRACE, ()),
+                ];
+                match route(&req.method, &methods) {
+                    Ok(_) => self.whoami(req),
+                    Err(r) => *r,
+                }
+            }
+            "/self-service/logout/api" => match route(&req.method, &[(M::DELETE, ())]) {
+                Ok(_) => self.logout(req),
+                Err(r) => *r,
+            },
+            _ => go_not_found(),
+        }
+    }
+
+    pub(crate) fn admin(&self, req: &Req) -> Resp {
+        use Method as M;
+        let path = req.path.as_str();
+        if path == "/admin/identities" {
+            return match route(&req.method, &[(M::GET, 0), (M::POST, 1)]) {
+                Ok(0) => self.list_identities(req),
+                Ok(_) => self.create_identity(req),
+                Err(r) => *r,
+            };
+        }
+        if let Some(id) = path.strip_prefix("/admin/identities/") {
+            if !id.is_empty() && !id.contains('/') {
+                return match route(&req.method, &[(M::GET, 0), (M::DELETE, 1)]) {
+                    Ok(0) => self.get_identity(req, id),
+                    Ok(_) => self.delete_identity(req, id),
+                    Err(r) => *r,
+                };
+            }
+        }
+        go_not_found()
+    }
+
+    // ------------------------------------------------------------------------------------
+    // sessions
+
+    fn request_token(req: &Req) -> Option<String> {
+        if let Some(t) = req.header("x-session-token").filter(|t| !t.is_empty()) {
+            return Some(t.to_owned());
+        }
+        let auth = req.header("authorization")?;
+        let parts: Vec<&str> = auth.split(' ').collect();
+        if parts.len() == 2 && parts[0].eq_ignore_ascii_case("bearer") && !parts[1].is_empty() {
+            Some(parts[1].to_owned())
+        } else {
+            None
+        }
+    }
+
+    fn request_session(&self, req: &Req) -> Option<Arc<Session>> {
+        let token = Self::request_token(req)?;
+        self.sessions.get(&token).filter(|s| s.is_valid())
+    }
+
+    fn whoami(&self, req: &Req) -> Resp {
+        match self.request_session(req) {
+            Some(s) => {
+                let r = herodot_raw(200, s.render());
+                with_header(
+                    r,
+                    HeaderName::from_static("x-kratos-authenticated-identity-id"),
+                    &s.identity.id.to_string(),
+                )
+            }
+            None => HError::new(401, MSG_UNAUTHORIZED)
+                .reason(REASON_NO_SESSION)
+                .respond(req),
+        }
+    }
+
+    fn logout(&self, req: &Req) -> Resp {
+        if req.body.is_empty() {
+            return HError::bad_request()
+                .reason("Unable to decode HTTP Request Body because its HTTP Header \"Content-Length\" is zero.")
+                .respond(req);
+        }
+        if req.media_type() != "application/json" {
+            return HError::bad_request()
+                .reason(format!(
+                    "HTTP DELETE Request used unknown HTTP Header \"Content-Type: {}\", only [application/json] are supported.",
+                    req.header("content-type").unwrap_or("")
+                ))
+                .respond(req);
+        }
+        let token = match serde_json::from_slice::<Value>(&req.body) {
+            Ok(Value::Object(m)) => match m.get("session_token") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => {
+                    return HError::bad_request()
+                        .reason(format!("Unable to decode JSON payload: json: cannot unmarshal {} into Go struct field performNativeLogoutBody.session_token of type string", go_kind(v)))
+                        .respond(req)
+                }
+            },
+            Ok(Value::Null) => String::new(),
+            Ok(v) => {
+                return HError::bad_request()
+                    .reason(format!("Unable to decode JSON payload: json: cannot unmarshal {} into Go value of type logout.performNativeLogoutBody", go_kind(&v)))
+                    .respond(req)
+            }
+            Err(e) => {
+                return HError::bad_request()
+                    .reason(format!("Unable to decode JSON payload: {e}"))
+                    .respond(req)
+            }
+        };
+        match self.sessions.get(&token) {
+            Some(s) if s.identity.is_live() => {
+                s.active.store(false, Ordering::Relaxed);
+                super::http::empty(204)
+            }
+            _ => HError::new(403, MSG_FORBIDDEN)
+                .reason("The provided Ory Session Token could not be found, is invalid, or otherwise malformed.")
+                .respond(req),
+        }
+    }
+
+    /// Creates, stores and returns a new active session: (token, session).
+    fn issue_session(&self, identity: Arc<Identity>, req: &Req) -> (String, Arc<Session>) {
+        let token = format!("ory_st_{}", random_alnum(32));
+        let now = SystemTime::now();
+        let ts = rfc3339(now);
+        let expires_at = now + self.session_lifespan;
+        let user_agent: Vec<&str> = req
+            .headers
+            .get_all("user-agent")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let mut location = Vec::new();
+        for h in ["cf-ipcity", "cf-ipcountry"] {
+            if let Some(v) = req.header(h).filter(|v| !v.is_empty()) {
+                location.push(v);
+            }
+        }
+        let device = json!({
+            "id": Uuid::new_v4().to_string(),
+            "ip_address": req.client_ip(),
+            "user_agent": if user_agent.is_empty() { Value::Null } else { json!(user_agent.join(" ")) },
+            "location": location.join(", "),
+        });
+        let head = format!(
+            r#"{{"id":"{}","active":true,"expires_at":"{}","authenticated_at":"{ts}","authenticator_assurance_level":"aal1","authentication_methods":[{{"method":"password","aal":"aal1","completed_at":"{ts}"}}],"issued_at":"{ts}","identity":"#,
+            Uuid::new_v4(),
+            rfc3339(expires_at),
+        );
+        let tail = format!(r#","devices":[{device}]}}"#);
+        let session = Arc::new(Session {
+            identity,
+            expires_at,
+            active: AtomicBool::new(true),
+            head: head.into_boxed_str(),
+            tail: tail.into_boxed_str(),
+        });
+        self.sessions.insert(token.clone(), session.clone());
+        (token, session)
+    }
+
+    // ------------------------------------------------------------------------------------
+    // flows
+
+    fn new_flow(
+        &self,
+        kind: FlowKind,
+        req: &Req,
+        refresh: bool,
+        aal: &'static str,
+        messages: Vec<Value>,
+    ) -> (Uuid, Arc<Flow>) {
+        let now = SystemTime::now();
+        let flow = Arc::new(Flow {
+            kind,
+            issued_at: now,
+            expires_at: now + self.flow_lifespan,
+            request_url: req.url(),
+            refresh,
+            requested_aal: aal,
+            messages,
+        });
+        let id = Uuid::new_v4();
+        self.flows.insert(id, flow.clone());
+        (id, flow)
+    }
+
+    fn flow_json(&self, id: Uuid, f: &Flow, nodes: Vec<Value>, messages: &[Value]) -> Value {
+        let mut ui = Map::new();
+        ui.insert(
+            "action".into(),
+            json!(format!(
+                "{}{}?flow={id}",
+                self.public_url,
+                f.kind.submit_path()
+            )),
+        );
+        ui.insert("method".into(), json!("POST"));
+        ui.insert("nodes".into(), Value::Array(nodes));
+        if !messages.is_empty() {
+            ui.insert("messages".into(), Value::Array(messages.to_vec()));
+        }
+        let mut m = Map::new();
+        m.insert("id".into(), json!(id.to_string()));
+        m.insert("type".into(), json!("api"));
+        m.insert("expires_at".into(), json!(rfc3339(f.expires_at)));
+        m.insert("issued_at".into(), json!(rfc3339(f.issued_at)));
+        m.insert("request_url".into(), json!(f.request_url));
+        m.insert("ui".into(), Value::Object(ui));
+        if f.kind == FlowKind::Login {
+            m.insert("created_at".into(), json!(rfc3339(f.issued_at)));
+            m.insert("updated_at".into(), json!(rfc3339(f.issued_at)));
+            m.insert("refresh".into(), json!(f.refresh));
+            m.insert("requested_aal".into(), json!(f.requested_aal));
+        }
+        m.insert("organization_id".into(), Value::Null);
+        m.insert("state".into(), json!("choose_method"));
+        Value::Object(m)
+    }
+
+    fn create_flow(&self, req: &Req, kind: FlowKind) -> Resp {
+        let session = self.request_session(req);
+        let (refresh, aal) = match kind {
+            FlowKind::Registration => {
+                if session.is_some() {
+                    return already_logged_in(REASON_REGISTRATION_ALREADY).respond(req);
+                }
+                (false, "aal1")
+            }
+            FlowKind::Login => {
+                let q = req.query();
+                let refresh = q.get("refresh").and_then(parse_go_bool).unwrap_or(false);
+                let raw_aal = q
+                    .get("aal")
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or("aal1")
+                    .to_lowercase();
+                let aal = match raw_aal.as_str() {
+                    "aal1" => "aal1",
+                    "aal2" => "aal2",
+                    other => {
+                        return HError::bad_request()
+                            .reason(format!("Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got {other}"))
+                            .respond(req)
+                    }
+                };
+                match &session {
+                    None if aal == "aal2" => return HError::new(
+                        401,
+                        "aal2 and aal3 can only be requested if a session exists already",
+                    )
+                    .id("session_aal1_required")
+                    .reason(
+                        "You can not requested a higher AAL (AAL2/AAL3) without an active session.",
+                    )
+                    .respond(req),
+                    None => (false, aal),
+                    Some(_) if refresh || aal == "aal2" => (refresh, aal),
+                    Some(_) => return already_logged_in(REASON_LOGIN_ALREADY).respond(req),
+                }
+            }
+        };
+        let (id, flow) = self.new_flow(kind, req, refresh, aal, Vec::new());
+        let nodes = match kind {
+            FlowKind::Registration => registration_nodes(&TraitValues::default(), &Vec::new()),
+            FlowKind::Login => login_nodes("", &Vec::new()),
+        };
+        herodot_json(200, &self.flow_json(id, &flow, nodes, &[]))
+    }
+
+    /// `GET /self-service/{registration,login}/flows?id=`. The simulator does not keep the
+    /// messages and values of failed submissions, only those a flow was created with.
+    fn get_flow(&self, req: &Req, kind: FlowKind) -> Resp {
+        let q = req.query();
+        let flow = q
+            .get("id")
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .and_then(|id| self.flows.get(&id).map(|f| (id, f)));
+        let (id, flow) = match flow {
+            Some((id, f)) if f.kind == kind => (id, f),
+            _ => return no_rows().respond(req),
+        };
+        if flow.expires_at < SystemTime::now() {
+            let (what, init) = match kind {
+                FlowKind::Registration => ("registration", "/self-service/registration/api"),
+                FlowKind::Login => ("login", "/self-service/login/api"),
+            };
+            let mut e = HError::new(
+                410,
+                "The requested resource is no longer available because it has expired or is otherwise invalid.",
+            )
+            .id("self_service_flow_expired")
+            .reason(format!(
+                "The {what} flow has expired. Call the {what} flow init API endpoint to initialize a new {what} flow."
+            ));
+            e.details = Some(json!({ "api": format!("{}{init}", self.public_url) }));
+            return e.respond(req);
+        }
+        let nodes = match kind {
+            FlowKind::Registration => registration_nodes(&TraitValues::default(), &Vec::new()),
+            FlowKind::Login => login_nodes("", &Vec::new()),
+        };
+        herodot_json(200, &self.flow_json(id, &flow, nodes, &flow.messages))
+    }
+
+    /// The 400 answer of `WriteFlowError` after a validation problem.
+    fn flow_error(&self, id: Uuid, f: &Flow, nodes: Vec<Value>, messages: &[Value]) -> Resp {
+        herodot_json(400, &self.flow_json(id, f, nodes, messages))
+    }
+
+    /// The 410 answer for an expired flow, with the replacement flow Kratos creates.
+    fn flow_expired(&self, req: &Req, f: &Flow) -> Resp {
+        let (new_id, _) = self.new_flow(
+            f.kind,
+            req,
+            f.refresh,
+            f.requested_aal,
+            vec![msg_flow_expired(f.kind, f.expires_at)],
+        );
+        let ago = SystemTime::now()
+            .duration_since(f.expires_at)
+            .unwrap_or(Duration::ZERO);
+        let err = HError::new(410, "self-service flow expired")
+            .id("self_service_flow_expired")
+            .reason(format!(
+                "The self-service flow expired {:.2} minutes ago, initialize a new one.",
+                ago.as_secs_f64() / 60.0
+            ));
+        let body = json!({
+            "error": err.to_value(req.header("x-request-id")),
+            "expired_at": rfc3339(f.expires_at),
+            "since": ago.as_nanos() as u64,
+            "use_flow_id": new_id.to_string(),
+        });
+        let mut s = body.to_string();
+        s.push('\n');
+        super::http::respond(410, Some(super::http::CT_JSON), s)
+    }
+
+    fn submit(&self, req: &Req, kind: FlowKind) -> Resp {
+        let q = req.query();
+        let Some(id) = q.get("flow").and_then(|f| Uuid::parse_str(f).ok()) else {
+            return HError::bad_request()
+                .reason("The flow query parameter is missing or malformed.")
+                .respond(req);
+        };
+        let flow = match self.flows.get(&id) {
+            Some(f) if f.kind == kind => f,
+            _ => return no_rows().respond(req),
+        };
+        let session = self.request_session(req);
+        match kind {
+            FlowKind::Registration => {
+                if session.is_some() {
+                    return already_logged_in(REASON_REGISTRATION_ALREADY).respond(req);
+                }
+                if flow.expires_at < SystemTime::now() {
+                    return self.flow_expired(req, &flow);
+                }
+                self.submit_registration(req, id, &flow)
+            }
+            FlowKind::Login => {
+                if session.is_some() && !flow.refresh && flow.requested_aal == "aal1" {
+                    return self.flow_error(
+                        id,
+                        &flow,
+                        login_nodes("", &Vec::new()),
+                        &[msg_generic(REASON_LOGIN_ALREADY)],
+                    );
+                }
+                if flow.expires_at < SystemTime::now() {
+                    return self.flow_expired(req, &flow);
+                }
+                self.submit_login(req, id, &flow)
+            }
+        }
+    }
+
+    fn submit_registration(&self, req: &Req, id: Uuid, flow: &Flow) -> Resp {
+        let no_values = TraitValues::default();
+        let body = match decode_submission(req) {
+            Ok(b) => b,
+            Err(reason) => {
+                return self.flow_error(
+                    id,
+                    flow,
+                    registration_nodes(&no_values, &Vec::new()),
+                    &[msg_generic(&reason)],
+                )
+            }
+        };
+        if body.get("method").and_then(Value::as_str) != Some("password") {
+            let msg = message(
+                4010003,
+                "error",
+                "Could not find a strategy to sign you up with. Did you fill out the form correctly?",
+                None,
+            );
+            return self.flow_error(
+                id,
+                flow,
+                registration_nodes(&no_values, &Vec::new()),
+                &[msg],
+            );
+        }
+        let values = TraitValues::from_body(&body);
+        let errs = validate_registration_payload(&body);
+        if !errs.is_empty() {
+            return self.flow_error(id, flow, registration_nodes(&values, &errs), &[]);
+        }
+        if let Some(reason) = api_flow_csrf_violation(req) {
+            return self.flow_error(
+                id,
+                flow,
+                registration_nodes(&values, &Vec::new()),
+                &[msg_generic(reason)],
+            );
+        }
+        let Some(traits) = body.get("traits").cloned() else {
+            let errs = vec![("traits.email".to_owned(), msg_required("email"))];
+            return self.flow_error(id, flow, registration_nodes(&values, &errs), &[]);
+        };
+        let email = traits.get("email").and_then(Value::as_str).unwrap_or("");
+        let identifier = normalize_identifier(email);
+        let password = body.get("password").and_then(Value::as_str).unwrap_or("");
+        if let Some(msg) = password_policy(&identifier, password) {
+            let errs = vec![("password".to_owned(), msg)];
+            return self.flow_error(id, flow, registration_nodes(&values, &errs), &[]);
+        }
+        let identity = match self.create(
+            traits,
+            Some(password.to_owned()),
+            Some(identifier),
+            "active",
+            Value::Null,
+            None,
+        ) {
+            Ok(i) => i,
+            Err(()) => {
+                return self.flow_error(
+                    id,
+                    flow,
+                    registration_nodes(&no_values, &Vec::new()),
+                    &[msg_duplicate()],
+                )
+            }
+        };
+        let (token, session) = self.issue_session(identity.clone(), req);
+        let body = format!(
+            r#"{{"session_token":"{token}","session":{},"identity":{},"continue_with":[{{"action":"set_ory_session_token","ory_session_token":"{token}"}}]}}"#,
+            session.render(),
+            identity.public_json,
+        );
+        herodot_raw(200, body)
+    }
+
+    fn submit_login(&self, req: &Req, id: Uuid, flow: &Flow) -> Resp {
+        let empty = FieldMessages::new();
+        if flow.requested_aal != "aal1" {
+            // Only the password (first factor) method exists here.
+            let msg = message(4010002, "error", "Could not find a strategy to log you in with. Did you fill out the form correctly?", None);
+            return self.flow_error(id, flow, login_nodes("", &empty), &[msg]);
+        }
+        let body = match decode_submission(req) {
+            Ok(b) => b,
+            Err(reason) => {
+                return self.flow_error(id, flow, login_nodes("", &empty), &[msg_generic(&reason)])
+            }
+        };
+        if body.get("method").and_then(Value::as_str) != Some("password") {
+            let msg = message(4010002, "error", "Could not find a strategy to log you in with. Did you fill out the form correctly?", None);
+            return self.flow_error(id, flow, login_nodes("", &empty), &[msg]);
+        }
+        let identifier = [body.get("identifier"), body.get("password_identifier")]
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|s| !s.is_empty())
+            .unwrap_or("")
+            .to_owned();
+        let errs = validate_login_payload(&body);
+        if !errs.is_empty() {
+            return self.flow_error(id, flow, login_nodes(&identifier, &errs), &[]);
+        }
+        if let Some(reason) = api_flow_csrf_violation(req) {
+            return self.flow_error(
+                id,
+                flow,
+                login_nodes(&identifier, &empty),
+                &[msg_generic(reason)],
+            );
+        }
+        let password = body.get("password").and_then(Value::as_str).unwrap_or("");
+        let found = lock(&self.identities).by_identifier(&normalize_identifier(&identifier));
+        let identity = match found {
+            Some(i) if i.is_live() && i.password.as_deref() == Some(password) => i,
+            _ => {
+                return self.flow_error(
+                    id,
+                    flow,
+                    login_nodes(&identifier, &empty),
+                    &[msg_invalid_credentials()],
+                )
+            }
+        };
+        let (token, session) = self.issue_session(identity, req);
+        herodot_raw(
+            200,
+            format!(
+                r#"{{"session_token":"{token}","session":{},"continue_with":null}}"#,
+                session.render()
+            ),
+        )
+    }
+
+    // ------------------------------------------------------------------------------------
+    // identities
+
+    /// Creates an identity; `Err(())` when the identifier is taken.
+    fn create(
+        &self,
+        traits: Value,
+        password: Option<String>,
+        identifier: Option<String>,
+        state: &str,
+        metadata_public: Value,
+        metadata_admin: Option<Value>,
+    ) -> Result<Arc<Identity>, ()> {
+        let id = Uuid::new_v4();
+        let now = SystemTime::now();
+        let ts = rfc3339(now);
+        let public = json!({
+            "id": id.to_string(),
+            "schema_id": SCHEMA_ID,
+            "schema_url": self.schema_url,
+            "state": state,
+            "state_changed_at": ts,
+            "traits": traits,
+            "metadata_public": metadata_public,
+            "created_at": ts,
+            "updated_at": ts,
+            "organization_id": null,
+        });
+        let identity = Arc::new(Identity {
+            id,
+            identifier,
+            password,
+            created_at: now,
+            public_json: public.to_string().into_boxed_str(),
+            metadata_admin,
+            deleted: AtomicBool::new(false),
+        });
+        let mut ids = lock(&self.identities);
+        if let Some(ident) = &identity.identifier {
+            if ids.by_identifier(ident).is_some() {
+                return Err(());
+            }
+        }
+        ids.insert(identity.clone());
+        Ok(identity)
+    }
+
+    fn find_identity(&self, raw_id: &str) -> Option<Arc<Identity>> {
+        let id = Uuid::parse_str(raw_id).ok()?;
+        lock(&self.identities).by_id.get(&id).cloned()
+    }
+
+    fn get_identity(&self, req: &Req, raw_id: &str) -> Resp {
+        match self.find_identity(raw_id) {
+            Some(i) => herodot_raw(200, i.admin_json()),
+            None => no_rows().respond(req),
+        }
+    }
+
+    fn delete_identity(&self, req: &Req, raw_id: &str) -> Resp {
+        let Ok(id) = Uuid::parse_str(raw_id) else {
+            return no_rows().respond(req);
+        };
+        let mut ids = lock(&self.identities);
+        match ids.by_id.remove(&id) {
+            Some(identity) => {
+                ids.forget(&identity);
+                super::http::empty(204)
+            }
+            None => no_rows().respond(req),
+        }
+    }
+
+    fn list_identities(&self, req: &Req) -> Resp {
+        let q = req.query();
+        if let Some(raw) = q.get("credentials_identifier").filter(|s| !s.is_empty()) {
+            let found = lock(&self.identities).by_identifier(&normalize_identifier(raw));
+            let body = match found {
+                Some(i) => format!("[{}]", i.admin_json()),
+                None => "[]".to_owned(),
+            };
+            return herodot_raw(200, body);
+        }
+        let page_size = match q.get("page_size").or(q.get("per_page")) {
+            None | Some("") => 250,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if n >= 1 => n.min(1000),
+                _ => {
+                    return HError::bad_request()
+                        .reason("Items per Page must be a positive integer between 1 and 1000")
+                        .respond(req)
+                }
+            },
+        };
+        let ids = lock(&self.identities);
+        let items: Vec<&str> = ids
+            .by_id
+            .values_in_order()
+            .filter(|i| i.is_live())
+            .take(page_size)
+            .map(|i| &*i.public_json)
+            .collect();
+        herodot_raw(200, format!("[{}]", items.join(",")))
+    }
+
+    fn create_identity(&self, req: &Req) -> Resp {
+        let bad = |message: String| {
+            let mut e = HError::bad_request();
+            e.message = message;
+            e.respond(req)
+        };
+        let body = match serde_json::from_slice::<Value>(&req.body) {
+            Ok(Value::Object(m)) => m,
+            Ok(v) => {
+                return bad(format!(
+                    "json: cannot unmarshal {} into Go value of type identity.CreateIdentityBody",
+                    go_kind(&v)
+                ))
+            }
+            Err(e) => {
+                return bad(if req.body.is_empty() {
+                    "EOF".into()
+                } else {
+                    e.to_string()
+                })
+            }
+        };
+        const KNOWN: [&str; 9] = [
+            "schema_id",
+            "traits",
+            "credentials",
+            "state",
+            "metadata_public",
+            "metadata_admin",
+            "verifiable_addresses",
+            "recovery_addresses",
+            "organization_id",
+        ];
+        if let Some(k) = body.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return bad(format!("json: unknown field \"{k}\""));
+        }
+        match body.get("schema_id") {
+            Some(Value::String(s)) if s == SCHEMA_ID || s.is_empty() => {}
+            None | Some(Value::Null) => {}
+            Some(other) => {
+                return HError::bad_request()
+                    .reason(format!(
+                        "Unable to find JSON Schema ID: {}",
+                        other.as_str().unwrap_or_default()
+                    ))
+                    .respond(req)
+            }
+        }
+        let state = match body.get("state") {
+            None | Some(Value::Null) => "active",
+            Some(Value::String(s)) if s == "active" || s.is_empty() => "active",
+            Some(Value::String(s)) if s == "inactive" => "inactive",
+            Some(_) => {
+                return HError::bad_request()
+                    .reason("identity state is not valid")
+                    .respond(req)
+            }
+        };
+        let traits = body.get("traits").cloned().unwrap_or(json!({}));
+        let mut errs = FieldMessages::new();
+        validate_traits(&traits, &mut errs);
+        if let Some((field, msg)) = errs.first() {
+            let text = msg.get("text").and_then(Value::as_str).unwrap_or("");
+            return HError::bad_request()
+                .reason(format!("I[#/{}] {text}", field.replace('.', "/")))
+                .respond(req);
+        }
+        let creds = body.get("credentials").and_then(|c| c.get("password"));
+        let password = creds
+            .and_then(|p| p.get("config"))
+            .and_then(|c| c.get("password").or_else(|| c.get("hashed_password")))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let identifier = creds.map(|_| {
+            normalize_identifier(traits.get("email").and_then(Value::as_str).unwrap_or(""))
+        });
+        let metadata_public = body.get("metadata_public").cloned().unwrap_or(Value::Null);
+        let metadata_admin = body.get("metadata_admin").cloned().filter(|v| !v.is_null());
+        match self.create(
+            traits,
+            password,
+            identifier,
+            state,
+            metadata_public,
+            metadata_admin,
+        ) {
+            Ok(identity) => {
+                let r = herodot_raw(201, identity.admin_json());
+                with_header(
+                    r,
+                    axum::http::header::LOCATION,
+                    &format!("{}/identities/{}", self.admin_url, identity.id),
+                )
+            }
+            Err(()) => HError::new(409, MSG_CONFLICT)
+                .reason("This identity conflicts with another identity that already exists.")
+                .respond(req),
+        }
+    }
+}
+
+fn already_logged_in(reason: &str) -> HError {
+    HError::new(400, "you are already logged in")
+        .id("session_already_available")
+        .reason(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similarity_check_matches_kratos_thresholds() {
+        assert!(password_policy("alice@example.com", "alice@example.com1").is_some());
+        assert!(password_policy("alice@example.com", "Tr0ub4dor&3-horse").is_none());
+        let short = password_policy("a@b.c", "1234567").unwrap_or(Value::Null);
+        assert_eq!(short["id"], 4000032);
+        let long = password_policy("a@b.c", &"x9".repeat(40)).unwrap_or(Value::Null);
+        assert_eq!(long["id"], 4000033);
+    }
+
+    #[test]
+    fn email_format_is_checked() {
+        assert!(is_valid_email("user+1@example.com"));
+        assert!(!is_valid_email("user.example.com"));
+        assert!(!is_valid_email("us er@example.com"));
+        assert!(!is_valid_email("@example.com"));
+        assert!(is_valid_email("  lead@Example.COM"));
+        assert!(!is_valid_email("trail@example.com "));
+        assert!(!is_valid_email("a@-example.com"));
+        assert!(!is_valid_email("a..b@example.com"));
+    }
+
+    #[test]
+    fn traits_validation_reports_the_kratos_message_ids() {
+        let mut errs = FieldMessages::new();
+        validate_traits(
+            &json!({"email": "ab", "name": {"first": 1}, "x": true}),
+            &mut errs,
+        );
+        let ids: Vec<(String, i64)> = errs
+            .iter()
+            .map(|(f, m)| (f.clone(), m["id"].as_i64().unwrap_or(0)))
+            .collect();
+        assert!(ids.contains(&("traits".into(), 4000001)));
+        assert!(ids.contains(&("traits.email".into(), 4000003)));
+        assert!(ids.contains(&("traits.email".into(), 4000001)));
+        assert!(ids.contains(&("traits.name.first".into(), 4000026)));
+        let mut errs = FieldMessages::new();
+        validate_traits(&json!({}), &mut errs);
+        assert_eq!(errs[0].1["id"], 4000002);
+        assert_eq!(errs[0].1["text"], "Property email is missing.");
+    }
+
+    #[test]
+    fn msg_bad_request_is_herodot_default() {
+        assert_eq!(
+            HError::bad_request().message,
+            super::super::http::MSG_BAD_REQUEST
+        );
+    }
+}

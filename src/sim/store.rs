@@ -1,0 +1,203 @@
+//! Bounded in-memory maps for the simulator.
+//!
+//! Every store is capped: inserting beyond the cap evicts the oldest entry first (FIFO by
+//! insertion), so a multi-hour soak run cannot grow memory without bound. [`Sharded`] spreads
+//! one logical map over a few independently locked shards; each shard evicts on its own, which
+//! approximates global oldest-first eviction well enough for a simulator.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Mutex, MutexGuard};
+
+/// A hash map with a maximum size and oldest-first eviction.
+pub(crate) struct BoundedMap<K, V> {
+    map: HashMap<K, (u64, V)>,
+    /// Insertion order as `(sequence, key)`; entries whose sequence no longer matches the
+    /// map (removed or re-inserted keys) are stale and skipped.
+    order: VecDeque<(u64, K)>,
+    seq: u64,
+    cap: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+    pub(crate) fn new(cap: usize) -> Self {
+        BoundedMap {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            seq: 0,
+            cap: cap.max(1),
+        }
+    }
+
+    /// Inserts (or replaces) `key`, returning the entries evicted to stay within the cap.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Vec<(K, V)> {
+        self.seq += 1;
+        let seq = self.seq;
+        self.order.push_back((seq, key.clone()));
+        self.map.insert(key, (seq, value));
+        let mut evicted = Vec::new();
+        while self.map.len() > self.cap {
+            match self.order.pop_front() {
+                Some((s, k)) => {
+                    if self.map.get(&k).map(|(cur, _)| *cur == s).unwrap_or(false) {
+                        if let Some((_, v)) = self.map.remove(&k) {
+                            evicted.push((k, v));
+                        }
+                    }
+                }
+                None => break,
+            }
+        }
+        self.compact();
+        evicted
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key).map(|(_, v)| v)
+    }
+
+    pub(crate) fn contains(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        let removed = self.map.remove(key).map(|(_, v)| v);
+        if removed.is_some() {
+            self.compact();
+        }
+        removed
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Values in insertion order (oldest first).
+    pub(crate) fn values_in_order(&self) -> impl Iterator<Item = &V> {
+        self.order
+            .iter()
+            .filter_map(move |(s, k)| match self.map.get(k) {
+                Some((cur, v)) if cur == s => Some(v),
+                _ => None,
+            })
+    }
+
+    /// Drops stale order entries once they clearly outnumber live ones (amortised O(1)).
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.map.len() + 1024 {
+            let map = &self.map;
+            self.order
+                .retain(|(s, k)| map.get(k).map(|(cur, _)| cur == s).unwrap_or(false));
+        }
+    }
+}
+
+/// Locks a mutex, recovering the data if a previous holder panicked (never expected; the
+/// handlers do not panic, but a poisoned lock must not take the simulator down).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A [`BoundedMap`] split over independently locked shards.
+pub(crate) struct Sharded<K, V> {
+    shards: Vec<Mutex<BoundedMap<K, V>>>,
+    hasher: RandomState,
+}
+
+const SHARDS: usize = 16;
+
+impl<K: Hash + Eq + Clone, V> Sharded<K, V> {
+    /// `cap` is the total capacity, divided evenly over the shards.
+    pub(crate) fn new(cap: usize) -> Self {
+        let per_shard = cap.div_ceil(SHARDS).max(1);
+        Sharded {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(BoundedMap::new(per_shard)))
+                .collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn shard(&self, key: &K) -> &Mutex<BoundedMap<K, V>> {
+        let idx = (self.hasher.hash_one(key) as usize) % self.shards.len();
+        &self.shards[idx]
+    }
+
+    /// Runs `f` with the shard that holds `key` locked. Never hold it across an `.await`.
+    pub(crate) fn with<R>(&self, key: &K, f: impl FnOnce(&mut BoundedMap<K, V>) -> R) -> R {
+        f(&mut lock(self.shard(key)))
+    }
+
+    pub(crate) fn insert(&self, key: K, value: V) -> Vec<(K, V)> {
+        let shard = self.shard(&key);
+        lock(shard).insert(key, value)
+    }
+
+    pub(crate) fn remove(&self, key: &K) -> Option<V> {
+        lock(self.shard(key)).remove(key)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    /// Visits shard after shard; stops when `f` returns false.
+    pub(crate) fn for_each_shard(&self, mut f: impl FnMut(&BoundedMap<K, V>) -> bool) {
+        for s in &self.shards {
+            if !f(&lock(s)) {
+                break;
+            }
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        lock(self.shard(key)).get(key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evicts_oldest_first_and_stays_bounded() {
+        let mut m = BoundedMap::new(3);
+        for i in 0..3 {
+            assert!(m.insert(i, i * 10).is_empty());
+        }
+        let evicted = m.insert(3, 30);
+        assert_eq!(evicted, vec![(0, 0)]);
+        assert_eq!(m.len(), 3);
+        assert!(m.get(&0).is_none());
+        assert_eq!(m.get(&3), Some(&30));
+    }
+
+    #[test]
+    fn reinserted_keys_move_to_the_back_and_churn_does_not_grow_the_order_log() {
+        let mut m = BoundedMap::new(2);
+        m.insert("a", 1);
+        m.insert("b", 2);
+        m.insert("a", 3); // "a" is now the newest
+        let evicted = m.insert("c", 4);
+        assert_eq!(evicted, vec![("b", 2)]);
+        for i in 0..100_000u32 {
+            m.insert("x", i);
+            m.remove(&"x");
+        }
+        assert!(m.order.len() < 5000, "order log grew to {}", m.order.len());
+        assert_eq!(m.values_in_order().count(), m.len());
+    }
+
+    #[test]
+    fn sharded_total_capacity_is_respected() {
+        let s: Sharded<u64, u64> = Sharded::new(64);
+        for i in 0..10_000 {
+            s.insert(i, i);
+        }
+        assert!(s.len() <= 64 + SHARDS, "len {}", s.len());
+        assert_eq!(s.get(&9_999), Some(9_999));
+    }
+}
