@@ -1,0 +1,990 @@
+//! The end-of-run emoji summary, with the fields users know from the original Go tools.
+//!
+//! Layout rules: every line fits in `Style::width` columns (emoji measured as 2 columns), each
+//! field label starts in the same column after its emoji (text-default symbols such as ⏱️ get one
+//! extra space, because many terminals draw them 1 column wide), and without colour the output
+//! holds no escape sequence at all. Every rate divides by the measured elapsed time.
+
+use super::json::{headline_verdicts, per_second, services_in_order};
+use super::{Mode, RunInfo, TargetKind};
+use crate::metrics::{LatencyHistogram, OpStats, Snapshot};
+use crate::model::{Service, Verdict};
+use std::time::Duration;
+
+/// How to render: with ANSI colours or not, and the terminal width to stay within.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+    pub width: usize,
+}
+
+impl Default for Style {
+    /// Plain text, 80 columns: what a file, a pipe or a CI log should get.
+    fn default() -> Self {
+        Style {
+            color: false,
+            width: 80,
+        }
+    }
+}
+
+impl Style {
+    /// Colour only when stdout is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`;
+    /// width is the terminal's when it is narrower than 80 columns, else 80.
+    pub fn for_stdout() -> Self {
+        let tty = stdout_is_terminal();
+        let color = tty
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        let width = if tty {
+            terminal_width().unwrap_or(80).min(80)
+        } else {
+            80
+        };
+        Style { color, width }
+    }
+}
+
+fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+#[cfg(unix)]
+fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own; on failure we ignore it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col >= 40).then_some(ws.ws_col as usize)
+}
+
+#[cfg(not(unix))]
+fn terminal_width() -> Option<usize> {
+    None
+}
+
+#[derive(Clone, Copy)]
+enum Color {
+    Green,
+    Red,
+    Yellow,
+}
+
+fn paint(style: &Style, color: Color, text: &str) -> String {
+    if !style.color {
+        return text.to_string();
+    }
+    let code = match color {
+        Color::Green => "32",
+        Color::Red => "31",
+        Color::Yellow => "33",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Green when zero, red otherwise.
+fn paint_failures(style: &Style, n: u64) -> String {
+    paint(
+        style,
+        if n == 0 { Color::Green } else { Color::Red },
+        &n.to_string(),
+    )
+}
+
+/// Columns taken on screen. Wide characters and emoji count 2; a text-default symbol followed by
+/// U+FE0F (⏱️ ⚙️ ✏️ 👁️ ✔️ ⚠️) also counts 2, the most a terminal will draw; zero-width
+/// characters and ANSI escape sequences count 0.
+pub fn display_width(s: &str) -> usize {
+    let mut width = 0;
+    let mut prev_narrow_symbol = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('\x40'..='\x7e').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            prev_narrow_symbol = false;
+            continue;
+        }
+        let narrow_symbol = match c {
+            '\u{FE0F}' => {
+                if prev_narrow_symbol {
+                    width += 1;
+                }
+                false
+            }
+            '\u{200B}'..='\u{200F}'
+            | '\u{FE00}'..='\u{FE0E}'
+            | '\u{0300}'..='\u{036F}'
+            | '\u{20D0}'..='\u{20FF}' => false,
+            c if c.is_control() => false,
+            c if is_wide(c) => {
+                width += 2;
+                false
+            }
+            c => {
+                width += 1;
+                c as u32 >= 0x2000
+            }
+        };
+        prev_narrow_symbol = narrow_symbol;
+    }
+    width
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F
+        | 0x231A..=0x231B
+        | 0x23E9..=0x23EC
+        | 0x23F0
+        | 0x23F3
+        | 0x25FD..=0x25FE
+        | 0x2614..=0x2615
+        | 0x2648..=0x2653
+        | 0x267F
+        | 0x2693
+        | 0x26A1
+        | 0x26AA..=0x26AB
+        | 0x26BD..=0x26BE
+        | 0x26C4..=0x26C5
+        | 0x26CE
+        | 0x26D4
+        | 0x26EA
+        | 0x26F2..=0x26F3
+        | 0x26F5
+        | 0x26FA
+        | 0x26FD
+        | 0x2705
+        | 0x270A..=0x270B
+        | 0x2728
+        | 0x274C
+        | 0x274E
+        | 0x2753..=0x2755
+        | 0x2757
+        | 0x2795..=0x2797
+        | 0x27B0
+        | 0x27BF
+        | 0x2B1B..=0x2B1C
+        | 0x2B50
+        | 0x2B55
+        | 0x2E80..=0x303E
+        | 0x3041..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F000..=0x1FAFF
+        | 0x20000..=0x3FFFD)
+}
+
+/// Emoji plus spacing so that labels start in the same column: one space after a wide emoji,
+/// two after a text-default symbol with U+FE0F (drawn 1 column wide by many terminals).
+fn icon(emoji: &str) -> String {
+    if emoji.ends_with('\u{FE0F}') {
+        format!("{emoji}  ")
+    } else {
+        format!("{emoji} ")
+    }
+}
+
+const LABEL_WIDTH: usize = 19;
+
+fn field(emoji: &str, label: &str, value: &str) -> String {
+    format!("{}{label:<LABEL_WIDTH$}{value}", icon(emoji))
+}
+
+/// Latency in human units with 3 significant figures: `842µs`, `12.3ms`, `1.20s`.
+/// The generator's own figures: CPU, memory and, in the open model, schedule keeping.
+fn generator_items(info: &RunInfo) -> Vec<String> {
+    let g = &info.generator;
+    let mut items = vec![format!(
+        "CPU {:.0}% of {} cores{}",
+        g.cpu_share(info.elapsed) * 100.0,
+        g.cores,
+        if g.in_process_simulator {
+            " (with the simulator)"
+        } else {
+            ""
+        }
+    )];
+    if let Some(bytes) = g.peak_memory_bytes {
+        items.push(format!("peak memory {:.0} MiB", bytes as f64 / 1048576.0));
+    }
+    if g.open_model {
+        if let Some(lag) = &g.start_lag {
+            items.push(format!(
+                "start lag p99 {}",
+                format_latency(lag.value_at_quantile(0.99))
+            ));
+        }
+        items.push(format!("{} dropped", g.dropped));
+    }
+    items
+}
+
+pub fn format_latency(us: u64) -> String {
+    if us < 1000 {
+        return format!("{us}µs");
+    }
+    let digits = |v: u64| v.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let step = 10u64.pow(digits(us) as u32 - 3);
+    let rounded = (us / step + u64::from(us % step * 2 >= step)).saturating_mul(step);
+    let d = digits(rounded);
+    if rounded < 1_000_000 {
+        format!("{:.*}ms", 6 - d, rounded as f64 / 1e3)
+    } else {
+        format!("{:.*}s", 9usize.saturating_sub(d), rounded as f64 / 1e6)
+    }
+}
+
+/// Measured duration: `10.02s`, or `125.03s (2m 05s)` from one minute on.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        return format!("{secs:.2}s");
+    }
+    let whole = d.as_secs();
+    let (h, m, s) = (whole / 3600, whole / 60 % 60, whole % 60);
+    if h > 0 {
+        format!("{secs:.2}s ({h}h {m:02}m {s:02}s)")
+    } else {
+        format!("{secs:.2}s ({m}m {s:02}s)")
+    }
+}
+
+/// Reads per write as `100.0:1`, or `n/a` without writes.
+pub fn format_ratio(ratio: Option<f64>) -> String {
+    match ratio {
+        Some(r) if r.is_finite() => format!("{r:.1}:1"),
+        _ => "n/a".to_string(),
+    }
+}
+
+fn format_rate(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "n/a".to_string(), |r| format!("{r:.1}"))
+}
+
+fn format_percent(errors: u64, total: u64) -> String {
+    if total == 0 {
+        return "0.00%".to_string();
+    }
+    let pct = errors as f64 * 100.0 / total as f64;
+    if errors > 0 && pct < 0.005 {
+        "<0.01%".to_string()
+    } else {
+        format!("{pct:.2}%")
+    }
+}
+
+fn title(service: Service) -> &'static str {
+    match service {
+        Service::Kratos => "Kratos",
+        Service::Hydra => "Hydra",
+        Service::Keto => "Keto",
+    }
+}
+
+/// Word-wraps `text` after `prefix`; continuation lines are indented by `indent` spaces. Words
+/// longer than a line (URLs) are split.
+fn wrap_words(prefix: &str, text: &str, indent: usize, width: usize) -> Vec<String> {
+    let width = width.max(indent + 10);
+    let mut lines = Vec::new();
+    let mut line = prefix.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let mut word = word.to_string();
+        loop {
+            let sep = usize::from(!empty);
+            if display_width(&line) + sep + display_width(&word) <= width {
+                if !empty {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                empty = false;
+                break;
+            }
+            if !empty {
+                lines.push(std::mem::replace(&mut line, " ".repeat(indent)));
+                empty = true;
+                continue;
+            }
+            // The word alone does not fit: split it.
+            let room = width.saturating_sub(display_width(&line)).max(1);
+            let mut head = String::new();
+            let mut rest = word.chars();
+            for c in rest.by_ref() {
+                head.push(c);
+                if display_width(&head) >= room {
+                    break;
+                }
+            }
+            line.push_str(&head);
+            lines.push(std::mem::replace(&mut line, " ".repeat(indent)));
+            word = rest.collect();
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !empty || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// `prefix item, item, item` wrapped between items; continuation lines indented by `indent`.
+fn wrap_items(prefix: &str, items: &[String], indent: usize, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = prefix.to_string();
+    let mut line_has_item = false;
+    for (i, item) in items.iter().enumerate() {
+        let tail = if i + 1 < items.len() { "," } else { "" };
+        let needed = 1 + display_width(item) + tail.len();
+        if line_has_item && display_width(&line) + needed > width {
+            lines.push(std::mem::replace(&mut line, " ".repeat(indent)));
+            line_has_item = false;
+        }
+        if line_has_item {
+            line.push(' ');
+        }
+        line.push_str(item);
+        line.push_str(tail);
+        line_has_item = true;
+    }
+    lines.push(line);
+    lines
+}
+
+/// One cell of the latency table; `color` applies to the figure only, after padding.
+struct Cell {
+    text: String,
+    color: Option<Color>,
+}
+
+impl Cell {
+    fn plain(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            color: None,
+        }
+    }
+}
+
+const TABLE_INDENT: usize = 3;
+const HEADERS: [&str; 8] = [
+    "operation",
+    "count",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "max",
+    "errors",
+];
+/// Columns given up, in this order, when the table would not fit the width.
+const DROP_ORDER: [usize; 4] = [5, 2, 3, 6];
+
+fn latency_cells(h: &LatencyHistogram) -> [Cell; 5] {
+    let q = |q: f64| {
+        if h.is_empty() {
+            Cell::plain("-")
+        } else {
+            Cell::plain(format_latency(h.value_at_quantile(q)))
+        }
+    };
+    let max = if h.is_empty() {
+        Cell::plain("-")
+    } else {
+        Cell::plain(format_latency(h.max()))
+    };
+    [q(0.5), q(0.9), q(0.99), q(0.999), max]
+}
+
+fn table_rows(stats: &[&OpStats]) -> Vec<Vec<Cell>> {
+    let mut rows = Vec::new();
+    for s in stats {
+        let errors = s.error_count();
+        let mut row = vec![Cell::plain(s.op.name()), Cell::plain(s.count().to_string())];
+        row.extend(latency_cells(&s.latency));
+        row.push(Cell {
+            text: errors.to_string(),
+            color: (errors > 0).then_some(Color::Red),
+        });
+        rows.push(row);
+        if let Some(unc) = &s.uncorrected {
+            let mut row = vec![Cell::plain("  ↳ uncorrected"), Cell::plain("")];
+            row.extend(latency_cells(unc));
+            row.push(Cell::plain(""));
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+fn render_table(stats: &[&OpStats], style: &Style) -> Vec<String> {
+    let rows = table_rows(stats);
+    let col_width = |i: usize| {
+        rows.iter()
+            .map(|r| display_width(&r[i].text))
+            .chain([HEADERS[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..HEADERS.len()).map(col_width).collect();
+    let mut shown: Vec<usize> = (0..HEADERS.len()).collect();
+    let total = |shown: &[usize], gap: usize| {
+        TABLE_INDENT + shown.iter().map(|&i| widths[i]).sum::<usize>() + gap * (shown.len() - 1)
+    };
+    let mut gap = 2;
+    if total(&shown, gap) > style.width {
+        gap = 1;
+    }
+    for drop in DROP_ORDER {
+        if total(&shown, gap) <= style.width {
+            break;
+        }
+        shown.retain(|&i| i != drop);
+    }
+
+    let render = |cells: Vec<(String, Option<Color>)>| {
+        let mut line = " ".repeat(TABLE_INDENT);
+        for (n, &i) in shown.iter().enumerate() {
+            let (text, color) = &cells[i];
+            let pad = widths[i].saturating_sub(display_width(text));
+            if n > 0 {
+                line.push_str(&" ".repeat(gap));
+            }
+            let painted = match color {
+                Some(c) => paint(style, *c, text),
+                None => text.clone(),
+            };
+            if i == 0 {
+                line.push_str(&painted);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(&painted);
+            }
+        }
+        line.trim_end().to_string()
+    };
+
+    let mut out = vec![render(
+        HEADERS.iter().map(|h| (h.to_string(), None)).collect(),
+    )];
+    for row in rows {
+        out.push(render(row.into_iter().map(|c| (c.text, c.color)).collect()));
+    }
+    out
+}
+
+fn render_service(
+    out: &mut Vec<String>,
+    info: &RunInfo,
+    snap: &Snapshot,
+    service: Service,
+    style: &Style,
+) {
+    let totals = snap.service_totals(service);
+    let elapsed = format_duration(info.elapsed);
+    let users = info.concurrency.get(&service).copied();
+    let users_text = match users {
+        Some(1) => "1 virtual user".to_string(),
+        Some(n) => format!("{n} virtual users"),
+        None => "n/a".to_string(),
+    };
+
+    let name = title(service);
+    let (emoji, header) = if info.mode == Mode::DryRun {
+        (
+            "🧪",
+            format!("{name} dry run: plan for {users_text}, no requests sent"),
+        )
+    } else if info.interrupted {
+        (
+            "⚠\u{FE0F}",
+            format!(
+                "{name} workload {} after {elapsed}",
+                paint(style, Color::Yellow, "interrupted")
+            ),
+        )
+    } else {
+        ("✅", format!("{name} workload complete"))
+    };
+    out.extend(wrap_words(&icon(emoji), &header, 3, style.width));
+
+    out.push(field("⏱\u{FE0F}", "Duration:", &elapsed));
+    out.push(field("⚙\u{FE0F}", "Concurrency:", &users_text));
+    out.push(field(
+        "🚦",
+        "Checks/sec:",
+        &format_rate(per_second(totals.reads, info.elapsed)),
+    ));
+    out.push(field(
+        "🧪",
+        "Mode:",
+        match info.mode {
+            Mode::Live => "LIVE",
+            Mode::DryRun => "DRY RUN",
+        },
+    ));
+    let [good, bad] = headline_verdicts(service);
+    let (good_field, bad_field) = match service {
+        Service::Kratos => (("🟢", "Active sessions:"), ("🔴", "Inactive sessions:")),
+        Service::Hydra => (("🟢", "Active tokens:"), ("🔴", "Inactive tokens:")),
+        Service::Keto => (("✔\u{FE0F}", "Allowed:"), ("🚫", "Denied:")),
+    };
+    out.push(field(
+        good_field.0,
+        good_field.1,
+        &totals.verdict(good).to_string(),
+    ));
+    out.push(field(
+        bad_field.0,
+        bad_field.1,
+        &totals.verdict(bad).to_string(),
+    ));
+    out.push(field("✏\u{FE0F}", "Writes:", &totals.writes.to_string()));
+    out.push(field("👁\u{FE0F}", "Reads:", &totals.reads.to_string()));
+    out.push(field(
+        "📊",
+        "Read/Write ratio:",
+        &format_ratio(totals.read_write_ratio()),
+    ));
+    out.push(field(
+        "🚨",
+        "Failed writes:",
+        &paint_failures(style, totals.failed_writes),
+    ));
+    out.push(field(
+        "🚨",
+        "Failed reads:",
+        &paint_failures(style, totals.failed_reads),
+    ));
+
+    let stats: Vec<&OpStats> = snap.ops().filter(|s| s.op.service() == service).collect();
+    if stats.is_empty() {
+        out.push("   No requests recorded.".to_string());
+        return;
+    }
+    out.push(String::new());
+    if stats.iter().any(|s| s.uncorrected.is_some()) {
+        out.extend(wrap_words(
+            "   ",
+            "Latency from the intended start (coordinated-omission corrected); \
+             ↳ rows: from the actual send (uncorrected).",
+            3,
+            style.width,
+        ));
+    }
+    out.extend(render_table(&stats, style));
+
+    for s in &stats {
+        if s.errors.is_empty() {
+            continue;
+        }
+        let items: Vec<String> = s
+            .errors
+            .iter()
+            .map(|(class, n)| format!("{class} {}", paint(style, Color::Red, &format!("×{n}"))))
+            .collect();
+        out.extend(wrap_items(
+            &format!("   {}: ", s.op.name()),
+            &items,
+            5,
+            style.width,
+        ));
+    }
+    for s in &stats {
+        let special = Verdict::ALL.into_iter().any(|v| {
+            v != Verdict::Ok && !headline_verdicts(service).contains(&v) && s.verdict(v) > 0
+        });
+        if !special {
+            continue;
+        }
+        let items: Vec<String> = Verdict::ALL
+            .into_iter()
+            .filter(|&v| s.verdict(v) > 0)
+            .map(|v| format!("{} {}", v.name(), s.verdict(v)))
+            .collect();
+        out.extend(wrap_items(
+            &format!("   {}: ", s.op.name()),
+            &items,
+            5,
+            style.width,
+        ));
+    }
+}
+
+/// Renders the whole summary; the returned text ends with a newline.
+pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
+    let style = &Style {
+        color: style.color,
+        width: style.width.max(40),
+    };
+    let mut out: Vec<String> = Vec::new();
+
+    match info.target_kind {
+        TargetKind::BuiltinSimulator => out.push(format!(
+            "{}Target: built-in simulator (in-process, 127.0.0.1)",
+            icon("🎯")
+        )),
+        TargetKind::Remote => {
+            out.push(format!("{}Target: remote", icon("🎯")));
+            for (name, url) in &info.target_urls {
+                out.extend(wrap_words(&format!("   {name}: "), url, 5, style.width));
+            }
+        }
+    }
+    out.extend(wrap_words(
+        &format!("{}Scenario: ", icon("📋")),
+        &info.scenario,
+        3,
+        style.width,
+    ));
+
+    for service in services_in_order(info, snap) {
+        out.push(String::new());
+        render_service(&mut out, info, snap, service, style);
+    }
+
+    let requests = snap.total_requests();
+    let errors = snap.total_errors();
+    let rate_color = if errors == 0 {
+        Color::Green
+    } else if errors * 100 < requests {
+        Color::Yellow
+    } else {
+        Color::Red
+    };
+    let overall = [
+        format!("{requests} requests in {}", format_duration(info.elapsed)),
+        format!("{} req/s", format_rate(per_second(requests, info.elapsed))),
+        format!(
+            "error rate {}",
+            paint(style, rate_color, &format_percent(errors, requests))
+        ),
+    ];
+    out.push(String::new());
+    out.extend(wrap_items(
+        &format!("{}Overall: ", icon("🏁")),
+        &overall,
+        3,
+        style.width,
+    ));
+    if let Some(w) = &info.warmup {
+        out.extend(wrap_items(
+            &format!("{}Warm-up: ", icon("🔥")),
+            &[
+                format!("{} not counted", format_duration(w.duration)),
+                format!("{} requests, {} errors", w.requests, w.errors),
+            ],
+            3,
+            style.width,
+        ));
+    }
+    out.extend(wrap_items(
+        &format!("{}Generator: ", icon("🛠\u{FE0F}")),
+        &generator_items(info),
+        3,
+        style.width,
+    ));
+    for warning in &info.warnings {
+        let prefix = icon("⚠\u{FE0F}");
+        let lines = wrap_words("", warning, 0, style.width - display_width(&prefix));
+        for (i, line) in lines.iter().enumerate() {
+            let lead = if i == 0 { prefix.as_str() } else { "   " };
+            out.push(format!(
+                "{lead}{}",
+                paint(style, Color::Yellow, line.trim_start())
+            ));
+        }
+    }
+
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::OpStats;
+    use crate::model::{ErrorClass, Op, Outcome};
+    use crate::report::json::tests::{open_model_snapshot, sample_info, sample_snapshot};
+
+    fn plain() -> Style {
+        Style::default()
+    }
+
+    fn assert_fits(text: &str, width: usize) {
+        for line in text.lines() {
+            assert!(
+                display_width(line) <= width,
+                "line is {} columns wide (max {width}): {line:?}",
+                display_width(line)
+            );
+        }
+    }
+
+    #[test]
+    fn display_width_counts_emoji_as_two_columns() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("✅"), 2);
+        assert_eq!(display_width("🟢 x"), 4);
+        assert_eq!(display_width("⏱\u{FE0F}"), 2);
+        assert_eq!(display_width("👁\u{FE0F}"), 2);
+        assert_eq!(display_width("842µs ×3"), 8);
+        assert_eq!(display_width("\x1b[31mred\x1b[0m"), 3);
+    }
+
+    #[test]
+    fn latency_uses_three_significant_figures_and_human_units() {
+        assert_eq!(format_latency(0), "0µs");
+        assert_eq!(format_latency(842), "842µs");
+        assert_eq!(format_latency(999), "999µs");
+        assert_eq!(format_latency(1000), "1.00ms");
+        assert_eq!(format_latency(12_345), "12.3ms");
+        assert_eq!(format_latency(123_456), "123ms");
+        assert_eq!(format_latency(999_600), "1.00s");
+        assert_eq!(format_latency(1_199_999), "1.20s");
+        assert_eq!(format_latency(9_996), "10.0ms");
+        assert_eq!(format_latency(45_678_000), "45.7s");
+        assert_eq!(format_latency(3_600_000_000), "3600s");
+    }
+
+    #[test]
+    fn durations_and_ratios_format_as_documented() {
+        assert_eq!(format_duration(Duration::from_millis(10_020)), "10.02s");
+        assert_eq!(
+            format_duration(Duration::from_millis(125_030)),
+            "125.03s (2m 05s)"
+        );
+        assert_eq!(
+            format_duration(Duration::from_secs(3725)),
+            "3725.00s (1h 02m 05s)"
+        );
+        assert_eq!(format_ratio(Some(100.0)), "100.0:1");
+        assert_eq!(format_ratio(Some(2.0 / 3.0)), "0.7:1");
+        assert_eq!(format_ratio(None), "n/a");
+    }
+
+    #[test]
+    fn rates_divide_by_measured_elapsed_time() {
+        let mut info = sample_info();
+        info.elapsed = Duration::from_secs(10);
+        info.services = vec![Service::Keto];
+        let mut snap = Snapshot::default();
+        let mut s = OpStats::new(Op::KetoCheck);
+        for _ in 0..1000 {
+            s.record(300, None, Outcome::Ok(Verdict::Allowed));
+        }
+        snap.insert(s);
+        let text = render(&info, &snap, &plain());
+        assert!(text.contains("🚦 Checks/sec:        100.0\n"), "{text}");
+        assert!(
+            text.contains("1000 requests in 10.00s, 100.0 req/s"),
+            "{text}"
+        );
+        assert!(text.contains("📊 Read/Write ratio:  n/a\n"), "{text}");
+
+        info.elapsed = Duration::ZERO;
+        let text = render(&info, &snap, &plain());
+        assert!(text.contains("🚦 Checks/sec:        n/a\n"), "{text}");
+        assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+    }
+
+    #[test]
+    fn ratio_is_reads_per_write() {
+        let info = sample_info();
+        let text = render(&info, &sample_snapshot(), &plain());
+        // Keto: 10000 checks, 50 writes.
+        assert!(text.contains("📊 Read/Write ratio:  200.0:1\n"), "{text}");
+    }
+
+    #[test]
+    fn every_line_fits_80_columns_and_has_no_escape_without_color() {
+        let mut info = sample_info();
+        info.warnings = vec![
+            "the load generator was the bottleneck: CPU was saturated for 35% of the run, so \
+             the rates below are a lower bound of what the target sustains"
+                .into(),
+        ];
+        info.target_kind = TargetKind::Remote;
+        info.target_urls.insert(
+            "kratos_public".into(),
+            "https://kratos.a-very-long-internal-hostname.example.internal.corp:4433/some/prefix/path"
+                .into(),
+        );
+        let mut snap = sample_snapshot();
+        snap.merge(&open_model_snapshot());
+        let mut many = OpStats::new(Op::KratosLookupIdentity);
+        for code in [400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504] {
+            many.record(20_000_000, None, Outcome::Err(ErrorClass::Status(code)));
+        }
+        many.record(1, None, Outcome::Err(ErrorClass::UnexpectedBody));
+        snap.insert(many);
+        let text = render(&info, &snap, &plain());
+        assert_fits(&text, 80);
+        assert!(!text.contains('\x1b'));
+        for width in [60, 72] {
+            let narrow = render(
+                &info,
+                &snap,
+                &Style {
+                    color: false,
+                    width,
+                },
+            );
+            assert_fits(&narrow, width);
+        }
+        let colored = render(
+            &info,
+            &snap,
+            &Style {
+                color: true,
+                width: 80,
+            },
+        );
+        assert!(colored.contains("\x1b[31m"));
+        assert_fits(&colored, 80);
+        assert_eq!(
+            text,
+            strip_ansi(&colored),
+            "colour changes nothing but the escapes"
+        );
+    }
+
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn services_show_their_own_domain_fields() {
+        let text = render(&sample_info(), &sample_snapshot(), &plain());
+        let kratos = block(&text, "Kratos");
+        assert!(kratos.contains("🟢 Active sessions:   1200\n"), "{kratos}");
+        assert!(kratos.contains("🔴 Inactive sessions: 15\n"), "{kratos}");
+        assert!(kratos.contains("⚙\u{FE0F}  Concurrency:       34 virtual users\n"));
+        assert!(
+            kratos.contains("   kratos.login: valid 1190, invalid 10\n"),
+            "{kratos}"
+        );
+        let hydra = block(&text, "Hydra");
+        assert!(hydra.contains("🟢 Active tokens:     380\n"), "{hydra}");
+        assert!(hydra.contains("🔴 Inactive tokens:   20\n"), "{hydra}");
+        let keto = block(&text, "Keto");
+        assert!(
+            keto.contains("✔\u{FE0F}  Allowed:           9000\n"),
+            "{keto}"
+        );
+        assert!(keto.contains("🚫 Denied:            1000\n"), "{keto}");
+        assert!(!keto.contains("sessions"));
+        assert!(text.starts_with("🎯 Target: built-in simulator (in-process, 127.0.0.1)\n"));
+    }
+
+    fn block<'a>(text: &'a str, name: &str) -> &'a str {
+        let header = format!("✅ {name} workload complete");
+        let start = text.find(&header).unwrap();
+        let rest = &text[start..];
+        let end = ["\n\n✅", "\n\n🏁"]
+            .iter()
+            .filter_map(|m| rest[header.len()..].find(m))
+            .min()
+            .map_or(rest.len(), |e| e + header.len() + 1);
+        &rest[..end]
+    }
+
+    #[test]
+    fn error_classes_are_listed_under_the_table() {
+        let text = render(&sample_info(), &sample_snapshot(), &plain());
+        assert!(text.contains("   kratos.register: http_400 ×3\n"), "{text}");
+        assert!(text.contains("   kratos.whoami: timeout ×1\n"), "{text}");
+        assert!(text.contains("🚨 Failed writes:     3\n"), "{text}");
+        assert!(text.contains("🚨 Failed reads:      1\n"), "{text}");
+        // 4 errors out of 13,586 requests.
+        assert!(text.contains("error rate 0.03%"), "{text}");
+    }
+
+    #[test]
+    fn uncorrected_latency_is_shown_beside_the_corrected_one() {
+        let mut info = sample_info();
+        info.services = vec![Service::Keto];
+        let text = render(&info, &open_model_snapshot(), &plain());
+        assert!(text.contains("coordinated-omission corrected"), "{text}");
+        let row = text.lines().find(|l| l.contains("↳ uncorrected")).unwrap();
+        let unc = open_model_snapshot()
+            .op(Op::KetoCheck)
+            .unwrap()
+            .uncorrected
+            .clone()
+            .unwrap();
+        assert!(
+            row.contains(&format_latency(unc.value_at_quantile(0.99))),
+            "{row}"
+        );
+        // Closed model: no such note.
+        let closed = render(&sample_info(), &sample_snapshot(), &plain());
+        assert!(!closed.contains("uncorrected"));
+    }
+
+    #[test]
+    fn interrupted_dry_run_and_warnings_are_visible() {
+        let mut info = sample_info();
+        info.interrupted = true;
+        info.warnings = vec!["run interrupted by Ctrl-C after 10.02s of 60s".into()];
+        let text = render(&info, &sample_snapshot(), &plain());
+        assert!(text.contains("⚠\u{FE0F}  Kratos workload interrupted after 10.02s\n"));
+        assert!(text.contains("⚠\u{FE0F}  run interrupted by Ctrl-C after 10.02s of 60s\n"));
+        info.mode = Mode::DryRun;
+        info.interrupted = false;
+        let text = render(&info, &Snapshot::default(), &plain());
+        assert!(
+            text.contains("🧪 Keto dry run: plan for 33 virtual users, no requests sent\n"),
+            "{text}"
+        );
+        assert!(text.contains("🧪 Mode:              DRY RUN\n"));
+        assert!(text.contains("No requests recorded."));
+    }
+
+    #[test]
+    fn example_summary_for_all_three_services() {
+        let text = render(&sample_info(), &sample_snapshot(), &plain());
+        if std::env::var_os("ORYSIM_PRINT_SUMMARY").is_some() {
+            println!("{text}");
+            let mut info = sample_info();
+            info.services = vec![Service::Keto];
+            info.interrupted = true;
+            info.target_kind = TargetKind::Remote;
+            info.target_urls
+                .insert("keto_read".into(), "http://keto.internal:4466".into());
+            info.warnings.push("the load generator was the bottleneck: CPU was saturated for 35% of the run, so the rates are a lower bound".into());
+            let narrow = Style {
+                color: false,
+                width: 60,
+            };
+            println!("{}", render(&info, &open_model_snapshot(), &narrow));
+        }
+        assert_fits(&text, 80);
+    }
+}
