@@ -1,0 +1,217 @@
+//! Command-line definitions only: what the user can type. Resolution (precedence with the
+//! environment and the config file, validation) lives in `config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "orysim",
+    version,
+    about = "Load-testing workload simulator for Ory Kratos, Hydra and Keto",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Drive virtual users against Kratos, Hydra and Keto and report what happened.
+    Run(Box<RunArgs>),
+    /// Serve the built-in Ory simulator (Ory's default ports unless told otherwise).
+    Sim(Box<SimArgs>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Kratos,
+    Hydra,
+    Keto,
+    All,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Kratos => "kratos",
+            Scope::Hydra => "hydra",
+            Scope::Keto => "keto",
+            Scope::All => "all",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HydraAuth {
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Virtual users (split between the services when --scope all) [default: 10]
+    #[arg(short = 'c', long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// How long to run: 10s, 5m, 2h; 0 runs until Ctrl-C [default: 10s]
+    #[arg(short = 'd', long, value_name = "DUR")]
+    pub duration: Option<String>,
+
+    /// Ramping load instead of a fixed one: "30s:10,5m:100,30s:0" ramps virtual users
+    /// (closed model), "30s:100/s,5m:500/s" ramps the arrival rate (open model); ramps start at 0
+    #[arg(long, value_name = "STAGES", conflicts_with_all = ["duration", "rate"])]
+    pub stages: Option<String>,
+
+    /// Open model: a constant arrival rate of iterations, e.g. 500/s (latency is then measured
+    /// from each iteration's scheduled start)
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
+
+    /// Open model: most virtual users serving arrivals; an arrival that finds them all busy
+    /// and the queue full is dropped and counted [default: --concurrency, else 100]
+    #[arg(long, value_name = "N")]
+    pub max_vus: Option<usize>,
+
+    /// Stop after this many iterations in all (runs until then when no duration is given)
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+
+    /// The first DUR of the run warms up and is left out of the statistics
+    #[arg(long, value_name = "DUR")]
+    pub warmup: Option<String>,
+
+    /// Which workload to run [default: all]
+    #[arg(long, value_enum)]
+    pub scope: Option<Scope>,
+
+    /// Reads per write for every service [default: 100]
+    #[arg(long, value_name = "N")]
+    pub read_ratio: Option<f64>,
+
+    /// Seed for generated data: the same seed gives the same names, passwords and objects
+    #[arg(long, value_name = "U64")]
+    pub seed: Option<u64>,
+
+    /// Per-request timeout [default: 10s]
+    #[arg(long, value_name = "DUR")]
+    pub timeout: Option<String>,
+
+    /// Share of reads aimed at entities that are not active or not allowed (logged-out
+    /// sessions, revoked or unknown tokens, unwritten tuples) [default: 0.1]
+    #[arg(long, value_name = "F")]
+    pub negative_share: Option<f64>,
+
+    /// Keto namespace for generated tuples [default: documents]
+    #[arg(long, value_name = "NAME")]
+    pub keto_namespace: Option<String>,
+
+    /// Client authentication method of the Hydra OAuth2 client orysim registers
+    /// [default: client-secret-basic]
+    #[arg(long, value_enum)]
+    pub hydra_auth: Option<HydraAuth>,
+
+    /// Where to write the JSON report [default: reports/<UTC timestamp>-<scope>.json]
+    #[arg(long, value_name = "PATH", conflicts_with = "no_report")]
+    pub report: Option<PathBuf>,
+
+    /// Do not write a JSON report
+    #[arg(long)]
+    pub no_report: bool,
+
+    /// No live progress bar (it is also off when stderr is not a terminal)
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Validate everything and print the plan, but send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// TOML file holding the same settings (flags and environment take precedence)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Bearer token for the admin APIs (Ory Network API key); never printed or stored
+    #[arg(
+        long,
+        env = "ORYSIM_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
+}
+
+/// Endpoint flags; each falls back to the variable users already export for the
+/// CockroachDB + Ory tutorial.
+#[derive(Args, Debug, Default, Clone)]
+pub struct TargetArgs {
+    /// Kratos public API base URL
+    #[arg(long, env = "KRATOS_PUBLIC_URL", value_name = "URL")]
+    pub kratos_public: Option<String>,
+    /// Kratos admin API base URL
+    #[arg(long, env = "KRATOS_ADMIN_URL", value_name = "URL")]
+    pub kratos_admin: Option<String>,
+    /// Hydra public API base URL
+    #[arg(long, env = "HYDRA_PUBLIC_URL", value_name = "URL")]
+    pub hydra_public: Option<String>,
+    /// Hydra admin API base URL
+    #[arg(long, env = "HYDRA_ADMIN_URL", value_name = "URL")]
+    pub hydra_admin: Option<String>,
+    /// Keto read API base URL (host:port is accepted)
+    #[arg(long, env = "KETO_READ_REMOTE", value_name = "URL")]
+    pub keto_read: Option<String>,
+    /// Keto write API base URL (host:port is accepted)
+    #[arg(long, env = "KETO_WRITE_REMOTE", value_name = "URL")]
+    pub keto_write: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// Added to every default port (4433/4434, 4444/4445, 4466/4467)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub port_offset: u16,
+
+    /// Added latency for every service, e.g. 20ms
+    #[arg(long, value_name = "DUR")]
+    pub latency: Option<String>,
+    /// Uniform ± jitter around the latency for every service
+    #[arg(long, value_name = "DUR")]
+    pub jitter: Option<String>,
+    /// Share of requests answered with 500, for every service (0..1)
+    #[arg(long, value_name = "F")]
+    pub error_rate: Option<f64>,
+
+    /// Per-service overrides
+    #[arg(long, value_name = "DUR")]
+    pub kratos_latency: Option<String>,
+    #[arg(long, value_name = "DUR")]
+    pub kratos_jitter: Option<String>,
+    #[arg(long, value_name = "F")]
+    pub kratos_error_rate: Option<f64>,
+    #[arg(long, value_name = "DUR")]
+    pub hydra_latency: Option<String>,
+    #[arg(long, value_name = "DUR")]
+    pub hydra_jitter: Option<String>,
+    #[arg(long, value_name = "F")]
+    pub hydra_error_rate: Option<f64>,
+    #[arg(long, value_name = "DUR")]
+    pub keto_latency: Option<String>,
+    #[arg(long, value_name = "DUR")]
+    pub keto_jitter: Option<String>,
+    #[arg(long, value_name = "F")]
+    pub keto_error_rate: Option<f64>,
+
+    /// Seed for latency jitter and error draws
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}

@@ -1,0 +1,142 @@
+//! What each subcommand does, from resolved options to printed output and an exit code.
+
+use orysim::cli::{RunArgs, SimArgs};
+use orysim::config::{self, parse_duration, UsageError};
+use orysim::engine;
+use orysim::report::{json, summary};
+use std::io::IsTerminal;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+fn fail(e: impl std::fmt::Display) -> u8 {
+    for line in e.to_string().lines() {
+        eprintln!("orysim: {line}");
+    }
+    EXIT_USAGE
+}
+
+/// Resolves when the user presses Ctrl-C. A second Ctrl-C, while in-flight requests get their
+/// grace period, exits at once.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling available: never report an interrupt.
+        std::future::pending::<()>().await;
+    }
+    eprintln!("orysim: stopping (Ctrl-C again to quit at once)");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    });
+}
+
+pub async fn run(args: RunArgs) -> u8 {
+    let cfg = match config::resolve_run(args, std::io::stderr().is_terminal()) {
+        Ok(cfg) => cfg,
+        Err(e) => return fail(e),
+    };
+    if cfg.dry_run {
+        print!("{}", engine::plan::describe(&cfg));
+        return EXIT_OK;
+    }
+    let result = match engine::run(&cfg, interrupted()).await {
+        Ok(result) => result,
+        Err(e) => return fail(e),
+    };
+    let style = summary::Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        width: 80,
+    };
+    print!(
+        "{}",
+        summary::render(&result.info, &result.snapshot, &style)
+    );
+    if let Some(path) = &cfg.report {
+        let report = json::build(&result.info, &result.snapshot);
+        match json::write_atomic(path, &report) {
+            Ok(()) => eprintln!("📝 Report written to {}", path.display()),
+            Err(e) => {
+                eprintln!("orysim: cannot write the report to {}: {e}", path.display());
+                return 1;
+            }
+        }
+    }
+    if result.info.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn fault(
+    what: &str,
+    latency: &Option<String>,
+    jitter: &Option<String>,
+    error_rate: Option<f64>,
+) -> Result<orysim::sim::FaultSpec, UsageError> {
+    let mut spec = orysim::sim::FaultSpec::default();
+    if let Some(v) = latency {
+        spec.latency = parse_duration(&format!("--{what}latency"), v)?;
+    }
+    if let Some(v) = jitter {
+        spec.jitter = parse_duration(&format!("--{what}jitter"), v)?;
+    }
+    if let Some(rate) = error_rate {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(UsageError(format!(
+                "invalid --{what}error-rate {rate}: must be between 0 and 1"
+            )));
+        }
+        spec.error_rate = rate;
+    }
+    Ok(spec)
+}
+
+pub async fn sim(args: SimArgs) -> u8 {
+    let faults = (|| -> Result<_, UsageError> {
+        let base = |own: &Option<String>, all: &Option<String>| own.clone().or(all.clone());
+        Ok((
+            fault(
+                "kratos-",
+                &base(&args.kratos_latency, &args.latency),
+                &base(&args.kratos_jitter, &args.jitter),
+                args.kratos_error_rate.or(args.error_rate),
+            )?,
+            fault(
+                "hydra-",
+                &base(&args.hydra_latency, &args.latency),
+                &base(&args.hydra_jitter, &args.jitter),
+                args.hydra_error_rate.or(args.error_rate),
+            )?,
+            fault(
+                "keto-",
+                &base(&args.keto_latency, &args.latency),
+                &base(&args.keto_jitter, &args.jitter),
+                args.keto_error_rate.or(args.error_rate),
+            )?,
+        ))
+    })();
+    let (kratos, hydra, keto) = match faults {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let mut cfg = orysim::sim::SimConfig::ephemeral();
+    cfg.host = args.host;
+    cfg.ports = orysim::sim::SimPorts::ory_defaults(args.port_offset);
+    cfg.kratos = kratos;
+    cfg.hydra = hydra;
+    cfg.keto = keto;
+    cfg.seed = args.seed;
+    let handle = match orysim::sim::start(cfg).await {
+        Ok(h) => h,
+        Err(e) => return fail(format!("cannot start the simulator: {e:#}")),
+    };
+    eprintln!("🧪 orysim simulator serving Kratos, Hydra and Keto. Point orysim run at it with:");
+    println!("{}", handle.urls.export_lines().trim_end());
+    eprintln!("Ctrl-C stops it.");
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown().await;
+    EXIT_OK
+}

@@ -1,0 +1,784 @@
+//! Turns what the user typed (flags, environment, config file) into one validated `RunConfig`.
+//! Precedence: flag > environment > config file > built-in default. Every problem becomes a
+//! one-line `UsageError` (exit code 2) that says what is wrong and how to fix it.
+
+use crate::cli::{HydraAuth, RunArgs, Scope, TargetArgs};
+use crate::engine::profile::{parse_rate, parse_stages, Profile, StagesSpec};
+use crate::model::Service;
+use crate::ory::hydra::AuthMethod;
+use crate::ory::Endpoints;
+use crate::secret::Secret;
+use reqwest::Url;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A mistake in the user's input. Printed as one line; exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
+    Err(UsageError(msg.into()))
+}
+
+pub const DEFAULT_CONCURRENCY: usize = 10;
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+pub const DEFAULT_READ_RATIO: f64 = 100.0;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_NEGATIVE_SHARE: f64 = 0.1;
+pub const DEFAULT_KETO_NAMESPACE: &str = "documents";
+pub const DEFAULT_MAX_VUS: usize = 100;
+
+/// How load is generated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadModel {
+    /// Virtual users running back to back; the profile gives how many at each moment.
+    Closed(Profile),
+    /// Iterations arriving on a schedule; the profile gives iterations per second, served by
+    /// at most `max_vus` virtual users.
+    Open { profile: Profile, max_vus: usize },
+}
+
+impl LoadModel {
+    pub fn is_open(&self) -> bool {
+        matches!(self, LoadModel::Open { .. })
+    }
+}
+
+/// Where the load goes.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Nothing configured anywhere: start the built-in simulator in-process.
+    BuiltinSimulator,
+    /// Every endpoint the scope needs, validated.
+    Remote(Box<Endpoints>),
+}
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub scope: Scope,
+    /// Most virtual users the run will have at once (closed: the peak of the profile; open:
+    /// `max_vus`).
+    pub concurrency: usize,
+    /// Planned length; `None` runs until Ctrl-C or the iteration limit.
+    pub duration: Option<Duration>,
+    pub model: LoadModel,
+    pub iterations: Option<u64>,
+    /// Left out of the statistics; part of `duration`.
+    pub warmup: Option<Duration>,
+    pub read_ratio: f64,
+    pub seed: u64,
+    pub timeout: Duration,
+    pub negative_share: f64,
+    pub keto_namespace: String,
+    pub hydra_auth: AuthMethod,
+    pub report: Option<PathBuf>,
+    pub progress: bool,
+    pub dry_run: bool,
+    pub target: Target,
+    pub admin_token: Option<Secret>,
+}
+
+impl RunConfig {
+    pub fn services(&self) -> Vec<Service> {
+        scope_services(self.scope)
+    }
+
+    fn profile_json(&self) -> serde_json::Value {
+        let (unit, profile, max_vus) = match &self.model {
+            LoadModel::Closed(p) => ("virtual_users", p, None),
+            LoadModel::Open { profile, max_vus } => {
+                ("iterations_per_second", profile, Some(*max_vus))
+            }
+        };
+        serde_json::json!({
+            "unit": unit,
+            "start": profile.start,
+            "stages": profile.stages.iter().map(|s| serde_json::json!({
+                "seconds": (s.duration != Duration::MAX).then_some(s.duration.as_secs_f64()),
+                "target": s.target,
+            })).collect::<Vec<_>>(),
+            "max_vus": max_vus,
+        })
+    }
+
+    /// The options as they appear in the report: everything that shapes the run, nothing secret.
+    pub fn redacted_options(&self) -> serde_json::Value {
+        serde_json::json!({
+            "scope": self.scope.name(),
+            "model": if self.model.is_open() { "open" } else { "closed" },
+            "concurrency": self.concurrency,
+            "duration_seconds": self.duration.map(|d| d.as_secs_f64()),
+            "profile": self.profile_json(),
+            "iterations": self.iterations,
+            "warmup_seconds": self.warmup.map(|d| d.as_secs_f64()),
+            "read_ratio": self.read_ratio,
+            "seed": self.seed,
+            "timeout_seconds": self.timeout.as_secs_f64(),
+            "negative_share": self.negative_share,
+            "keto_namespace": self.keto_namespace,
+            "hydra_auth": self.hydra_auth.as_str(),
+            "admin_token": self.admin_token.as_ref().map(|_| crate::secret::REDACTED),
+        })
+    }
+}
+
+pub fn scope_services(scope: Scope) -> Vec<Service> {
+    match scope {
+        Scope::Kratos => vec![Service::Kratos],
+        Scope::Hydra => vec![Service::Hydra],
+        Scope::Keto => vec![Service::Keto],
+        Scope::All => Service::ALL.to_vec(),
+    }
+}
+
+/// The settings a `--config` TOML file may hold: the same as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    concurrency: Option<usize>,
+    duration: Option<String>,
+    stages: Option<String>,
+    rate: Option<String>,
+    max_vus: Option<usize>,
+    iterations: Option<u64>,
+    warmup: Option<String>,
+    scope: Option<Scope>,
+    read_ratio: Option<f64>,
+    seed: Option<u64>,
+    timeout: Option<String>,
+    negative_share: Option<f64>,
+    keto_namespace: Option<String>,
+    hydra_auth: Option<HydraAuth>,
+    report: Option<PathBuf>,
+    #[serde(default)]
+    targets: FileTargets,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTargets {
+    kratos_public: Option<String>,
+    kratos_admin: Option<String>,
+    hydra_public: Option<String>,
+    hydra_admin: Option<String>,
+    keto_read: Option<String>,
+    keto_write: Option<String>,
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .or_else(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str(&text).or_else(|e: toml::de::Error| {
+        let (line, col) = e
+            .span()
+            .map(|span| line_col(&text, span.start))
+            .unwrap_or((1, 1));
+        let msg = e.message().replace('\n', " ");
+        usage(format!("{}:{line}:{col}: {msg}", path.display()))
+    })
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Parses `10s`, `5m`, `2h`, `250ms`; a bare `0` means "no limit" where allowed.
+pub fn parse_duration(what: &str, value: &str) -> Result<Duration, UsageError> {
+    let v = value.trim();
+    if v == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(v).or_else(|e| {
+        usage(format!(
+            "invalid {what} '{value}': {e} (use a number with a unit, e.g. 10s, 5m, 2h)"
+        ))
+    })
+}
+
+/// Validates a base URL. `host:port` without a scheme (the form Keto's CLI uses for
+/// KETO_READ_REMOTE) is taken as `http://host:port`.
+pub fn parse_base_url(what: &str, value: &str) -> Result<Url, UsageError> {
+    let v = value.trim();
+    let with_scheme = if v.contains("://") {
+        v.to_string()
+    } else {
+        format!("http://{v}")
+    };
+    let url = Url::parse(&with_scheme).or_else(|e| {
+        usage(format!(
+            "invalid {what} '{}': {e} (expected e.g. http://127.0.0.1:4433)",
+            strip_userinfo(&with_scheme)
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return usage(format!(
+            "invalid {what} '{}': scheme must be http or https",
+            strip_userinfo(&with_scheme)
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return usage(format!(
+            "invalid {what} '{}': no host",
+            strip_userinfo(&with_scheme)
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return usage(format!(
+            "invalid {what} '{}': a base URL takes no query or fragment",
+            strip_userinfo(&with_scheme)
+        ));
+    }
+    Ok(url)
+}
+
+/// For messages and reports: a URL without any `user:password@` part.
+pub fn strip_userinfo(value: &str) -> String {
+    match Url::parse(value) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string().trim_end_matches('/').to_string()
+        }
+        // Unparseable: still drop anything before an '@' in the authority part.
+        Err(_) => {
+            let (scheme, rest) = match value.find("://") {
+                Some(i) => value.split_at(i + 3),
+                None => ("", value),
+            };
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}{host}{path}")
+        }
+    }
+}
+
+struct EndpointSpec {
+    name: &'static str,
+    flag: &'static str,
+    env: &'static str,
+    service: Service,
+}
+
+const ENDPOINTS: [EndpointSpec; 6] = [
+    EndpointSpec {
+        name: "kratos_public",
+        flag: "--kratos-public",
+        env: "KRATOS_PUBLIC_URL",
+        service: Service::Kratos,
+    },
+    EndpointSpec {
+        name: "kratos_admin",
+        flag: "--kratos-admin",
+        env: "KRATOS_ADMIN_URL",
+        service: Service::Kratos,
+    },
+    EndpointSpec {
+        name: "hydra_public",
+        flag: "--hydra-public",
+        env: "HYDRA_PUBLIC_URL",
+        service: Service::Hydra,
+    },
+    EndpointSpec {
+        name: "hydra_admin",
+        flag: "--hydra-admin",
+        env: "HYDRA_ADMIN_URL",
+        service: Service::Hydra,
+    },
+    EndpointSpec {
+        name: "keto_read",
+        flag: "--keto-read",
+        env: "KETO_READ_REMOTE",
+        service: Service::Keto,
+    },
+    EndpointSpec {
+        name: "keto_write",
+        flag: "--keto-write",
+        env: "KETO_WRITE_REMOTE",
+        service: Service::Keto,
+    },
+];
+
+fn resolve_target(
+    cli: &TargetArgs,
+    file: &FileTargets,
+    services: &[Service],
+) -> Result<Target, UsageError> {
+    // clap has already merged flag > environment; the file comes last.
+    let given: [Option<&String>; 6] = [
+        cli.kratos_public.as_ref().or(file.kratos_public.as_ref()),
+        cli.kratos_admin.as_ref().or(file.kratos_admin.as_ref()),
+        cli.hydra_public.as_ref().or(file.hydra_public.as_ref()),
+        cli.hydra_admin.as_ref().or(file.hydra_admin.as_ref()),
+        cli.keto_read.as_ref().or(file.keto_read.as_ref()),
+        cli.keto_write.as_ref().or(file.keto_write.as_ref()),
+    ];
+    let given: Vec<Option<&String>> = given
+        .into_iter()
+        .map(|v| v.filter(|s| !s.trim().is_empty()))
+        .collect();
+    if given.iter().all(Option::is_none) {
+        return Ok(Target::BuiltinSimulator);
+    }
+    let missing: Vec<String> = ENDPOINTS
+        .iter()
+        .zip(&given)
+        .filter(|(spec, v)| services.contains(&spec.service) && v.is_none())
+        .map(|(spec, _)| format!("{} (or {})", spec.env, spec.flag))
+        .collect();
+    if !missing.is_empty() {
+        return usage(format!(
+            "some endpoints are configured but the chosen scope also needs: {}; set them, \
+             or unset all endpoints to use the built-in simulator",
+            missing.join(", ")
+        ));
+    }
+    let mut urls: [Option<Url>; 6] = Default::default();
+    for ((spec, value), slot) in ENDPOINTS.iter().zip(&given).zip(urls.iter_mut()) {
+        if let Some(v) = value {
+            *slot = Some(parse_base_url(&format!("{} ({})", spec.flag, spec.env), v)?);
+        }
+    }
+    let [kratos_public, kratos_admin, hydra_public, hydra_admin, keto_read, keto_write] = urls;
+    Ok(Target::Remote(Box::new(Endpoints {
+        kratos_public,
+        kratos_admin,
+        hydra_public,
+        hydra_admin,
+        keto_read,
+        keto_write,
+    })))
+}
+
+/// Endpoint name → URL (userinfo stripped), for the report and the summary.
+pub fn endpoint_urls(endpoints: &Endpoints) -> Vec<(&'static str, String)> {
+    let all = [
+        &endpoints.kratos_public,
+        &endpoints.kratos_admin,
+        &endpoints.hydra_public,
+        &endpoints.hydra_admin,
+        &endpoints.keto_read,
+        &endpoints.keto_write,
+    ];
+    ENDPOINTS
+        .iter()
+        .zip(all)
+        .filter_map(|(spec, url)| {
+            url.as_ref()
+                .map(|u| (spec.name, strip_userinfo(u.as_str())))
+        })
+        .collect()
+}
+
+fn default_report_path(scope: Scope) -> PathBuf {
+    // 2026-11-30T04:05:06Z → 20261130T040506Z: sortable and safe in every file system.
+    let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    PathBuf::from("reports").join(format!("{stamp}-{}.json", scope.name()))
+}
+
+fn share(what: &str, v: f64) -> Result<f64, UsageError> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        usage(format!("invalid {what} {v}: must be between 0 and 1"))
+    }
+}
+
+pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, UsageError> {
+    let file = match &args.config {
+        Some(path) => load_file(path)?,
+        None => FileConfig::default(),
+    };
+    let scope = args.scope.or(file.scope).unwrap_or(Scope::All);
+    let services = scope_services(scope);
+
+    let stages = match args.stages.as_deref().or(file.stages.as_deref()) {
+        Some(v) => Some(parse_stages(v)?),
+        None => None,
+    };
+    let rate = match args.rate.as_deref().or(file.rate.as_deref()) {
+        Some(v) => match parse_rate("--rate", v)? {
+            r if r > 0.0 => Some(r),
+            _ => return usage(format!("invalid --rate '{v}': must be above 0")),
+        },
+        None => None,
+    };
+    let iterations = args.iterations.or(file.iterations);
+    if iterations == Some(0) {
+        return usage("invalid --iterations 0: at least one iteration is needed");
+    }
+    let duration_flag = args.duration.as_deref().or(file.duration.as_deref());
+    let duration = match duration_flag {
+        Some(v) => parse_duration("--duration", v)?,
+        // With only an iteration limit, the run lasts until the iterations are done.
+        None if iterations.is_some() => Duration::ZERO,
+        None => DEFAULT_DURATION,
+    };
+    let duration = (!duration.is_zero()).then_some(duration);
+    let concurrency_flag = args.concurrency.or(file.concurrency);
+    let model = match (stages, rate) {
+        (Some(StagesSpec::VirtualUsers(profile)), _) => LoadModel::Closed(profile),
+        (Some(StagesSpec::Rate(profile)), _) => LoadModel::Open {
+            profile,
+            max_vus: args
+                .max_vus
+                .or(file.max_vus)
+                .or(concurrency_flag)
+                .unwrap_or(DEFAULT_MAX_VUS),
+        },
+        (None, Some(rate)) => LoadModel::Open {
+            profile: Profile::constant(rate, duration),
+            max_vus: args
+                .max_vus
+                .or(file.max_vus)
+                .or(concurrency_flag)
+                .unwrap_or(DEFAULT_MAX_VUS),
+        },
+        (None, None) => LoadModel::Closed(Profile::constant(
+            concurrency_flag.unwrap_or(DEFAULT_CONCURRENCY) as f64,
+            duration,
+        )),
+    };
+    let (concurrency, duration) = match &model {
+        LoadModel::Closed(p) => (p.peak().round() as usize, p.duration()),
+        LoadModel::Open { profile, max_vus } => (*max_vus, profile.duration()),
+    };
+    if concurrency == 0 {
+        return usage("invalid --concurrency 0: at least one virtual user is needed");
+    }
+    if concurrency < services.len() {
+        return usage(format!(
+            "invalid --concurrency {concurrency}: --scope {} runs {} services at once and needs \
+             at least one virtual user each",
+            scope.name(),
+            services.len()
+        ));
+    }
+    let warmup = match args.warmup.as_deref().or(file.warmup.as_deref()) {
+        Some(v) => Some(parse_duration("--warmup", v)?).filter(|d| !d.is_zero()),
+        None => None,
+    };
+    if let (Some(w), Some(d)) = (warmup, duration) {
+        if w >= d {
+            return usage(format!(
+                "invalid --warmup {}: it must be shorter than the run ({})",
+                humantime::format_duration(w),
+                humantime::format_duration(d)
+            ));
+        }
+    }
+    let timeout = match args.timeout.as_deref().or(file.timeout.as_deref()) {
+        Some(v) => parse_duration("--timeout", v)?,
+        None => DEFAULT_TIMEOUT,
+    };
+    if timeout.is_zero() {
+        return usage("invalid --timeout 0: a request timeout must be positive, e.g. 10s");
+    }
+
+    let read_ratio = args
+        .read_ratio
+        .or(file.read_ratio)
+        .unwrap_or(DEFAULT_READ_RATIO);
+    if !read_ratio.is_finite() || read_ratio < 0.0 {
+        return usage(format!(
+            "invalid --read-ratio {read_ratio}: must be a number of reads per write, 0 or more"
+        ));
+    }
+    let negative_share = share(
+        "--negative-share",
+        args.negative_share
+            .or(file.negative_share)
+            .unwrap_or(DEFAULT_NEGATIVE_SHARE),
+    )?;
+
+    let keto_namespace = args
+        .keto_namespace
+        .or(file.keto_namespace)
+        .unwrap_or_else(|| DEFAULT_KETO_NAMESPACE.to_string());
+    if keto_namespace.trim().is_empty() {
+        return usage("invalid --keto-namespace: must not be empty");
+    }
+
+    let hydra_auth = match args.hydra_auth.or(file.hydra_auth) {
+        Some(HydraAuth::ClientSecretPost) => AuthMethod::ClientSecretPost,
+        Some(HydraAuth::ClientSecretBasic) | None => AuthMethod::ClientSecretBasic,
+    };
+
+    let seed = args.seed.or(file.seed).unwrap_or_else(random_seed);
+    let target = resolve_target(&args.targets, &file.targets, &services)?;
+
+    let report = if args.no_report || args.dry_run {
+        None
+    } else {
+        Some(
+            args.report
+                .or(file.report)
+                .unwrap_or_else(|| default_report_path(scope)),
+        )
+    };
+
+    let admin_token = args
+        .admin_token
+        .filter(|t| !t.trim().is_empty())
+        .map(Secret::new);
+
+    Ok(RunConfig {
+        scope,
+        concurrency,
+        duration,
+        model,
+        iterations,
+        warmup,
+        read_ratio,
+        seed,
+        timeout,
+        negative_share,
+        keto_namespace,
+        hydra_auth,
+        report,
+        progress: stderr_is_tty && !args.no_progress,
+        dry_run: args.dry_run,
+        target,
+        admin_token,
+    })
+}
+
+/// A seed for when the user gives none; it is printed and stored in the report so the run
+/// can be repeated.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> RunArgs {
+        RunArgs::default()
+    }
+
+    #[test]
+    fn defaults_use_the_builtin_simulator() {
+        let cfg = resolve_run(args(), false).unwrap();
+        assert!(matches!(cfg.target, Target::BuiltinSimulator));
+        assert_eq!(cfg.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(cfg.duration, Some(DEFAULT_DURATION));
+        assert_eq!(cfg.read_ratio, 100.0);
+        assert_eq!(cfg.scope, Scope::All);
+        assert!(cfg.report.unwrap().starts_with("reports"));
+        assert!(!cfg.progress);
+    }
+
+    #[test]
+    fn durations_parse_and_zero_means_unbounded() {
+        assert_eq!(parse_duration("d", "10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(
+            parse_duration("d", "2h").unwrap(),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(
+            parse_duration("d", "250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        let mut a = args();
+        a.duration = Some("0".into());
+        assert_eq!(resolve_run(a, false).unwrap().duration, None);
+        let err = parse_duration("--duration", "ten").unwrap_err().0;
+        assert!(err.starts_with("invalid --duration 'ten'"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn partial_endpoints_name_every_missing_variable() {
+        let mut a = args();
+        a.scope = Some(Scope::All);
+        a.targets.keto_read = Some("http://127.0.0.1:4466".into());
+        let err = resolve_run(a, false).unwrap_err().0;
+        for var in [
+            "KRATOS_PUBLIC_URL",
+            "KRATOS_ADMIN_URL",
+            "HYDRA_PUBLIC_URL",
+            "HYDRA_ADMIN_URL",
+            "KETO_WRITE_REMOTE",
+        ] {
+            assert!(err.contains(var), "{err} lacks {var}");
+        }
+        assert!(!err.contains("KETO_READ_REMOTE"));
+    }
+
+    #[test]
+    fn a_scope_needs_only_its_own_endpoints() {
+        let mut a = args();
+        a.scope = Some(Scope::Keto);
+        a.targets.keto_read = Some("127.0.0.1:4466".into());
+        a.targets.keto_write = Some("http://127.0.0.1:4467/".into());
+        match resolve_run(a, false).unwrap().target {
+            Target::Remote(e) => {
+                assert_eq!(e.keto_read.unwrap().as_str(), "http://127.0.0.1:4466/");
+                assert!(e.kratos_public.is_none());
+            }
+            other => panic!("expected remote, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_urls_get_one_clear_line_without_credentials() {
+        let err = parse_base_url("--kratos-public", "ftp://h:1")
+            .unwrap_err()
+            .0;
+        assert!(err.contains("scheme must be http or https"), "{err}");
+        let err = parse_base_url("--kratos-admin", "http://user:hunter2@")
+            .unwrap_err()
+            .0;
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = parse_base_url("--kratos-admin", "http://h:4434/?x=1")
+            .unwrap_err()
+            .0;
+        assert!(err.contains("no query"), "{err}");
+        assert_eq!(
+            strip_userinfo("https://admin:s3cret@ory.example:4434/base"),
+            "https://ory.example:4434/base"
+        );
+        assert_eq!(strip_userinfo("http://u:pw@"), "http://");
+    }
+
+    #[test]
+    fn concurrency_must_cover_every_service() {
+        let mut a = args();
+        a.concurrency = Some(2);
+        let err = resolve_run(a, false).unwrap_err().0;
+        assert!(err.contains("at least one virtual user each"), "{err}");
+        let mut a = args();
+        a.concurrency = Some(0);
+        assert!(resolve_run(a, false).is_err());
+    }
+
+    #[test]
+    fn config_file_fills_gaps_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orysim.toml");
+        std::fs::write(
+            &path,
+            "concurrency = 7\nread_ratio = 5\nduration = \"3s\"\n[targets]\nketo_read = \"http://127.0.0.1:1\"\nketo_write = \"http://127.0.0.1:2\"\n",
+        )
+        .unwrap();
+        let mut a = args();
+        a.config = Some(path.clone());
+        a.scope = Some(Scope::Keto);
+        a.read_ratio = Some(9.0);
+        let cfg = resolve_run(a, false).unwrap();
+        assert_eq!(cfg.concurrency, 7);
+        assert_eq!(cfg.read_ratio, 9.0);
+        assert_eq!(cfg.duration, Some(Duration::from_secs(3)));
+        assert!(matches!(cfg.target, Target::Remote(_)));
+    }
+
+    #[test]
+    fn config_file_errors_point_at_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "concurrency = 3\nfrobnicate = true\n").unwrap();
+        let mut a = args();
+        a.config = Some(path.clone());
+        let err = resolve_run(a, false).unwrap_err().0;
+        assert!(
+            err.starts_with(&format!("{}:2:1:", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("frobnicate"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn redacted_options_hold_no_token() {
+        let mut a = args();
+        a.admin_token = Some("ory_apikey_supersecret".into());
+        let cfg = resolve_run(a, false).unwrap();
+        let text = cfg.redacted_options().to_string();
+        assert!(!text.contains("supersecret"));
+        assert!(text.contains(crate::secret::REDACTED));
+    }
+
+    #[test]
+    fn ratios_and_shares_are_validated() {
+        let mut a = args();
+        a.read_ratio = Some(-1.0);
+        assert!(resolve_run(a, false).is_err());
+        let mut a = args();
+        a.negative_share = Some(1.5);
+        assert!(resolve_run(a, false).is_err());
+    }
+
+    #[test]
+    fn rate_selects_the_open_model_and_stages_pick_theirs() {
+        let mut a = args();
+        a.rate = Some("300/s".into());
+        a.duration = Some("5s".into());
+        let cfg = resolve_run(a, false).unwrap();
+        match &cfg.model {
+            LoadModel::Open { profile, max_vus } => {
+                assert_eq!(profile.start, 300.0);
+                assert_eq!(*max_vus, DEFAULT_MAX_VUS);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(cfg.duration, Some(Duration::from_secs(5)));
+
+        let mut a = args();
+        a.stages = Some("1s:6,2s:9".into());
+        let cfg = resolve_run(a, false).unwrap();
+        assert!(matches!(cfg.model, LoadModel::Closed(_)));
+        assert_eq!(cfg.concurrency, 9);
+        assert_eq!(cfg.duration, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn iterations_without_duration_run_until_done_and_warmup_must_fit() {
+        let mut a = args();
+        a.iterations = Some(50);
+        let cfg = resolve_run(a, false).unwrap();
+        assert_eq!(cfg.duration, None);
+        assert_eq!(cfg.iterations, Some(50));
+
+        let mut a = args();
+        a.duration = Some("5s".into());
+        a.warmup = Some("5s".into());
+        let err = resolve_run(a, false).unwrap_err().0;
+        assert!(err.contains("shorter than the run"), "{err}");
+
+        let mut a = args();
+        a.rate = Some("0/s".into());
+        assert!(resolve_run(a, false).is_err());
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

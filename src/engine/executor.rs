@@ -1,0 +1,403 @@
+//! The two workload models.
+//!
+//! * Closed: a number of virtual users (constant, or following `--stages`), each running its
+//!   workload's steps back to back. Users above the current stage target wait.
+//! * Open: iterations arrive on a schedule (`--rate`, or rate `--stages`) whatever the server
+//!   does. Each arrival goes to a queue served by a bounded pool of virtual users; when the
+//!   queue is full the arrival is counted as dropped. Every iteration carries its intended start,
+//!   so latency is measured from the schedule (coordinated-omission correction, as wrk2 does).
+//!
+//! Checking the stop flag is one relaxed atomic load per step; each step's future is boxed so a
+//! parked virtual user costs a few hundred bytes, not the size of an in-flight HTTP call.
+
+use super::data::vu_rng;
+use super::profile::{ArrivalSchedule, Profile};
+use super::vu::Vu;
+use super::watch::GeneratorWatch;
+use super::workload::Workload;
+use crate::metrics::Recorder;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinSet;
+
+#[derive(Default)]
+struct StopInner {
+    raised: AtomicBool,
+    notify: Notify,
+}
+
+/// Raised once to tell every virtual user to finish its current step and stop.
+#[derive(Clone, Default)]
+pub struct StopFlag(Arc<StopInner>);
+
+impl StopFlag {
+    pub fn raise(&self) {
+        self.0.raised.store(true, Ordering::Relaxed);
+        self.0.notify.notify_waiters();
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.raised.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the flag is raised.
+    pub async fn raised(&self) {
+        loop {
+            // Created before the check, so a raise in between is not missed.
+            let notified = self.0.notify.notified();
+            if self.is_raised() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// `--iterations`: how many iterations may still start, shared by every virtual user.
+#[derive(Clone)]
+pub struct IterationBudget(Option<Arc<AtomicI64>>);
+
+impl IterationBudget {
+    pub fn new(limit: Option<u64>) -> Self {
+        IterationBudget(
+            limit.map(|n| Arc::new(AtomicI64::new(i64::try_from(n).unwrap_or(i64::MAX)))),
+        )
+    }
+
+    /// Claims one iteration; false once the budget is spent.
+    pub fn take(&self) -> bool {
+        match &self.0 {
+            None => true,
+            Some(left) => left.fetch_sub(1, Ordering::Relaxed) > 0,
+        }
+    }
+}
+
+/// What every virtual user of a run shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub seed: u64,
+    pub recorder: Arc<Recorder>,
+    pub stop: StopFlag,
+    pub budget: IterationBudget,
+    pub watch: Arc<GeneratorWatch>,
+}
+
+impl Shared {
+    fn new_vu(&self, id: usize) -> Vu {
+        Vu {
+            id,
+            rng: vu_rng(self.seed, id),
+            rec: self.recorder.handle(id),
+            seq: 0,
+            intended: None,
+        }
+    }
+}
+
+/// Closed model: one task per virtual user id in `ids`. With `level`, only the first
+/// `level` users of this group run; the others wait for the stage target to reach them.
+pub fn spawn_closed<W: Workload>(
+    set: &mut JoinSet<()>,
+    workload: Arc<W>,
+    ids: Range<usize>,
+    level: Option<Arc<AtomicUsize>>,
+    shared: &Shared,
+) {
+    let first = ids.start;
+    for id in ids {
+        let workload = Arc::clone(&workload);
+        let shared = shared.clone();
+        let level = level.clone();
+        let mut vu = shared.new_vu(id);
+        set.spawn(async move {
+            let mut local = W::Local::default();
+            while !shared.stop.is_raised() {
+                if let Some(level) = &level {
+                    if id - first >= level.load(Ordering::Relaxed) {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                            _ = shared.stop.raised() => {}
+                        }
+                        continue;
+                    }
+                }
+                if !shared.budget.take() {
+                    shared.stop.raise();
+                    break;
+                }
+                Box::pin(workload.step(&mut vu, &mut local)).await;
+            }
+        });
+    }
+}
+
+/// Keeps `level` at the profile's virtual-user target, rounded, until stopped.
+pub fn spawn_level_controller(
+    set: &mut JoinSet<()>,
+    profile: Profile,
+    level: Arc<AtomicUsize>,
+    start: Instant,
+    stop: StopFlag,
+) {
+    set.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while !stop.is_raised() {
+            let target = profile.level_at(start.elapsed()).round().max(0.0) as usize;
+            level.store(target, Ordering::Relaxed);
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.raised() => {}
+            }
+        }
+    });
+}
+
+/// Open model: a scheduler task emitting arrivals on `profile` (iterations per second) into a
+/// queue of at most `ids.len()` waiting arrivals, served by one task per virtual user id.
+pub fn spawn_open<W: Workload>(
+    set: &mut JoinSet<()>,
+    workload: Arc<W>,
+    ids: Range<usize>,
+    profile: Profile,
+    start: Instant,
+    shared: &Shared,
+) {
+    let (tx, rx) = mpsc::channel::<Instant>(ids.len().max(1));
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for id in ids {
+        let workload = Arc::clone(&workload);
+        let shared = shared.clone();
+        let rx = Arc::clone(&rx);
+        let mut vu = shared.new_vu(id);
+        set.spawn(async move {
+            let mut local = W::Local::default();
+            loop {
+                let intended = tokio::select! {
+                    got = async { rx.lock().await.recv().await } => match got {
+                        Some(at) => at,
+                        None => break,
+                    },
+                    _ = shared.stop.raised() => break,
+                };
+                if shared.stop.is_raised() {
+                    break;
+                }
+                shared.watch.record_start_lag(intended.elapsed());
+                vu.intended = Some(intended);
+                Box::pin(workload.step(&mut vu, &mut local)).await;
+            }
+        });
+    }
+    let shared = shared.clone();
+    set.spawn(async move {
+        let mut schedule = ArrivalSchedule::new(profile);
+        while let Some(offset) = schedule.next_arrival() {
+            let Some(at) = start.checked_add(offset) else {
+                break;
+            };
+            if at > Instant::now() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                    _ = shared.stop.raised() => break,
+                }
+            }
+            if shared.stop.is_raised() {
+                break;
+            }
+            shared.watch.record_dispatch_lag(at.elapsed());
+            if !shared.budget.take() {
+                shared.stop.raise();
+                break;
+            }
+            match tx.try_send(at) {
+                Ok(()) => shared.watch.count_arrival(),
+                Err(mpsc::error::TrySendError::Full(_)) => shared.watch.count_drop(),
+                Err(mpsc::error::TrySendError::Closed(_)) => break,
+            }
+        }
+        // Dropping the sender lets idle virtual users finish once the queue is empty.
+    });
+}
+
+/// Waits for every task to finish its step after the stop flag was raised, at most `grace`;
+/// whatever is still in flight then is aborted and not recorded. Returns when the last task
+/// stopped (or was aborted), which is where the measured elapsed time ends.
+pub async fn drain(set: &mut JoinSet<()>, grace: Duration) -> Instant {
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        match tokio::time::timeout_at(deadline, set.join_next()).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(_) => {
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    Instant::now()
+}
+
+/// How virtual users are split between services: evenly, the remainder to the first ones.
+pub fn split_users(total: usize, parts: usize) -> Vec<usize> {
+    let parts = parts.max(1);
+    (0..parts)
+        .map(|i| total / parts + usize::from(i < total % parts))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn users_split_evenly_with_the_remainder_first() {
+        assert_eq!(split_users(100, 3), vec![34, 33, 33]);
+        assert_eq!(split_users(3, 3), vec![1, 1, 1]);
+        assert_eq!(split_users(7, 1), vec![7]);
+        assert_eq!(split_users(10, 3).iter().sum::<usize>(), 10);
+    }
+
+    #[test]
+    fn the_budget_allows_exactly_its_iterations() {
+        let b = IterationBudget::new(Some(3));
+        assert_eq!((0..10).filter(|_| b.take()).count(), 3);
+        let unlimited = IterationBudget::new(None);
+        assert!((0..1000).all(|_| unlimited.take()));
+    }
+
+    fn shared(limit: Option<u64>) -> Shared {
+        Shared {
+            seed: 1,
+            recorder: Recorder::with_shards(2),
+            stop: StopFlag::default(),
+            budget: IterationBudget::new(limit),
+            watch: Arc::new(GeneratorWatch::default()),
+        }
+    }
+
+    struct Counting {
+        steps: AtomicU64,
+        delay: Duration,
+        starts: std::sync::Mutex<Vec<Option<Instant>>>,
+    }
+
+    impl Counting {
+        fn new(delay: Duration) -> Arc<Self> {
+            Arc::new(Counting {
+                steps: AtomicU64::new(0),
+                delay,
+                starts: Default::default(),
+            })
+        }
+    }
+
+    impl Workload for Counting {
+        type Local = ();
+        async fn step(&self, vu: &mut Vu, _l: &mut ()) {
+            self.steps.fetch_add(1, Ordering::Relaxed);
+            self.starts.lock().unwrap().push(vu.intended);
+            tokio::time::sleep(self.delay).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn closed_users_stop_when_the_flag_is_raised() {
+        let sh = shared(None);
+        let work = Counting::new(Duration::from_millis(1));
+        let mut set = JoinSet::new();
+        spawn_closed(&mut set, work.clone(), 0..4, None, &sh);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sh.stop.raise();
+        drain(&mut set, Duration::from_secs(5)).await;
+        assert!(set.is_empty());
+        let steps = work.steps.load(Ordering::Relaxed);
+        assert!(steps >= 4, "{steps}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            work.steps.load(Ordering::Relaxed),
+            steps,
+            "no step after stop"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_iteration_limit_stops_the_run_after_exactly_that_many() {
+        let sh = shared(Some(25));
+        let work = Counting::new(Duration::from_millis(1));
+        let mut set = JoinSet::new();
+        spawn_closed(&mut set, work.clone(), 0..4, None, &sh);
+        tokio::time::timeout(Duration::from_secs(10), sh.stop.raised())
+            .await
+            .expect("the budget raises the stop flag");
+        drain(&mut set, Duration::from_secs(5)).await;
+        assert_eq!(work.steps.load(Ordering::Relaxed), 25);
+    }
+
+    #[tokio::test]
+    async fn users_above_the_level_wait() {
+        let sh = shared(None);
+        let work = Counting::new(Duration::from_millis(2));
+        let level = Arc::new(AtomicUsize::new(0));
+        let mut set = JoinSet::new();
+        spawn_closed(&mut set, work.clone(), 10..14, Some(level.clone()), &sh);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(work.steps.load(Ordering::Relaxed), 0, "level 0 runs nobody");
+        level.store(2, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sh.stop.raise();
+        drain(&mut set, Duration::from_secs(5)).await;
+        assert!(work.steps.load(Ordering::Relaxed) > 0);
+    }
+
+    #[tokio::test]
+    async fn open_model_follows_the_schedule_and_stamps_intended_starts() {
+        let sh = shared(None);
+        let work = Counting::new(Duration::from_millis(1));
+        let mut set = JoinSet::new();
+        let start = Instant::now();
+        spawn_open(
+            &mut set,
+            work.clone(),
+            0..8,
+            Profile::constant(200.0, Some(Duration::from_millis(500))),
+            start,
+            &sh,
+        );
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        sh.stop.raise();
+        drain(&mut set, Duration::from_secs(5)).await;
+        let steps = work.steps.load(Ordering::Relaxed);
+        assert_eq!(steps, 100, "200/s for 0.5 s");
+        let starts = work.starts.lock().unwrap();
+        assert!(starts.iter().all(Option::is_some));
+        assert_eq!(sh.watch.dropped(), 0);
+    }
+
+    #[tokio::test]
+    async fn open_model_drops_arrivals_when_every_user_is_busy_and_the_queue_is_full() {
+        let sh = shared(None);
+        // Two users, each busy for a long time: two run, two wait in the queue, the rest drop.
+        let work = Counting::new(Duration::from_secs(30));
+        let mut set = JoinSet::new();
+        spawn_open(
+            &mut set,
+            work.clone(),
+            0..2,
+            Profile::constant(100.0, Some(Duration::from_millis(200))),
+            Instant::now(),
+            &sh,
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        sh.stop.raise();
+        drain(&mut set, Duration::from_millis(100)).await;
+        assert_eq!(work.steps.load(Ordering::Relaxed), 2);
+        assert_eq!(sh.watch.arrivals() + sh.watch.dropped(), 20);
+        assert!(sh.watch.dropped() >= 16, "{}", sh.watch.dropped());
+    }
+}

@@ -1,0 +1,464 @@
+//! Runs a plan: picks the target (starting the built-in simulator when nothing is configured),
+//! checks every endpoint is ready, sets up what the workloads need, runs the virtual users
+//! until the deadline or Ctrl-C, tears down, and hands back `RunInfo` + `Snapshot`.
+
+pub mod data;
+pub mod executor;
+pub mod mix;
+pub mod plan;
+pub mod pool;
+pub mod profile;
+pub mod progress;
+pub mod vu;
+pub mod watch;
+pub mod workload;
+
+use crate::config::{endpoint_urls, LoadModel, RunConfig, Target};
+use crate::metrics::{GeneratorStats, WarmupTotals};
+use crate::metrics::{Recorder, Snapshot};
+use crate::model::{Op, Outcome, Service, Verdict};
+use crate::ory::hydra::HydraClient;
+use crate::ory::keto::KetoClient;
+use crate::ory::kratos::KratosClient;
+use crate::ory::{self, ClientOptions, Endpoints};
+use crate::report::{Mode, RunInfo, TargetKind};
+use executor::{
+    drain, spawn_closed, spawn_level_controller, spawn_open, split_users, IterationBudget, Shared,
+    StopFlag,
+};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::task::JoinSet;
+use watch::GeneratorWatch;
+use workload::Workload;
+use workload::{HydraWorkload, KetoWorkload, KratosWorkload, WorkloadOptions};
+
+/// Why a run could not start. Both are the user's to fix: exit code 2.
+#[derive(Debug)]
+pub enum RunError {
+    /// One line per endpoint that is not ready.
+    Preflight(Vec<String>),
+    /// A setup call (e.g. registering the OAuth2 client) failed.
+    Setup(String),
+    /// The built-in simulator could not start.
+    Simulator(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Preflight(lines) => f.write_str(&lines.join("\n")),
+            RunError::Setup(msg) | RunError::Simulator(msg) => f.write_str(msg),
+        }
+    }
+}
+
+pub struct RunResult {
+    pub info: RunInfo,
+    pub snapshot: Snapshot,
+}
+
+/// How long virtual users may take to finish their in-flight call once told to stop.
+fn grace_period(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(3))
+}
+
+/// Runs the whole plan. `interrupt` resolves when the user asks to stop (Ctrl-C).
+pub async fn run(
+    cfg: &RunConfig,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> Result<RunResult, RunError> {
+    let started_at = SystemTime::now();
+    let (endpoints, target_kind, sim) = match &cfg.target {
+        Target::Remote(e) => ((**e).clone(), TargetKind::Remote, None),
+        Target::BuiltinSimulator => {
+            let handle = crate::sim::start(crate::sim::SimConfig::ephemeral())
+                .await
+                .map_err(|e| RunError::Simulator(format!("built-in simulator: {e:#}")))?;
+            (
+                sim_endpoints(&handle.urls),
+                TargetKind::BuiltinSimulator,
+                Some(handle),
+            )
+        }
+    };
+    let services = cfg.services();
+    let result = run_against(cfg, &endpoints, &services, interrupt).await;
+    let in_process_simulator = sim.is_some();
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    let Measured {
+        snapshot,
+        elapsed,
+        interrupted,
+        ended_at,
+        warmup,
+        mut generator,
+    } = result?;
+    generator.in_process_simulator = in_process_simulator;
+
+    let concurrency: BTreeMap<Service, usize> = services
+        .iter()
+        .copied()
+        .zip(split_users(cfg.concurrency, services.len()))
+        .collect();
+    let mut warnings = generator.warnings(elapsed);
+    if interrupted {
+        warnings.insert(
+            0,
+            "interrupted by Ctrl-C before the planned end".to_string(),
+        );
+    }
+    Ok(RunResult {
+        info: RunInfo {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            started_at,
+            ended_at,
+            elapsed,
+            mode: Mode::Live,
+            interrupted,
+            scenario: cfg.scope.name().to_string(),
+            services,
+            concurrency,
+            target_kind,
+            target_urls: endpoint_urls(&endpoints)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            options: cfg.redacted_options(),
+            warnings,
+            warmup,
+            generator,
+        },
+        snapshot,
+    })
+}
+
+fn sim_endpoints(urls: &crate::sim::SimUrls) -> Endpoints {
+    let parse = |s: &str| reqwest::Url::parse(s).ok();
+    Endpoints {
+        kratos_public: parse(&urls.kratos_public),
+        kratos_admin: parse(&urls.kratos_admin),
+        hydra_public: parse(&urls.hydra_public),
+        hydra_admin: parse(&urls.hydra_admin),
+        keto_read: parse(&urls.keto_read),
+        keto_write: parse(&urls.keto_write),
+    }
+}
+
+/// The endpoints a set of services needs, with their names for messages.
+fn needed_endpoints<'a>(
+    endpoints: &'a Endpoints,
+    services: &[Service],
+) -> Vec<(&'static str, &'a reqwest::Url)> {
+    let mut out = Vec::new();
+    let mut add = |name, url: &'a Option<reqwest::Url>| {
+        if let Some(u) = url {
+            out.push((name, u));
+        }
+    };
+    for service in services {
+        match service {
+            Service::Kratos => {
+                add("kratos public", &endpoints.kratos_public);
+                add("kratos admin", &endpoints.kratos_admin);
+            }
+            Service::Hydra => {
+                add("hydra public", &endpoints.hydra_public);
+                add("hydra admin", &endpoints.hydra_admin);
+            }
+            Service::Keto => {
+                add("keto read", &endpoints.keto_read);
+                add("keto write", &endpoints.keto_write);
+            }
+        }
+    }
+    out
+}
+
+async fn preflight(
+    http: &reqwest::Client,
+    endpoints: &Endpoints,
+    services: &[Service],
+) -> Result<(), RunError> {
+    let mut probes = JoinSet::new();
+    for (i, (name, url)) in needed_endpoints(endpoints, services)
+        .into_iter()
+        .enumerate()
+    {
+        let (http, url) = (http.clone(), url.clone());
+        probes.spawn(async move {
+            let result = ory::probe_ready(&http, &url).await;
+            (
+                i,
+                result.map_err(|e| format!("preflight: {name} not ready: {e}")),
+            )
+        });
+    }
+    let mut failures: Vec<(usize, String)> = Vec::new();
+    while let Some(joined) = probes.join_next().await {
+        if let Ok((i, Err(msg))) = joined {
+            failures.push((i, msg));
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    failures.sort();
+    Err(RunError::Preflight(
+        failures.into_iter().map(|(_, m)| m).collect(),
+    ))
+}
+
+/// What the load phase produced, before it becomes a `RunInfo`.
+struct Measured {
+    snapshot: Snapshot,
+    elapsed: Duration,
+    interrupted: bool,
+    ended_at: SystemTime,
+    warmup: Option<WarmupTotals>,
+    generator: GeneratorStats,
+}
+
+/// Starts the virtual users of one service under the configured model.
+fn launch<W: Workload>(
+    users: &mut JoinSet<()>,
+    workload: Arc<W>,
+    cfg: &RunConfig,
+    share: (usize, usize),
+    ids: std::ops::Range<usize>,
+    start: Instant,
+    shared: &Shared,
+) {
+    let (index, services) = share;
+    match &cfg.model {
+        LoadModel::Closed(profile)
+            if profile.stages.len() == 1 && profile.start == profile.peak() =>
+        {
+            spawn_closed(users, workload, ids, None, shared)
+        }
+        LoadModel::Closed(profile) => {
+            // This service's share of the ramp: the same split as for a fixed level.
+            let factor = ids.len() as f64 / cfg.concurrency.max(1) as f64;
+            let level = Arc::new(AtomicUsize::new(0));
+            spawn_level_controller(
+                users,
+                profile.scaled(factor),
+                level.clone(),
+                start,
+                shared.stop.clone(),
+            );
+            spawn_closed(users, workload, ids, Some(level), shared)
+        }
+        LoadModel::Open { profile, .. } => {
+            let _ = index;
+            spawn_open(
+                users,
+                workload,
+                ids,
+                profile.scaled(1.0 / services as f64),
+                start,
+                shared,
+            )
+        }
+    }
+}
+
+async fn run_against(
+    cfg: &RunConfig,
+    endpoints: &Endpoints,
+    services: &[Service],
+    interrupt: impl std::future::Future<Output = ()>,
+) -> Result<Measured, RunError> {
+    let opts = ClientOptions {
+        timeout: cfg.timeout,
+        admin_token: cfg.admin_token.clone(),
+        max_connections_per_host: cfg.concurrency,
+    };
+    let http = ory::http_client(&opts)
+        .map_err(|e| RunError::Setup(format!("cannot build the HTTP client: {e:#}")))?;
+    preflight(&http, endpoints, services).await?;
+
+    let recorder = Recorder::new();
+    let setup_rec = recorder.handle(usize::MAX);
+    let workload_opts = WorkloadOptions {
+        read_ratio: cfg.read_ratio,
+        negative_share: cfg.negative_share,
+        run_tag: data::run_tag(SystemTime::now()),
+        pool_capacity: pool::DEFAULT_POOL_CAPACITY,
+    };
+    let token = cfg.admin_token.clone();
+    let shared = Shared {
+        seed: cfg.seed,
+        recorder: Arc::clone(&recorder),
+        stop: StopFlag::default(),
+        budget: IterationBudget::new(cfg.iterations),
+        watch: Arc::new(GeneratorWatch::default()),
+    };
+
+    // Setup first (it must not count against the load phase), then start everyone at once.
+    let mut hydra = None;
+    if services.contains(&Service::Hydra) {
+        if let (Some(public), Some(admin)) = (&endpoints.hydra_public, &endpoints.hydra_admin) {
+            let client = HydraClient::new(http.clone(), public, admin, token.clone());
+            let start = Instant::now();
+            let created = client.create_client(cfg.hydra_auth, "").await;
+            setup_rec.record(
+                Op::HydraCreateClient,
+                None,
+                start,
+                Instant::now(),
+                created.outcome,
+            );
+            match (created.outcome, created.value) {
+                (Outcome::Ok(_), Some(c)) => hydra = Some((client, c)),
+                (outcome, _) => {
+                    return Err(RunError::Setup(format!(
+                        "hydra setup: registering the OAuth2 client at {} failed: {}",
+                        crate::config::strip_userinfo(admin.as_str()),
+                        describe(outcome)
+                    )))
+                }
+            }
+        }
+    }
+    let teardown = hydra
+        .as_ref()
+        .map(|(c, oauth)| (c.clone(), oauth.client_id.clone()));
+
+    let mut users = JoinSet::new();
+    let load_start = Instant::now();
+    let cpu_start = watch::process_cpu_time();
+    let mut next_id = 0;
+    for (index, (service, count)) in services
+        .iter()
+        .copied()
+        .zip(split_users(cfg.concurrency, services.len()))
+        .enumerate()
+    {
+        let ids = next_id..next_id + count;
+        next_id += count;
+        let share = (index, services.len());
+        match service {
+            Service::Kratos => {
+                if let (Some(public), Some(admin)) =
+                    (&endpoints.kratos_public, &endpoints.kratos_admin)
+                {
+                    let client = KratosClient::new(http.clone(), public, admin, token.clone());
+                    let w = Arc::new(KratosWorkload::new(client, workload_opts.clone()));
+                    launch(&mut users, w, cfg, share, ids, load_start, &shared);
+                }
+            }
+            Service::Hydra => {
+                if let Some((client, oauth_client)) = hydra.take() {
+                    let w = Arc::new(HydraWorkload::new(
+                        client,
+                        oauth_client,
+                        workload_opts.clone(),
+                    ));
+                    launch(&mut users, w, cfg, share, ids, load_start, &shared);
+                }
+            }
+            Service::Keto => {
+                if let (Some(read), Some(write)) = (&endpoints.keto_read, &endpoints.keto_write) {
+                    let client = KetoClient::new(http.clone(), read, write, token.clone());
+                    let w = Arc::new(KetoWorkload::new(
+                        client,
+                        cfg.keto_namespace.clone(),
+                        workload_opts.clone(),
+                    ));
+                    launch(&mut users, w, cfg, share, ids, load_start, &shared);
+                }
+            }
+        }
+    }
+
+    let progress = cfg
+        .progress
+        .then(|| progress::Progress::start(Arc::clone(&recorder), cfg.duration));
+    let deadline = cfg.duration.and_then(|d| load_start.checked_add(d));
+    let sleep_until = |at: Option<Instant>| async move {
+        match at {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(interrupt);
+
+    // Warm-up: run, then forget what was recorded; the measured run starts here.
+    let mut measure_start = load_start;
+    let mut cpu_measure_start = cpu_start;
+    let mut warmup = None;
+    let mut interrupted = false;
+    if let Some(w) = cfg.warmup {
+        tokio::select! {
+            _ = tokio::time::sleep(w) => {}
+            _ = &mut interrupt => interrupted = true,
+            _ = shared.stop.raised() => {}
+        }
+        if !interrupted && !shared.stop.is_raised() {
+            let totals = recorder.totals();
+            recorder.reset();
+            shared.watch.reset();
+            measure_start = Instant::now();
+            cpu_measure_start = watch::process_cpu_time();
+            warmup = Some(WarmupTotals {
+                duration: measure_start - load_start,
+                requests: totals.requests,
+                errors: totals.errors,
+            });
+        }
+    }
+    if !interrupted {
+        interrupted = tokio::select! {
+            _ = sleep_until(deadline) => false,
+            _ = &mut interrupt => true,
+            _ = shared.stop.raised() => false,
+        };
+    }
+    shared.stop.raise();
+    let load_end = drain(&mut users, grace_period(cfg.timeout)).await;
+    let cpu_used = watch::process_cpu_time().saturating_sub(cpu_measure_start);
+    if let Some(p) = progress {
+        p.finish();
+    }
+    let elapsed = load_end.saturating_duration_since(measure_start);
+    let ended_at = SystemTime::now();
+    let snapshot = recorder.snapshot();
+
+    // Teardown: the OAuth2 client this run registered, so nightly runs do not pile them up.
+    // Recorded apart from the measured snapshot, which is already taken.
+    if let Some((client, id)) = teardown {
+        let _ = client.delete_client(&id).await;
+    }
+    let generator = GeneratorStats {
+        open_model: cfg.model.is_open(),
+        cpu_time: cpu_used,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        arrivals: shared.watch.arrivals(),
+        dropped: shared.watch.dropped(),
+        dispatch_lag: shared.watch.dispatch_lag(),
+        start_lag: shared.watch.start_lag(),
+        peak_memory_bytes: watch::peak_memory_bytes(),
+        in_process_simulator: false,
+    };
+    Ok(Measured {
+        snapshot,
+        elapsed,
+        interrupted,
+        ended_at,
+        warmup,
+        generator,
+    })
+}
+
+fn describe(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Ok(Verdict::Ok) => "the answer had no client credentials".to_string(),
+        Outcome::Ok(v) => format!("unexpected result {}", v.name()),
+        Outcome::Err(class) => class.key(),
+    }
+}

@@ -1,0 +1,81 @@
+//! A bounded pool of entities written earlier in the run (identities, sessions, tokens,
+//! tuples), shared by the virtual users of one service so that one user's writes feed another
+//! user's reads. When full, the oldest entry is dropped: memory stays flat however long the run.
+
+use rand::Rng;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+pub const DEFAULT_POOL_CAPACITY: usize = 10_000;
+
+pub struct Pool<T> {
+    items: Mutex<VecDeque<T>>,
+    capacity: usize,
+}
+
+impl<T: Clone> Pool<T> {
+    pub fn new(capacity: usize) -> Self {
+        Pool {
+            items: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<T>> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn push(&self, item: T) {
+        let mut items = self.lock();
+        if items.len() == self.capacity {
+            items.pop_front();
+        }
+        items.push_back(item);
+    }
+
+    /// A copy of a uniformly chosen entry, leaving it in the pool.
+    pub fn pick(&self, rng: &mut impl Rng) -> Option<T> {
+        let items = self.lock();
+        if items.is_empty() {
+            return None;
+        }
+        let i = rng.gen_range(0..items.len());
+        items.get(i).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn evicts_the_oldest_when_full() {
+        let pool = Pool::new(3);
+        for i in 0..5 {
+            pool.push(i);
+        }
+        assert_eq!(pool.len(), 3);
+        let mut rng = SmallRng::seed_from_u64(1);
+        for _ in 0..100 {
+            let v = pool.pick(&mut rng).unwrap();
+            assert!((2..5).contains(&v), "{v} should have been evicted");
+        }
+    }
+
+    #[test]
+    fn empty_pool_picks_nothing() {
+        let pool: Pool<u8> = Pool::new(4);
+        assert!(pool.pick(&mut SmallRng::seed_from_u64(0)).is_none());
+        assert!(pool.is_empty());
+    }
+}

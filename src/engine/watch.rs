@@ -1,0 +1,129 @@
+//! The generator watching itself, so that a slow load generator is never reported as a slow
+//! server: how late iterations were dispatched and started against their schedule, how many
+//! arrivals were dropped, and how much CPU the process used.
+
+use crate::metrics::{new_latency_histogram, LatencyHistogram};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct GeneratorWatch {
+    /// Scheduler wake-up minus intended time: only the generator itself makes this grow.
+    dispatch_lag: Mutex<Option<LatencyHistogram>>,
+    /// Iteration start minus intended time: grows when no virtual user is free (slow server or
+    /// too few virtual users) as well as when the generator is overloaded.
+    start_lag: Mutex<Option<LatencyHistogram>>,
+    arrivals: AtomicU64,
+    dropped: AtomicU64,
+}
+
+fn record(slot: &Mutex<Option<LatencyHistogram>>, lag: Duration) {
+    let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX).max(1);
+    slot.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(new_latency_histogram)
+        .saturating_record(us);
+}
+
+fn copy(slot: &Mutex<Option<LatencyHistogram>>) -> Option<LatencyHistogram> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+impl GeneratorWatch {
+    pub fn record_dispatch_lag(&self, lag: Duration) {
+        record(&self.dispatch_lag, lag);
+    }
+
+    pub fn record_start_lag(&self, lag: Duration) {
+        record(&self.start_lag, lag);
+    }
+
+    pub fn count_arrival(&self) {
+        self.arrivals.fetch_add(1, Relaxed);
+    }
+
+    pub fn count_drop(&self) {
+        self.dropped.fetch_add(1, Relaxed);
+    }
+
+    pub fn arrivals(&self) -> u64 {
+        self.arrivals.load(Relaxed)
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Relaxed)
+    }
+
+    pub fn dispatch_lag(&self) -> Option<LatencyHistogram> {
+        copy(&self.dispatch_lag)
+    }
+
+    pub fn start_lag(&self) -> Option<LatencyHistogram> {
+        copy(&self.start_lag)
+    }
+
+    /// Forgets the warm-up period.
+    pub fn reset(&self) {
+        *self.dispatch_lag.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.start_lag.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.arrivals.store(0, Relaxed);
+        self.dropped.store(0, Relaxed);
+    }
+}
+
+/// CPU time (user + system) this process has used so far.
+pub fn process_cpu_time() -> Duration {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return Duration::ZERO;
+        }
+        usage
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Peak resident memory of this process in bytes (Linux: VmHWM), if known.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lags_and_counts_accumulate_and_reset() {
+        let w = GeneratorWatch::default();
+        w.record_dispatch_lag(Duration::from_millis(2));
+        w.record_start_lag(Duration::from_millis(40));
+        w.count_arrival();
+        w.count_drop();
+        assert_eq!(w.dispatch_lag().unwrap().len(), 1);
+        assert!(w.start_lag().unwrap().max() >= 39_000);
+        assert_eq!((w.arrivals(), w.dropped()), (1, 1));
+        w.reset();
+        assert!(w.dispatch_lag().is_none());
+        assert_eq!((w.arrivals(), w.dropped()), (0, 0));
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let before = process_cpu_time();
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(process_cpu_time() > before);
+        assert!(peak_memory_bytes().unwrap() > 0);
+    }
+}

@@ -1,0 +1,115 @@
+//! Bad input gets one clear line and exit code 2, never a panic.
+
+mod common;
+use common::*;
+
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let out = run(orysim().args(args));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "args {args:?}\nstderr: {err}");
+    assert!(
+        err.contains(needle),
+        "args {args:?}: stderr lacks {needle:?}:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line, got:\n{err}");
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    assert_usage_error(&["run", "-c", "abc"], "invalid value 'abc'");
+    assert_usage_error(&["run", "--duration", "ten"], "invalid --duration 'ten'");
+    assert_usage_error(&["run", "--timeout", "0"], "--timeout");
+    assert_usage_error(&["run", "--scope", "redis"], "invalid value 'redis'");
+    assert_usage_error(&["run", "--read-ratio=-3"], "--read-ratio");
+    assert_usage_error(&["run", "--frobnicate"], "unexpected argument");
+    assert_usage_error(
+        &["run", "-c", "2", "--scope", "all"],
+        "at least one virtual user each",
+    );
+    assert_usage_error(
+        &["run", "--config", "/nonexistent/orysim.toml"],
+        "cannot read config file",
+    );
+    assert_usage_error(&["sim", "--error-rate", "2"], "between 0 and 1");
+}
+
+#[test]
+fn bad_urls_exit_2_with_the_flag_named() {
+    assert_usage_error(
+        &[
+            "run",
+            "--scope",
+            "keto",
+            "--keto-read",
+            "ftp://x",
+            "--keto-write",
+            "http://127.0.0.1:1",
+        ],
+        "--keto-read",
+    );
+}
+
+#[test]
+fn partially_configured_endpoints_name_the_missing_variables() {
+    let out = run(orysim()
+        .args(["run", "--scope", "hydra", "-d", "1s"])
+        .env("HYDRA_PUBLIC_URL", "http://127.0.0.1:4444"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("HYDRA_ADMIN_URL"), "{err}");
+    assert!(!err.contains("KRATOS"), "kratos is not in scope: {err}");
+}
+
+#[test]
+fn unreachable_targets_fail_preflight_with_one_line_each() {
+    let (a, b) = (closed_port(), closed_port());
+    let out = run(orysim().args([
+        "run",
+        "--scope",
+        "keto",
+        "-d",
+        "1s",
+        "--timeout",
+        "2s",
+        "--keto-read",
+        &format!("http://127.0.0.1:{a}"),
+        "--keto-write",
+        &format!("127.0.0.1:{b}"),
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("preflight")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines.iter().any(|l| l.contains(&a.to_string())), "{err}");
+    assert!(lines.iter().any(|l| l.contains(&b.to_string())), "{err}");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_sends_nothing() {
+    let port = closed_port();
+    let out = run(orysim().args([
+        "run",
+        "--dry-run",
+        "--scope",
+        "keto",
+        "-c",
+        "4",
+        "--keto-read",
+        &format!("http://127.0.0.1:{port}"),
+        "--keto-write",
+        &format!("http://127.0.0.1:{port}"),
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("DRY RUN"), "{text}");
+    assert!(text.contains(&port.to_string()), "{text}");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_eq!(run(orysim().arg("--help")).status.code(), Some(0));
+    let out = run(orysim().arg("--version"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains(env!("CARGO_PKG_VERSION")));
+}
