@@ -1,0 +1,164 @@
+//! End to end against real Kratos, Hydra and Keto on PostgreSQL (scripts/ory-stack). Ignored by
+//! a plain `cargo test`; `scripts/test` (and so CI) runs them with `--include-ignored`.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn run_scope(scope: &str, concurrency: &str, duration: &str) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{scope}.json"));
+    let out = run(orysim_real().args([
+        "run",
+        "--scope",
+        scope,
+        "-c",
+        concurrency,
+        "-d",
+        duration,
+        "--read-ratio",
+        "10",
+        "--report",
+        path.to_str().unwrap(),
+    ]));
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    println!("{text}");
+    (read_json(&path), text)
+}
+
+fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in report"))
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v["outcomes"][key].as_u64().unwrap_or(0)
+}
+
+fn assert_complete(report: &Value, services: &[&str]) {
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["target"]["kind"], "remote");
+    assert_eq!(report["interrupted"], false);
+    assert_eq!(
+        report["totals"]["errors"], 0,
+        "unexpected errors: {}",
+        report["operations"]
+    );
+    for name in services {
+        let s = service(report, name);
+        let (reads, writes) = (s["reads"].as_u64().unwrap(), s["writes"].as_u64().unwrap());
+        assert!(writes >= 3, "{name}: only {writes} writes");
+        let ratio = reads as f64 / writes as f64;
+        // Exact up to the decisions in flight when the run stopped (one per virtual user).
+        let slack = 1.0 + s["concurrency"].as_f64().unwrap() / writes as f64;
+        assert!(
+            (ratio - 10.0).abs() <= 10.0 * 0.1 + slack,
+            "{name}: read/write ratio {ratio} ({reads}/{writes})"
+        );
+    }
+    for op in report["operations"].as_array().unwrap() {
+        assert!(op["histogram"].as_str().unwrap().starts_with("HISTF"));
+        assert!(op["latency_us"]["p99"].as_u64().unwrap() > 0);
+    }
+}
+
+fn assert_kratos(report: &Value) {
+    let kratos = service(report, "kratos");
+    assert!(
+        count(kratos, "active") > 0,
+        "whoami of fresh sessions must be active"
+    );
+    assert!(
+        count(kratos, "inactive") > 0,
+        "logged-out sessions must be inactive"
+    );
+    assert!(count(kratos, "valid") > 0, "registered users must log in");
+}
+
+fn assert_hydra(report: &Value) {
+    let hydra = service(report, "hydra");
+    assert!(
+        count(hydra, "active") > 0,
+        "issued tokens must introspect active"
+    );
+    assert!(
+        count(hydra, "inactive") > 0,
+        "revoked or unknown tokens must be inactive"
+    );
+}
+
+fn assert_keto(report: &Value) {
+    let keto = service(report, "keto");
+    assert!(count(keto, "allowed") > 0, "written tuples must be allowed");
+    assert!(count(keto, "denied") > 0, "unwritten tuples must be denied");
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn kratos_against_real_ory() {
+    let (report, _) = run_scope("kratos", "4", "8s");
+    assert_complete(&report, &["kratos"]);
+    assert_kratos(&report);
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn hydra_against_real_ory() {
+    let (report, _) = run_scope("hydra", "4", "5s");
+    assert_complete(&report, &["hydra"]);
+    assert_hydra(&report);
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn keto_against_real_ory() {
+    let (report, _) = run_scope("keto", "4", "5s");
+    assert_complete(&report, &["keto"]);
+    assert_keto(&report);
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn all_services_against_real_ory() {
+    let (report, text) = run_scope("all", "9", "8s");
+    assert_complete(&report, &["kratos", "hydra", "keto"]);
+    assert_kratos(&report);
+    assert_hydra(&report);
+    assert_keto(&report);
+    assert!(!text.contains("built-in simulator"));
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn hydra_client_secret_post_against_real_ory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("post.json");
+    let out = run(orysim_real()
+        .args([
+            "run",
+            "--scope",
+            "hydra",
+            "-c",
+            "2",
+            "-d",
+            "3s",
+            "--hydra-auth",
+            "client-secret-post",
+            "--report",
+        ])
+        .arg(&path));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = read_json(&path);
+    assert_eq!(report["totals"]["errors"], 0, "{}", report["operations"]);
+    assert!(count(service(&report, "hydra"), "active") > 0);
+}
