@@ -14,9 +14,9 @@ use rand::Rng;
 use std::sync::Arc;
 
 /// How the reads split (cumulative thresholds over a uniform draw).
-const LOGOUT_BELOW: f64 = 0.05;
-const LOGIN_BELOW: f64 = 0.20;
-const LOOKUP_BELOW: f64 = 0.30;
+const LOGOUT_BELOW: f64 = 0.10;
+const LOGIN_BELOW: f64 = 0.25;
+const LOOKUP_BELOW: f64 = 0.35;
 
 struct Identity {
     email: String,
