@@ -156,8 +156,15 @@ pub fn spawn_level_controller(
     });
 }
 
+/// How many arrivals may wait for a free virtual user: one second of the peak rate, and at
+/// least one per virtual user. Waiting is never silent: it is counted (`delayed`), shows in the
+/// start lag, and is part of the corrected latency. Beyond the backlog, arrivals are dropped.
+pub fn backlog_capacity(max_vus: usize, peak_rate: f64) -> usize {
+    (peak_rate.ceil() as usize).max(max_vus).max(1)
+}
+
 /// Open model: a scheduler task emitting arrivals on `profile` (iterations per second) into a
-/// queue of at most `ids.len()` waiting arrivals, served by one task per virtual user id.
+/// bounded backlog (see `backlog_capacity`), served by one task per virtual user id.
 pub fn spawn_open<W: Workload>(
     set: &mut JoinSet<()>,
     workload: Arc<W>,
@@ -166,16 +173,19 @@ pub fn spawn_open<W: Workload>(
     start: Instant,
     shared: &Shared,
 ) {
-    let (tx, rx) = mpsc::channel::<Instant>(ids.len().max(1));
+    let (tx, rx) = mpsc::channel::<Instant>(backlog_capacity(ids.len(), profile.peak()));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let idle = Arc::new(AtomicUsize::new(0));
     for id in ids {
         let workload = Arc::clone(&workload);
         let shared = shared.clone();
         let rx = Arc::clone(&rx);
+        let idle = Arc::clone(&idle);
         let mut vu = shared.new_vu(id);
         set.spawn(async move {
             let mut local = W::Local::default();
             loop {
+                idle.fetch_add(1, Ordering::Relaxed);
                 let intended = tokio::select! {
                     got = async { rx.lock().await.recv().await } => match got {
                         Some(at) => at,
@@ -183,6 +193,7 @@ pub fn spawn_open<W: Workload>(
                     },
                     _ = shared.stop.raised() => break,
                 };
+                idle.fetch_sub(1, Ordering::Relaxed);
                 if shared.stop.is_raised() {
                     break;
                 }
@@ -213,8 +224,14 @@ pub fn spawn_open<W: Workload>(
                 shared.stop.raise();
                 break;
             }
+            let all_busy = idle.load(Ordering::Relaxed) <= tx.max_capacity() - tx.capacity();
             match tx.try_send(at) {
-                Ok(()) => shared.watch.count_arrival(),
+                Ok(()) => {
+                    shared.watch.count_arrival();
+                    if all_busy {
+                        shared.watch.count_delay();
+                    }
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => shared.watch.count_drop(),
                 Err(mpsc::error::TrySendError::Closed(_)) => break,
             }
@@ -379,25 +396,35 @@ mod tests {
         assert_eq!(sh.watch.dropped(), 0);
     }
 
+    #[test]
+    fn the_backlog_holds_a_second_of_arrivals_and_at_least_one_per_user() {
+        assert_eq!(backlog_capacity(10, 200.0), 200);
+        assert_eq!(backlog_capacity(500, 200.0), 500);
+        assert_eq!(backlog_capacity(0, 0.0), 1);
+        assert_eq!(backlog_capacity(2, 2.5), 3);
+    }
+
     #[tokio::test]
-    async fn open_model_drops_arrivals_when_every_user_is_busy_and_the_queue_is_full() {
+    async fn open_model_drops_arrivals_when_every_user_is_busy_and_the_backlog_is_full() {
         let sh = shared(None);
-        // Two users, each busy for a long time: two run, two wait in the queue, the rest drop.
+        // Two users busy for a long time at 10/s: two run, ten (one second) wait, the rest drop.
         let work = Counting::new(Duration::from_secs(30));
         let mut set = JoinSet::new();
         spawn_open(
             &mut set,
             work.clone(),
             0..2,
-            Profile::constant(100.0, Some(Duration::from_millis(200))),
+            Profile::constant(10.0, Some(Duration::from_millis(2000))),
             Instant::now(),
             &sh,
         );
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(2300)).await;
         sh.stop.raise();
         drain(&mut set, Duration::from_millis(100)).await;
         assert_eq!(work.steps.load(Ordering::Relaxed), 2);
         assert_eq!(sh.watch.arrivals() + sh.watch.dropped(), 20);
-        assert!(sh.watch.dropped() >= 16, "{}", sh.watch.dropped());
+        assert_eq!(sh.watch.arrivals(), 12, "2 running + 10 waiting");
+        assert_eq!(sh.watch.dropped(), 8);
+        assert!(sh.watch.delayed() >= 10, "{}", sh.watch.delayed());
     }
 }

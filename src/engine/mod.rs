@@ -439,6 +439,7 @@ async fn run_against(
         cpu_time: cpu_used,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         arrivals: shared.watch.arrivals(),
+        delayed: shared.watch.delayed(),
         dropped: shared.watch.dropped(),
         dispatch_lag: shared.watch.dispatch_lag(),
         start_lag: shared.watch.start_lag(),

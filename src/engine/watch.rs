@@ -15,6 +15,8 @@ pub struct GeneratorWatch {
     /// too few virtual users) as well as when the generator is overloaded.
     start_lag: Mutex<Option<LatencyHistogram>>,
     arrivals: AtomicU64,
+    /// Arrivals that found every virtual user busy and waited in the backlog.
+    delayed: AtomicU64,
     dropped: AtomicU64,
 }
 
@@ -43,6 +45,14 @@ impl GeneratorWatch {
         self.arrivals.fetch_add(1, Relaxed);
     }
 
+    pub fn count_delay(&self) {
+        self.delayed.fetch_add(1, Relaxed);
+    }
+
+    pub fn delayed(&self) -> u64 {
+        self.delayed.load(Relaxed)
+    }
+
     pub fn count_drop(&self) {
         self.dropped.fetch_add(1, Relaxed);
     }
@@ -68,6 +78,7 @@ impl GeneratorWatch {
         *self.dispatch_lag.lock().unwrap_or_else(|e| e.into_inner()) = None;
         *self.start_lag.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.arrivals.store(0, Relaxed);
+        self.delayed.store(0, Relaxed);
         self.dropped.store(0, Relaxed);
     }
 }

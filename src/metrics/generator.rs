@@ -21,6 +21,8 @@ pub struct GeneratorStats {
     /// Open model: arrivals queued for a virtual user, and arrivals dropped because every
     /// virtual user was busy and the queue was full.
     pub arrivals: u64,
+    /// Open model: arrivals that waited in the backlog because every virtual user was busy.
+    pub delayed: u64,
     pub dropped: u64,
     /// Open model: how late the scheduler emitted arrivals (only generator overload does this).
     pub dispatch_lag: Option<LatencyHistogram>,
@@ -56,6 +58,15 @@ impl GeneratorStats {
                 "generator-bound: {} arrivals dropped because all virtual users were busy \
                  (raise --max-vus, or the target is saturated)",
                 self.dropped
+            ));
+        }
+        if self.delayed > 0 && self.arrivals > 0 {
+            out.push(format!(
+                "{} of {} arrivals ({:.1}%) waited for a free virtual user; their latency counts \
+                 from the scheduled start (raise --max-vus if the target is not the cause)",
+                self.delayed,
+                self.arrivals,
+                self.delayed as f64 * 100.0 / self.arrivals as f64
             ));
         }
         if let Some(lag) = &self.dispatch_lag {

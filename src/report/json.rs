@@ -83,8 +83,11 @@ pub struct GeneratorReport {
     pub peak_memory_bytes: Option<u64>,
     /// The built-in simulator ran inside the orysim process (its CPU is in the figures).
     pub in_process_simulator: bool,
-    /// Open model: arrivals handed to virtual users, and arrivals dropped.
+    /// Open model: arrivals handed to virtual users, those of them that waited for a free
+    /// virtual user, and arrivals dropped because the backlog was full.
     pub arrivals: u64,
+    #[serde(default)]
+    pub delayed: u64,
     pub dropped: u64,
     /// Open model: how late the scheduler emitted arrivals (generator overload only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +106,7 @@ fn generator_report(g: &crate::metrics::GeneratorStats, elapsed: Duration) -> Ge
         peak_memory_bytes: g.peak_memory_bytes,
         in_process_simulator: g.in_process_simulator,
         arrivals: g.arrivals,
+        delayed: g.delayed,
         dropped: g.dropped,
         dispatch_lag_us: g.dispatch_lag.as_ref().map(LatencySummary::of),
         start_lag_us: g.start_lag.as_ref().map(LatencySummary::of),
