@@ -228,12 +228,11 @@ fn launch<W: Workload>(
     users: &mut JoinSet<()>,
     workload: Arc<W>,
     cfg: &RunConfig,
-    share: (usize, usize),
+    services: usize,
     ids: std::ops::Range<usize>,
     start: Instant,
     shared: &Shared,
 ) {
-    let (index, services) = share;
     match &cfg.model {
         LoadModel::Closed(profile)
             if profile.stages.len() == 1 && profile.start == profile.peak() =>
@@ -253,17 +252,14 @@ fn launch<W: Workload>(
             );
             spawn_closed(users, workload, ids, Some(level), shared)
         }
-        LoadModel::Open { profile, .. } => {
-            let _ = index;
-            spawn_open(
-                users,
-                workload,
-                ids,
-                profile.scaled(1.0 / services as f64),
-                start,
-                shared,
-            )
-        }
+        LoadModel::Open { profile, .. } => spawn_open(
+            users,
+            workload,
+            ids,
+            profile.scaled(1.0 / services as f64),
+            start,
+            shared,
+        ),
     }
 }
 
@@ -333,15 +329,13 @@ async fn run_against(
     let load_start = Instant::now();
     let cpu_start = watch::process_cpu_time();
     let mut next_id = 0;
-    for (index, (service, count)) in services
+    for (service, count) in services
         .iter()
         .copied()
         .zip(split_users(cfg.concurrency, services.len()))
-        .enumerate()
     {
         let ids = next_id..next_id + count;
         next_id += count;
-        let share = (index, services.len());
         match service {
             Service::Kratos => {
                 if let (Some(public), Some(admin)) =
@@ -349,7 +343,7 @@ async fn run_against(
                 {
                     let client = KratosClient::new(http.clone(), public, admin, token.clone());
                     let w = Arc::new(KratosWorkload::new(client, workload_opts.clone()));
-                    launch(&mut users, w, cfg, share, ids, load_start, &shared);
+                    launch(&mut users, w, cfg, services.len(), ids, load_start, &shared);
                 }
             }
             Service::Hydra => {
@@ -359,7 +353,7 @@ async fn run_against(
                         oauth_client,
                         workload_opts.clone(),
                     ));
-                    launch(&mut users, w, cfg, share, ids, load_start, &shared);
+                    launch(&mut users, w, cfg, services.len(), ids, load_start, &shared);
                 }
             }
             Service::Keto => {
@@ -370,7 +364,7 @@ async fn run_against(
                         cfg.keto_namespace.clone(),
                         workload_opts.clone(),
                     ));
-                    launch(&mut users, w, cfg, share, ids, load_start, &shared);
+                    launch(&mut users, w, cfg, services.len(), ids, load_start, &shared);
                 }
             }
         }

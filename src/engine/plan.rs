@@ -1,7 +1,7 @@
 //! The plan as words: what a run will do, printed by `--dry-run` (and nothing is sent).
 
 use super::executor::split_users;
-use crate::config::{endpoint_urls, RunConfig, Target};
+use crate::config::{endpoint_urls, LoadModel, RunConfig, Target};
 use std::fmt::Write;
 
 pub fn describe(cfg: &RunConfig) -> String {
@@ -21,6 +21,31 @@ pub fn describe(cfg: &RunConfig) -> String {
         cfg.concurrency,
         users.join(", ")
     );
+    match &cfg.model {
+        LoadModel::Closed(p) if p.stages.len() > 1 || p.start != p.peak() => {
+            let _ = writeln!(out, "📈 Model:       closed, stages {}", stages(p, ""));
+        }
+        LoadModel::Closed(_) => {
+            let _ = writeln!(out, "📈 Model:       closed (virtual users back to back)");
+        }
+        LoadModel::Open { profile, max_vus } => {
+            let _ = writeln!(
+                out,
+                "📈 Model:       open, arrivals {}, at most {max_vus} virtual users",
+                stages(profile, "/s")
+            );
+        }
+    }
+    if let Some(n) = cfg.iterations {
+        let _ = writeln!(out, "🔁 Iterations:  at most {n}");
+    }
+    if let Some(w) = cfg.warmup {
+        let _ = writeln!(
+            out,
+            "🔥 Warm-up:     {} (not counted)",
+            humantime::format_duration(w)
+        );
+    }
     let duration = match cfg.duration {
         Some(d) => humantime::format_duration(d).to_string(),
         None => "until Ctrl-C".to_string(),
@@ -57,4 +82,22 @@ pub fn describe(cfg: &RunConfig) -> String {
         }
     }
     out
+}
+
+fn stages(p: &crate::engine::profile::Profile, unit: &str) -> String {
+    if p.stages.len() == 1 && p.start == p.peak() {
+        return format!("{}{unit}", p.start);
+    }
+    p.stages
+        .iter()
+        .map(|s| {
+            let d = if s.duration == std::time::Duration::MAX {
+                "∞".to_string()
+            } else {
+                humantime::format_duration(s.duration).to_string()
+            };
+            format!("{d}:{}{unit}", s.target)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
