@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_TYPE, LOCATION};
+use axum::http::header::{
+    HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::{HeaderMap, Method, Response, StatusCode};
 use base64::Engine;
 use rand::Rng;
@@ -83,7 +85,8 @@ impl Req {
         }
     }
 
-    /// The client IP as ory/x `httpx.ClientIP` sees it.
+    /// The client address as ory/x `httpx.ClientIP` sees it: a forwarding header's value, or
+    /// the connection's remote address *with* its port.
     pub(crate) fn client_ip(&self) -> String {
         for h in ["true-client-ip", "x-real-ip"] {
             if let Some(v) = self.header(h) {
@@ -99,7 +102,8 @@ impl Req {
                 }
             }
         }
-        self.remote.map(|a| a.ip().to_string()).unwrap_or_default()
+        // `r.RemoteAddr`: Go keeps the port ("127.0.0.1:51360"), and so does Kratos.
+        self.remote.map(|a| a.to_string()).unwrap_or_default()
     }
 
     /// A form body (`application/x-www-form-urlencoded`), as Go's `r.PostForm` would hold it:
@@ -264,9 +268,35 @@ pub(crate) fn status_text(code: u16) -> &'static str {
         .unwrap_or("")
 }
 
+/// Go's `http.Error` always adds `X-Content-Type-Options: nosniff`.
+fn go_error(status: u16, text: &'static str) -> Resp {
+    let r = respond(status, Some(CT_TEXT), text);
+    with_header(r, X_CONTENT_TYPE_OPTIONS, "nosniff")
+}
+
 /// julienschmidt/httprouter's default 404 (`http.NotFound`).
 pub(crate) fn go_not_found() -> Resp {
-    respond(404, Some(CT_TEXT), "404 page not found\n")
+    go_error(404, "404 page not found\n")
+}
+
+/// Whether `r` is one of Go's plain-text router answers (404/405), which bypass the
+/// handlers' middleware (no `Cache-Control` from Kratos's and Hydra's no-cache middleware).
+pub(crate) fn is_router_answer(r: &Resp) -> bool {
+    r.headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == CT_TEXT.as_bytes())
+}
+
+/// `Cache-Control` set by Kratos's and Hydra's no-cache middleware (`x.NoCache`).
+pub(crate) const NO_CACHE: &str = "private, no-cache, no-store, must-revalidate";
+
+/// Adds the no-cache middleware's header unless the handler already set one.
+pub(crate) fn no_cache(mut r: Resp) -> Resp {
+    if !r.headers().contains_key(CACHE_CONTROL) {
+        r.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static(NO_CACHE));
+    }
+    r
 }
 
 /// httprouter's default 405 with the `Allow` header it computes.
@@ -275,7 +305,7 @@ pub(crate) fn go_method_not_allowed(allowed: &[&str]) -> Resp {
     methods.push("OPTIONS");
     methods.sort_unstable();
     methods.dedup();
-    let r = respond(405, Some(CT_TEXT), "Method Not Allowed\n");
+    let r = go_error(405, "Method Not Allowed\n");
     with_header(r, ALLOW, &methods.join(", "))
 }
 

@@ -16,9 +16,9 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::http::{
-    empty, go_not_found, go_redirect_307, random_b64url, random_from, respond, rfc3339_secs, route,
-    unix_secs, with_header, Query, Req, Resp, CT_JSON, CT_JSON_UTF8, CT_OAUTH, CT_TEXT,
-    MSG_NO_ROWS,
+    empty, go_not_found, go_redirect_307, is_router_answer, no_cache, random_b64url, random_from,
+    respond, rfc3339, rfc3339_secs, route, unix_secs, with_header, Query, Req, Resp, CT_JSON,
+    CT_JSON_UTF8, CT_OAUTH, CT_TEXT, MSG_NO_ROWS,
 };
 use super::store::Sharded;
 
@@ -326,12 +326,19 @@ impl Hydra {
             return go_redirect_307(req, &location);
         }
         let id = rest.strip_prefix("/clients/").unwrap_or("");
-        match handler {
+        let r = match handler {
             0 => self.list_clients(req),
             1 => self.create_client(req),
             2 => self.get_client(id),
             3 => self.delete_client(id),
             _ => self.introspect(req),
+        };
+        // The admin handlers sit behind the no-cache middleware; fosite's own error writer
+        // (inactive or refused introspection) overrides it with `no-store` + `Pragma`.
+        if is_router_answer(&r) {
+            r
+        } else {
+            no_cache(r)
         }
     }
 
@@ -479,7 +486,8 @@ impl Hydra {
             "token_endpoint_auth_method": method,
             "userinfo_signed_response_alg": "none",
             "created_at": ts,
-            "updated_at": ts,
+            // Hydra rounds `created_at` to the second but keeps `updated_at` precise.
+            "updated_at": rfc3339(now),
             "metadata": body.get("metadata").cloned().filter(|m| !m.is_null()).unwrap_or(json!({})),
             "skip_consent": body.get("skip_consent").and_then(Value::as_bool).unwrap_or(false),
             "skip_logout_consent": body.get("skip_logout_consent").cloned().unwrap_or(Value::Null),
@@ -542,13 +550,6 @@ impl Hydra {
                 out[k] = Value::Null;
             }
         }
-        if body.get("metadata").map(Value::is_null).unwrap_or(true) {
-            // `metadata,omitempty` on a nil raw message; the database default `{}` only shows
-            // up when the client is read back.
-            if let Value::Object(m) = &mut out {
-                m.remove("metadata");
-            }
-        }
         if !client.is_public() {
             out["client_secret"] = json!(secret);
         }
@@ -557,7 +558,8 @@ impl Hydra {
             random_b64url(32),
             random_b64url(32)
         ));
-        out["registration_client_uri"] = json!(format!("{}/oauth2/register/{id}", self.public_url));
+        // v2.3.0 builds it before the client id is known: it ends in `/oauth2/register/`.
+        out["registration_client_uri"] = json!(format!("{}/oauth2/register/", self.public_url));
         let mut s = out.to_string();
         s.push('\n');
         with_header(
@@ -846,6 +848,7 @@ impl Hydra {
             .tokens
             .get(&token.to_owned())
             .filter(|t| t.is_active() && wanted.iter().all(|s| wildcard_match(&t.scopes, s)));
+        let active = found.is_some();
         let mut body = match found {
             None => json!({"active": false}).to_string(),
             Some(t) => {
@@ -867,7 +870,14 @@ impl Hydra {
             }
         };
         body.push('\n');
-        no_store(respond(200, Some(CT_OAUTH), body))
+        let r = respond(200, Some(CT_OAUTH), body);
+        // fosite writes an inactive token through its error writer (no-store + Pragma); an
+        // active one gets the admin middleware's no-cache header (added by the caller).
+        if active {
+            r
+        } else {
+            no_store(r)
+        }
     }
 
     fn revoke(&self, req: &Req) -> Resp {

@@ -11,14 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use axum::http::header::HeaderName;
+use axum::http::header::{HeaderName, LINK, VARY};
 use axum::http::Method;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::http::{
-    go_not_found, herodot_json, herodot_raw, json_type, random_alnum, rfc3339, route, with_header,
-    HError, Req, Resp, MSG_CONFLICT, MSG_FORBIDDEN, MSG_NO_ROWS, MSG_UNAUTHORIZED,
+    go_not_found, herodot_json, herodot_raw, is_router_answer, json_type, no_cache, random_alnum,
+    rfc3339, route, with_header, HError, Req, Resp, MSG_CONFLICT, MSG_FORBIDDEN, MSG_NO_ROWS,
+    MSG_UNAUTHORIZED,
 };
 use super::store::{lock, BoundedMap, Sharded};
 
@@ -61,8 +62,11 @@ struct Flow {
     request_url: String,
     refresh: bool,
     requested_aal: &'static str,
-    /// Flow-wide messages it was created with (a replacement for an expired flow).
+    /// Flow-wide messages it was created with (a replacement for an expired flow, a refresh).
     messages: Vec<Value>,
+    /// A login flow with `refresh=true` created with a session: that identity's identifier,
+    /// shown in a hidden `identifier` node.
+    refresh_identifier: Option<String>,
 }
 
 pub(crate) struct Identity {
@@ -82,11 +86,13 @@ impl Identity {
         !self.deleted.load(Ordering::Relaxed)
     }
 
-    /// The admin representation: credentials metadata (no config) and admin metadata.
-    fn admin_json(&self) -> String {
+    /// The admin representation: admin metadata (`null` when unset, always present) and, with
+    /// `credentials`, the credentials metadata (no config), as `GET /admin/identities/{id}` and
+    /// the `credentials_identifier` lookup show it. The plain list has no credentials.
+    fn admin_json(&self, credentials: bool) -> String {
         let mut v: Value = serde_json::from_str(&self.public_json).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
-            if let Some(identifier) = &self.identifier {
+            if let Some(identifier) = self.identifier.as_ref().filter(|_| credentials) {
                 let ts = rfc3339(self.created_at);
                 m.insert(
                     "credentials".into(),
@@ -99,9 +105,10 @@ impl Identity {
                     }}),
                 );
             }
-            if let Some(meta) = &self.metadata_admin {
-                m.insert("metadata_admin".into(), meta.clone());
-            }
+            m.insert(
+                "metadata_admin".into(),
+                self.metadata_admin.clone().unwrap_or(Value::Null),
+            );
         }
         v.to_string()
     }
@@ -388,21 +395,36 @@ fn csrf_node(fields: &FieldMessages) -> Value {
 }
 
 /// Step one of two-step registration (the v1.3.1 default): traits and the `profile` submit.
+/// Order as Kratos sorts them: the schema's fields (a `password` node right after the password
+/// identifier `traits.email`), then the rest in insertion order: CSRF token, nodes added for
+/// messages on unknown fields, the submit button.
 fn registration_nodes(values: &TraitValues, fields: &FieldMessages) -> Vec<Value> {
-    let mut nodes = vec![
-        csrf_node(fields),
-        node(
-            NodeSpec {
-                group: "default",
-                name: "traits.email",
-                kind: "email",
-                value: values.email.clone(),
-                required: true,
-                autocomplete: Some("email"),
-                label: Some(label(1070002, EMAIL_TITLE, true)),
-            },
-            messages_for(fields, "traits.email"),
-        ),
+    let (password, extras): (Vec<Value>, Vec<Value>) = extra_nodes(
+        fields,
+        &[
+            "csrf_token",
+            "traits.email",
+            "traits.name.first",
+            "traits.name.last",
+            "method",
+        ],
+    )
+    .into_iter()
+    .partition(|n| n["attributes"]["name"] == "password");
+    let mut nodes = vec![node(
+        NodeSpec {
+            group: "default",
+            name: "traits.email",
+            kind: "email",
+            value: values.email.clone(),
+            required: true,
+            autocomplete: Some("email"),
+            label: Some(label(1070002, EMAIL_TITLE, true)),
+        },
+        messages_for(fields, "traits.email"),
+    )];
+    nodes.extend(password);
+    nodes.extend([
         node(
             NodeSpec {
                 group: "default",
@@ -427,17 +449,9 @@ fn registration_nodes(values: &TraitValues, fields: &FieldMessages) -> Vec<Value
             },
             messages_for(fields, "traits.name.last"),
         ),
-    ];
-    nodes.extend(extra_nodes(
-        fields,
-        &[
-            "csrf_token",
-            "traits.email",
-            "traits.name.first",
-            "traits.name.last",
-            "method",
-        ],
-    ));
+        csrf_node(fields),
+    ]);
+    nodes.extend(extras);
     nodes.push(node(
         NodeSpec {
             group: "profile",
@@ -453,21 +467,40 @@ fn registration_nodes(values: &TraitValues, fields: &FieldMessages) -> Vec<Value
     nodes
 }
 
-fn login_nodes(identifier: &str, fields: &FieldMessages) -> Vec<Value> {
+/// Login form nodes. A refresh flow (`refresh_identifier`) has the session's identifier in a
+/// hidden node and a plain "Sign in" button.
+fn login_nodes(
+    identifier: &str,
+    fields: &FieldMessages,
+    refresh_identifier: Option<&str>,
+) -> Vec<Value> {
+    let identifier_node = match refresh_identifier {
+        Some(known) => NodeSpec {
+            group: "default",
+            name: "identifier",
+            kind: "hidden",
+            value: Some(json!(known)),
+            required: false,
+            autocomplete: None,
+            label: None,
+        },
+        None => NodeSpec {
+            group: "default",
+            name: "identifier",
+            kind: "text",
+            value: Some(json!(identifier)),
+            required: true,
+            autocomplete: None,
+            label: Some(label(1070002, EMAIL_TITLE, true)),
+        },
+    };
+    let submit_label = match refresh_identifier {
+        Some(_) => label(1010001, "Sign in", false),
+        None => label(1010022, "Sign in with password", false),
+    };
     let mut nodes = vec![
         csrf_node(fields),
-        node(
-            NodeSpec {
-                group: "default",
-                name: "identifier",
-                kind: "text",
-                value: Some(json!(identifier)),
-                required: true,
-                autocomplete: None,
-                label: Some(label(1070002, EMAIL_TITLE, true)),
-            },
-            messages_for(fields, "identifier"),
-        ),
+        node(identifier_node, messages_for(fields, "identifier")),
     ];
     nodes.extend(extra_nodes(
         fields,
@@ -493,7 +526,7 @@ fn login_nodes(identifier: &str, fields: &FieldMessages) -> Vec<Value> {
             value: Some(json!("password")),
             required: false,
             autocomplete: None,
-            label: Some(label(1010022, "Sign in with password", false)),
+            label: Some(submit_label),
         },
         messages_for(fields, "method"),
     ));
@@ -583,7 +616,7 @@ fn decode_submission(req: &Req) -> Result<Map<String, Value>, String> {
         }
         _ => {
             return Err(format!(
-                "HTTP {} Request used unknown HTTP Header \"Content-Type: {}\", only [application/json application/x-www-form-urlencoded multipart/form-data] are supported.",
+                "HTTP {} Request used unknown HTTP Header \"Content-Type: {}\", only [multipart/form-data application/x-www-form-urlencoded application/json] are supported.",
                 req.method,
                 req.header("content-type").unwrap_or("")
             ))
@@ -930,7 +963,25 @@ impl Kratos {
     // ------------------------------------------------------------------------------------
     // routing
 
+    /// The public API. Kratos's CSRF middleware adds `Vary: Cookie` to every answer (router
+    /// 404/405 included); the handlers' no-cache middleware adds `Cache-Control`.
     pub(crate) fn public(&self, req: &Req) -> Resp {
+        let r = self.public_routes(req);
+        let r = if is_router_answer(&r) { r } else { no_cache(r) };
+        with_header(r, VARY, "Cookie")
+    }
+
+    /// The admin API: `Cache-Control` on everything but the router's own 404/405.
+    pub(crate) fn admin(&self, req: &Req) -> Resp {
+        let r = self.admin_routes(req);
+        if is_router_answer(&r) {
+            r
+        } else {
+            no_cache(r)
+        }
+    }
+
+    fn public_routes(&self, req: &Req) -> Resp {
         use Method as M;
         match req.path.as_str() {
             "/self-service/registration/api" => match route(&req.method, &[(M::GET, ())]) {
@@ -966,6 +1017,7 @@ impl Kratos {
                     (M::POST, ()),
                     (M::PUT, ()),
                     (M::PATCH, ()),
+                    (M::DELETE, ()),
                     (M::CONNECT, ()),
                     (M::OPTIONS, ()),
                     (M::TRACE, ()),
@@ -983,7 +1035,7 @@ impl Kratos {
         }
     }
 
-    pub(crate) fn admin(&self, req: &Req) -> Resp {
+    fn admin_routes(&self, req: &Req) -> Resp {
         use Method as M;
         let path = req.path.as_str();
         if path == "/admin/identities" {
@@ -1140,6 +1192,7 @@ impl Kratos {
         refresh: bool,
         aal: &'static str,
         messages: Vec<Value>,
+        refresh_identifier: Option<String>,
     ) -> (Uuid, Arc<Flow>) {
         let now = SystemTime::now();
         let flow = Arc::new(Flow {
@@ -1150,6 +1203,7 @@ impl Kratos {
             refresh,
             requested_aal: aal,
             messages,
+            refresh_identifier,
         });
         let id = Uuid::new_v4();
         self.flows.insert(id, flow.clone());
@@ -1231,12 +1285,25 @@ impl Kratos {
                 }
             }
         };
-        let (id, flow) = self.new_flow(kind, req, refresh, aal, Vec::new());
+        // Re-authentication: Kratos asks to confirm and pre-fills the session's identifier.
+        let (messages, refresh_identifier) = match &session {
+            Some(s) if kind == FlowKind::Login && refresh => (
+                vec![message(
+                    1010003,
+                    "info",
+                    "Please confirm this action by verifying that it is you.",
+                    None,
+                )],
+                s.identity.identifier.clone(),
+            ),
+            _ => (Vec::new(), None),
+        };
+        let (id, flow) = self.new_flow(kind, req, refresh, aal, messages, refresh_identifier);
         let nodes = match kind {
             FlowKind::Registration => registration_nodes(&TraitValues::default(), &Vec::new()),
-            FlowKind::Login => login_nodes("", &Vec::new()),
+            FlowKind::Login => login_nodes("", &Vec::new(), flow.refresh_identifier.as_deref()),
         };
-        herodot_json(200, &self.flow_json(id, &flow, nodes, &[]))
+        herodot_json(200, &self.flow_json(id, &flow, nodes, &flow.messages))
     }
 
     /// `GET /self-service/{registration,login}/flows?id=`. The simulator does not keep the
@@ -1269,7 +1336,7 @@ impl Kratos {
         }
         let nodes = match kind {
             FlowKind::Registration => registration_nodes(&TraitValues::default(), &Vec::new()),
-            FlowKind::Login => login_nodes("", &Vec::new()),
+            FlowKind::Login => login_nodes("", &Vec::new(), flow.refresh_identifier.as_deref()),
         };
         herodot_json(200, &self.flow_json(id, &flow, nodes, &flow.messages))
     }
@@ -1287,6 +1354,7 @@ impl Kratos {
             f.refresh,
             f.requested_aal,
             vec![msg_flow_expired(f.kind, f.expires_at)],
+            f.refresh_identifier.clone(),
         );
         let ago = SystemTime::now()
             .duration_since(f.expires_at)
@@ -1335,7 +1403,7 @@ impl Kratos {
                     return self.flow_error(
                         id,
                         &flow,
-                        login_nodes("", &Vec::new()),
+                        login_nodes("", &Vec::new(), flow.refresh_identifier.as_deref()),
                         &[msg_generic(REASON_LOGIN_ALREADY)],
                     );
                 }
@@ -1387,10 +1455,15 @@ impl Kratos {
                 &[msg_generic(reason)],
             );
         }
-        let Some(traits) = body.get("traits").cloned() else {
+        let Some(mut traits) = body.get("traits").cloned() else {
             let errs = vec![("traits.email".to_owned(), msg_required("email"))];
             return self.flow_error(id, flow, registration_nodes(&values, &errs), &[]);
         };
+        // Kratos decodes the form along the identity schema, which creates every object on
+        // the way: traits without `name` come back with `"name": {}`.
+        if let Value::Object(t) = &mut traits {
+            t.entry("name").or_insert_with(|| json!({}));
+        }
         let email = traits.get("email").and_then(Value::as_str).unwrap_or("");
         let identifier = normalize_identifier(email);
         let password = body.get("password").and_then(Value::as_str).unwrap_or("");
@@ -1430,17 +1503,32 @@ impl Kratos {
         if flow.requested_aal != "aal1" {
             // Only the password (first factor) method exists here.
             let msg = message(4010002, "error", "Could not find a strategy to log you in with. Did you fill out the form correctly?", None);
-            return self.flow_error(id, flow, login_nodes("", &empty), &[msg]);
+            return self.flow_error(
+                id,
+                flow,
+                login_nodes("", &empty, flow.refresh_identifier.as_deref()),
+                &[msg],
+            );
         }
         let body = match decode_submission(req) {
             Ok(b) => b,
             Err(reason) => {
-                return self.flow_error(id, flow, login_nodes("", &empty), &[msg_generic(&reason)])
+                return self.flow_error(
+                    id,
+                    flow,
+                    login_nodes("", &empty, flow.refresh_identifier.as_deref()),
+                    &[msg_generic(&reason)],
+                )
             }
         };
         if body.get("method").and_then(Value::as_str) != Some("password") {
             let msg = message(4010002, "error", "Could not find a strategy to log you in with. Did you fill out the form correctly?", None);
-            return self.flow_error(id, flow, login_nodes("", &empty), &[msg]);
+            return self.flow_error(
+                id,
+                flow,
+                login_nodes("", &empty, flow.refresh_identifier.as_deref()),
+                &[msg],
+            );
         }
         let identifier = [body.get("identifier"), body.get("password_identifier")]
             .into_iter()
@@ -1451,13 +1539,18 @@ impl Kratos {
             .to_owned();
         let errs = validate_login_payload(&body);
         if !errs.is_empty() {
-            return self.flow_error(id, flow, login_nodes(&identifier, &errs), &[]);
+            return self.flow_error(
+                id,
+                flow,
+                login_nodes(&identifier, &errs, flow.refresh_identifier.as_deref()),
+                &[],
+            );
         }
         if let Some(reason) = api_flow_csrf_violation(req) {
             return self.flow_error(
                 id,
                 flow,
-                login_nodes(&identifier, &empty),
+                login_nodes(&identifier, &empty, flow.refresh_identifier.as_deref()),
                 &[msg_generic(reason)],
             );
         }
@@ -1469,7 +1562,7 @@ impl Kratos {
                 return self.flow_error(
                     id,
                     flow,
-                    login_nodes(&identifier, &empty),
+                    login_nodes(&identifier, &empty, flow.refresh_identifier.as_deref()),
                     &[msg_invalid_credentials()],
                 )
             }
@@ -1538,7 +1631,7 @@ impl Kratos {
 
     fn get_identity(&self, req: &Req, raw_id: &str) -> Resp {
         match self.find_identity(raw_id) {
-            Some(i) => herodot_raw(200, i.admin_json()),
+            Some(i) => herodot_raw(200, i.admin_json(true)),
             None => no_rows().respond(req),
         }
     }
@@ -1557,16 +1650,10 @@ impl Kratos {
         }
     }
 
+    /// `GET /admin/identities`: keyset pagination (`page_size`, `page_token`) with Kratos's
+    /// `Link` header; the `credentials_identifier` filter matches exactly, lower-cased.
     fn list_identities(&self, req: &Req) -> Resp {
         let q = req.query();
-        if let Some(raw) = q.get("credentials_identifier").filter(|s| !s.is_empty()) {
-            let found = lock(&self.identities).by_identifier(&normalize_identifier(raw));
-            let body = match found {
-                Some(i) => format!("[{}]", i.admin_json()),
-                None => "[]".to_owned(),
-            };
-            return herodot_raw(200, body);
-        }
         let page_size = match q.get("page_size").or(q.get("per_page")) {
             None | Some("") => 250,
             Some(s) => match s.parse::<usize>() {
@@ -1578,15 +1665,42 @@ impl Kratos {
                 }
             },
         };
+        if let Some(raw) = q.get("credentials_identifier").filter(|s| !s.is_empty()) {
+            let found = lock(&self.identities).by_identifier(&normalize_identifier(raw));
+            let body = match found {
+                Some(i) => format!("[{}]", i.admin_json(true)),
+                None => "[]".to_owned(),
+            };
+            let link = link_header(&q, page_size, None);
+            return with_header(herodot_raw(200, body), LINK, &link);
+        }
+        let after = q.get("page_token").and_then(|t| Uuid::parse_str(t).ok());
         let ids = lock(&self.identities);
-        let items: Vec<&str> = ids
-            .by_id
-            .values_in_order()
-            .filter(|i| i.is_live())
-            .take(page_size)
-            .map(|i| &*i.public_json)
-            .collect();
-        herodot_raw(200, format!("[{}]", items.join(",")))
+        let (items, next) = {
+            let mut live = ids.by_id.values_in_order().filter(|i| i.is_live());
+            if let Some(after) = after.filter(|a| !a.is_nil()) {
+                // Keyset pagination over the simulator's (insertion) order.
+                for i in live.by_ref() {
+                    if i.id == after {
+                        break;
+                    }
+                }
+            }
+            let page: Vec<&Arc<Identity>> = live.by_ref().take(page_size).collect();
+            let next = match (page.last(), live.next()) {
+                (Some(last), Some(_)) => Some(last.id),
+                _ => None,
+            };
+            let items: Vec<String> = page.iter().map(|i| i.admin_json(false)).collect();
+            (items, next)
+        };
+        drop(ids);
+        let link = link_header(&q, page_size, next);
+        with_header(
+            herodot_raw(200, format!("[{}]", items.join(","))),
+            LINK,
+            &link,
+        )
     }
 
     fn create_identity(&self, req: &Req) -> Resp {
@@ -1676,7 +1790,7 @@ impl Kratos {
             metadata_admin,
         ) {
             Ok(identity) => {
-                let r = herodot_raw(201, identity.admin_json());
+                let r = herodot_raw(201, identity.admin_json(true));
                 with_header(
                     r,
                     axum::http::header::LOCATION,
@@ -1688,6 +1802,49 @@ impl Kratos {
                 .respond(req),
         }
     }
+}
+
+/// ory/x keyset pagination's `Link` header: `rel="first"` (nil token) and, when another page
+/// exists, `rel="next"`. The query keeps the other parameters, sorted and re-encoded as Go's
+/// `url.Values.Encode` does.
+fn link_header(q: &super::http::Query, page_size: usize, next: Option<Uuid>) -> String {
+    let mut base: Vec<(String, String)> = q
+        .0
+        .iter()
+        .filter(|(k, _)| k != "page_size" && k != "page_token" && k != "per_page" && k != "page")
+        .cloned()
+        .collect();
+    base.push(("page_size".into(), page_size.to_string()));
+    let link = |token: &str| {
+        let mut pairs = base.clone();
+        pairs.push(("page_token".into(), token.to_owned()));
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", go_query_escape(k), go_query_escape(v)))
+            .collect();
+        format!("</admin/identities?{}>", query.join("&"))
+    };
+    let mut out = format!("{}; rel=\"first\"", link(&Uuid::nil().to_string()));
+    if let Some(next) = next {
+        out.push_str(&format!(",{}; rel=\"next\"", link(&next.to_string())));
+    }
+    out
+}
+
+/// Go's `url.QueryEscape`: unreserved characters stay, a space becomes `+`, the rest `%XX`.
+fn go_query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn already_logged_in(reason: &str) -> HError {

@@ -22,6 +22,7 @@ mod kratos;
 mod store;
 #[cfg(test)]
 mod tests;
+mod timer;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -60,11 +61,15 @@ pub struct SimConfig {
     pub max_entries: usize,
     /// Keto namespaces; anything else is "unknown namespace".
     pub keto_namespaces: Vec<String>,
+    /// Lifespan of Kratos registration and login flows (Kratos's
+    /// `selfservice.flows.{registration,login}.lifespan`, default 1 h). A flow submitted later
+    /// answers 410 `self_service_flow_expired` with a replacement flow.
+    pub flow_lifespan: Duration,
 }
 
 impl SimConfig {
     /// 127.0.0.1, ephemeral ports, no faults, 1,000,000 entries per store, the default
-    /// namespaces `documents`, `groups`, `users`.
+    /// namespaces `documents`, `groups`, `users`, flows that live 1 h.
     pub fn ephemeral() -> Self {
         SimConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -75,6 +80,7 @@ impl SimConfig {
             seed: 0,
             max_entries: 1_000_000,
             keto_namespaces: vec!["documents".into(), "groups".into(), "users".into()],
+            flow_lifespan: Duration::from_secs(3600),
         }
     }
 }
@@ -165,7 +171,6 @@ pub struct SimStats {
 /// Knobs that are not part of the public configuration (tests shorten lifespans).
 #[derive(Clone, Debug)]
 pub(crate) struct Tuning {
-    pub flow_lifespan: Duration,
     pub session_lifespan: Duration,
     pub access_token_lifespan: Duration,
     pub shutdown_grace: Duration,
@@ -174,7 +179,6 @@ pub(crate) struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            flow_lifespan: Duration::from_secs(3600),
             session_lifespan: Duration::from_secs(24 * 3600),
             access_token_lifespan: Duration::from_secs(3600),
             shutdown_grace: Duration::from_secs(5),
@@ -328,7 +332,7 @@ pub(crate) async fn start_tuned(cfg: SimConfig, tuning: Tuning) -> anyhow::Resul
             &urls.kratos_public,
             &urls.kratos_admin,
             max,
-            tuning.flow_lifespan,
+            cfg.flow_lifespan,
             tuning.session_lifespan,
         ),
         hydra: hydra::Hydra::new(
@@ -475,15 +479,23 @@ fn unfaulted(port: Port, r: &Req) -> Option<Resp> {
     if r.method != Method::GET {
         return Some(go_method_not_allowed(&["GET"]));
     }
+    // Kratos's admin router wraps health and version in its no-cache middleware too.
+    let finish = |r: Resp| {
+        if port == Port::KratosAdmin {
+            http::no_cache(r)
+        } else {
+            r
+        }
+    };
     if is_health {
-        return Some(herodot_json(200, &json!({"status": "ok"})));
+        return Some(finish(herodot_json(200, &json!({"status": "ok"}))));
     }
     let v = match port.service() {
         Service::Kratos => kratos::VERSION,
         Service::Hydra => hydra::VERSION,
         Service::Keto => keto::VERSION,
     };
-    Some(herodot_json(200, &json!({ "version": v })))
+    Some(finish(herodot_json(200, &json!({ "version": v }))))
 }
 
 const FAULT_REASON: &str = "Injected fault (orysim simulator).";

@@ -1,0 +1,450 @@
+//! Hydra: OAuth2 client registration and deletion, the client-credentials grant with both
+//! authentication methods, introspection and revocation, with their OAuth2-style errors, and how
+//! `HydraClient` classifies them.
+
+use crate::{client, send, unique, Answer, Targets};
+use base64::Engine as _;
+use orysim::model::{ErrorClass, Outcome, Verdict};
+use orysim::ory::http::encode;
+use orysim::ory::{AuthMethod, OAuthClient};
+use orysim::secret::Secret;
+use serde_json::{json, Value};
+
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+struct Registered {
+    id: String,
+    secret: String,
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    let raw = format!("{}:{}", encode(id), encode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// `POST /admin/clients` for a client-credentials client → the 201 answer.
+async fn create_client(t: &Targets, method: &str) -> Answer {
+    let body = json!({
+        "client_name": unique("orysim-contract"),
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": method,
+        "scope": "read write",
+    });
+    send(
+        "POST /admin/clients",
+        client()
+            .post(format!("{}/admin/clients", t.hydra_admin))
+            .header("accept", JSON)
+            .json(&body),
+    )
+    .await
+    .expect(201)
+}
+
+async fn register(t: &Targets, method: &str) -> Registered {
+    let a = create_client(t, method).await;
+    Registered {
+        id: a.str_at("/client_id"),
+        secret: a.str_at("/client_secret"),
+    }
+}
+
+async fn delete_client(t: &Targets, id: &str) -> Answer {
+    send(
+        "DELETE /admin/clients/{id}",
+        client()
+            .delete(format!("{}/admin/clients/{}", t.hydra_admin, encode(id)))
+            .header("accept", JSON),
+    )
+    .await
+}
+
+enum Auth<'a> {
+    Basic(&'a str, &'a str),
+    Post(&'a str, &'a str),
+}
+
+/// A form POST to the public port with the given client authentication.
+async fn public_post(t: &Targets, path: &str, pairs: &[(&str, &str)], auth: Auth<'_>) -> Answer {
+    let mut pairs = pairs.to_vec();
+    let mut req = client()
+        .post(format!("{}{path}", t.hydra_public))
+        .header("accept", JSON)
+        .header("content-type", FORM);
+    match auth {
+        Auth::Basic(id, secret) => req = req.header("authorization", basic(id, secret)),
+        Auth::Post(id, secret) => {
+            pairs.push(("client_id", id));
+            pairs.push(("client_secret", secret));
+        }
+    }
+    send(format!("POST {path}"), req.body(form(&pairs))).await
+}
+
+async fn token(t: &Targets, auth: Auth<'_>) -> Answer {
+    public_post(
+        t,
+        "/oauth2/token",
+        &[("grant_type", "client_credentials"), ("scope", "read")],
+        auth,
+    )
+    .await
+}
+
+async fn introspect(t: &Targets, token: &str) -> Answer {
+    send(
+        "POST /admin/oauth2/introspect",
+        client()
+            .post(format!("{}/admin/oauth2/introspect", t.hydra_admin))
+            .header("accept", JSON)
+            .header("content-type", FORM)
+            .body(form(&[("token", token)])),
+    )
+    .await
+    .expect(200)
+}
+
+/// A token answer: 200, bearer, an access token and its lifetime.
+fn assert_token(a: &Answer) -> String {
+    assert_eq!(a.status, 200, "{}: {}", a.what, a.text);
+    assert!(a.content_type().starts_with(JSON), "{}", a.content_type());
+    assert_eq!(a.json["token_type"], "bearer", "{}", a.text);
+    assert!(
+        a.json["expires_in"].as_i64().is_some_and(|n| n > 0),
+        "{}",
+        a.text
+    );
+    assert_eq!(a.json["scope"], "read", "{}", a.text);
+    a.str_at("/access_token")
+}
+
+/// An OAuth2 error `{"error": name, "error_description": ...}` with `status`.
+fn assert_oauth_error(a: &Answer, status: u16, error: &str) {
+    assert_eq!(a.status, status, "{}: {}", a.what, a.text);
+    assert_eq!(a.json["error"], error, "{}: {}", a.what, a.text);
+    assert!(
+        a.json["error_description"].is_string(),
+        "{}: {}",
+        a.what,
+        a.text
+    );
+}
+
+fn oauth(r: &Registered, auth: AuthMethod) -> OAuthClient {
+    OAuthClient {
+        client_id: r.id.clone(),
+        client_secret: Secret::new(r.secret.clone()),
+        auth,
+    }
+}
+
+/// Client registration: 201 with the id, the plaintext secret and the auth method; the client's
+/// `create_client` and `delete_client`.
+pub async fn create_and_delete_client(t: Targets) {
+    for method in ["client_secret_basic", "client_secret_post"] {
+        let a = create_client(&t, method).await;
+        let id = a.str_at("/client_id");
+        a.str_at("/client_secret");
+        assert_eq!(a.json["token_endpoint_auth_method"], method, "{}", a.text);
+        assert_eq!(
+            a.json["grant_types"],
+            json!(["client_credentials"]),
+            "{}",
+            a.text
+        );
+        assert_eq!(a.json["scope"], "read write", "{}", a.text);
+
+        let d = delete_client(&t, &id).await.expect(204);
+        assert!(d.text.is_empty(), "{}", d.text);
+        let again = delete_client(&t, &id).await;
+        assert_eq!(again.status, 404, "{}", again.text);
+        assert!(
+            again.json["error"].is_string(),
+            "OAuth2-style: {}",
+            again.text
+        );
+        assert!(
+            again.json["error_description"].is_string(),
+            "{}",
+            again.text
+        );
+    }
+
+    let h = t.hydra();
+    for auth in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost] {
+        let call = h.create_client(auth, "read write").await;
+        assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok), "{auth:?}");
+        let c = call.value.expect("client");
+        assert_eq!(c.auth, auth);
+        assert!(!c.client_id.is_empty() && !c.client_secret.is_empty());
+        assert!(h.token(&c, Some("read")).await.is_ok());
+        assert_eq!(
+            h.delete_client(&c.client_id).await.outcome,
+            Outcome::Ok(Verdict::Ok)
+        );
+        assert_eq!(
+            h.delete_client(&c.client_id).await.outcome,
+            Outcome::Err(ErrorClass::Status(404))
+        );
+        // A deleted client cannot get tokens any more.
+        assert_eq!(
+            h.token(&c, Some("read")).await.outcome,
+            Outcome::Err(ErrorClass::Status(401))
+        );
+    }
+}
+
+/// client_secret_basic: 200 token; the same client authenticating with client_secret_post, a
+/// wrong secret or an unknown id: 401 `invalid_client`.
+pub async fn token_basic(t: Targets) {
+    let c = register(&t, "client_secret_basic").await;
+    assert_token(&token(&t, Auth::Basic(&c.id, &c.secret)).await);
+
+    let wrong_method = token(&t, Auth::Post(&c.id, &c.secret)).await;
+    assert_oauth_error(&wrong_method, 401, "invalid_client");
+    let bad_secret = token(&t, Auth::Basic(&c.id, "not-the-secret")).await;
+    assert_oauth_error(&bad_secret, 401, "invalid_client");
+    let unknown = token(&t, Auth::Basic(&unique("no-such-client"), &c.secret)).await;
+    assert_oauth_error(&unknown, 401, "invalid_client");
+
+    let h = t.hydra();
+    let good = oauth(&c, AuthMethod::ClientSecretBasic);
+    let call = h.token(&good, Some("read")).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok));
+    assert!(!call.value.expect("token").is_empty());
+    assert_eq!(
+        h.token(&oauth(&c, AuthMethod::ClientSecretPost), Some("read"))
+            .await
+            .outcome,
+        Outcome::Err(ErrorClass::Status(401))
+    );
+    let mut bad = good.clone();
+    bad.client_secret = Secret::new("not-the-secret");
+    assert_eq!(
+        h.token(&bad, Some("read")).await.outcome,
+        Outcome::Err(ErrorClass::Status(401))
+    );
+    delete_client(&t, &c.id).await.expect(204);
+}
+
+/// client_secret_post: 200 token with the credentials in the form; Basic auth for that client
+/// is 401 `invalid_client`.
+pub async fn token_post(t: Targets) {
+    let c = register(&t, "client_secret_post").await;
+    let tok = assert_token(&token(&t, Auth::Post(&c.id, &c.secret)).await);
+    assert_eq!(introspect(&t, &tok).await.json["active"], true);
+
+    let wrong_method = token(&t, Auth::Basic(&c.id, &c.secret)).await;
+    assert_oauth_error(&wrong_method, 401, "invalid_client");
+    let bad_secret = token(&t, Auth::Post(&c.id, "not-the-secret")).await;
+    assert_oauth_error(&bad_secret, 401, "invalid_client");
+
+    let h = t.hydra();
+    let post = oauth(&c, AuthMethod::ClientSecretPost);
+    let tok = h.token(&post, Some("read")).await.value.expect("token");
+    assert_eq!(
+        h.introspect(&tok).await.outcome,
+        Outcome::Ok(Verdict::Active)
+    );
+    assert_eq!(
+        h.revoke(&post, &tok).await.outcome,
+        Outcome::Ok(Verdict::Ok)
+    );
+    assert_eq!(
+        h.introspect(&tok).await.outcome,
+        Outcome::Ok(Verdict::Inactive)
+    );
+    assert_eq!(
+        h.token(&oauth(&c, AuthMethod::ClientSecretBasic), Some("read"))
+            .await
+            .outcome,
+        Outcome::Err(ErrorClass::Status(401))
+    );
+    delete_client(&t, &c.id).await.expect(204);
+}
+
+/// Introspection: an issued token is active with its client id; an unknown one is exactly
+/// `{"active":false}`.
+pub async fn introspection(t: Targets) {
+    let c = register(&t, "client_secret_basic").await;
+    let tok = assert_token(&token(&t, Auth::Basic(&c.id, &c.secret)).await);
+
+    let a = introspect(&t, &tok).await;
+    assert_eq!(a.json["active"], true, "{}", a.text);
+    assert_eq!(a.json["client_id"], c.id, "{}", a.text);
+    assert_eq!(a.json["scope"], "read", "{}", a.text);
+    assert_eq!(a.json["token_use"], "access_token", "{}", a.text);
+    assert!(a.json["exp"].as_i64().is_some(), "{}", a.text);
+
+    let unknown = format!(
+        "ory_at_{}.{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let a = introspect(&t, &unknown).await;
+    assert_eq!(a.json, json!({"active": false}), "{}", a.text);
+    let a = introspect(&t, "not-even-a-token").await;
+    assert_eq!(a.json, json!({"active": false}), "{}", a.text);
+
+    let h = t.hydra();
+    assert_eq!(
+        h.introspect(&Secret::new(tok)).await.outcome,
+        Outcome::Ok(Verdict::Active)
+    );
+    assert_eq!(
+        h.introspect(&Secret::new(unknown)).await.outcome,
+        Outcome::Ok(Verdict::Inactive)
+    );
+    delete_client(&t, &c.id).await.expect(204);
+}
+
+/// Revocation: 200 (empty), then the token introspects inactive; revoking it again, or an
+/// unknown token, is still 200.
+pub async fn revocation(t: Targets) {
+    let c = register(&t, "client_secret_basic").await;
+    let tok = assert_token(&token(&t, Auth::Basic(&c.id, &c.secret)).await);
+    let other = assert_token(&token(&t, Auth::Basic(&c.id, &c.secret)).await);
+
+    let revoke = |tok: String| {
+        let t = t.clone();
+        let (id, secret) = (c.id.clone(), c.secret.clone());
+        async move {
+            public_post(
+                &t,
+                "/oauth2/revoke",
+                &[("token", &tok)],
+                Auth::Basic(&id, &secret),
+            )
+            .await
+        }
+    };
+    let a = revoke(tok.clone()).await.expect(200);
+    assert!(a.text.is_empty(), "{}", a.text);
+    assert_eq!(introspect(&t, &tok).await.json, json!({"active": false}));
+    // Only the revoked token is affected.
+    assert_eq!(introspect(&t, &other).await.json["active"], true);
+    revoke(tok.clone()).await.expect(200);
+    revoke(unique("ory_at_unknown")).await.expect(200);
+
+    let h = t.hydra();
+    let oc = oauth(&c, AuthMethod::ClientSecretBasic);
+    assert_eq!(
+        h.revoke(&oc, &Secret::new(other.clone())).await.outcome,
+        Outcome::Ok(Verdict::Ok)
+    );
+    assert_eq!(
+        h.introspect(&Secret::new(other)).await.outcome,
+        Outcome::Ok(Verdict::Inactive)
+    );
+    let mut bad = oc.clone();
+    bad.client_secret = Secret::new("not-the-secret");
+    assert_eq!(
+        h.revoke(&bad, &Secret::new(tok)).await.outcome,
+        Outcome::Err(ErrorClass::Status(401))
+    );
+    delete_client(&t, &c.id).await.expect(204);
+}
+
+/// A token request for a client that does not have the grant or asks for a scope it lacks.
+pub async fn token_refusals(t: Targets) {
+    let c = register(&t, "client_secret_basic").await;
+    let a = public_post(
+        &t,
+        "/oauth2/token",
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+        Auth::Basic(&c.id, &c.secret),
+    )
+    .await;
+    assert_oauth_error(&a, 400, "invalid_scope");
+    let a = public_post(
+        &t,
+        "/oauth2/token",
+        &[
+            ("grant_type", "password"),
+            ("username", "u"),
+            ("password", "p"),
+        ],
+        Auth::Basic(&c.id, &c.secret),
+    )
+    .await;
+    assert_eq!(a.status / 100, 4, "{}", a.text);
+    assert!(a.json["error"].is_string(), "{}", a.text);
+    let _: Value = a.json;
+    delete_client(&t, &c.id).await.expect(204);
+}
+
+fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
+    a.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Details beyond what orysim reads, where the simulator once differed from Hydra v2.3.0:
+/// the create answer's `metadata` and `registration_client_uri`, and the caching headers of
+/// the admin API, the token endpoint and introspection.
+pub async fn details(t: Targets) {
+    let a = create_client(&t, "client_secret_basic").await;
+    assert_eq!(a.json["metadata"], json!({}), "{}", a.text);
+    let uri = a.str_at("/registration_client_uri");
+    assert!(uri.ends_with("/oauth2/register/"), "{uri}");
+    assert!(
+        header(&a, "cache-control").contains("no-store"),
+        "{:?}",
+        a.headers
+    );
+    let c = Registered {
+        id: a.str_at("/client_id"),
+        secret: a.str_at("/client_secret"),
+    };
+
+    let tok = token(&t, Auth::Basic(&c.id, &c.secret)).await;
+    let at = assert_token(&tok);
+    assert_eq!(header(&tok, "cache-control"), "no-store");
+    assert_eq!(header(&tok, "pragma"), "no-cache");
+
+    let active = introspect(&t, &at).await;
+    assert_eq!(
+        header(&active, "cache-control"),
+        "private, no-cache, no-store, must-revalidate"
+    );
+    assert_eq!(header(&active, "pragma"), "");
+    let inactive = introspect(&t, "ory_at_unknown.unknown").await;
+    assert_eq!(header(&inactive, "cache-control"), "no-store");
+    assert_eq!(header(&inactive, "pragma"), "no-cache");
+
+    let g = send(
+        "GET /admin/clients/{id}",
+        client()
+            .get(format!("{}/admin/clients/{}", t.hydra_admin, encode(&c.id)))
+            .header("accept", JSON),
+    )
+    .await
+    .expect(200);
+    assert_eq!(g.json["client_id"], c.id.as_str(), "{}", g.text);
+    assert!(g.json.get("client_secret").is_none(), "{}", g.text);
+    assert_eq!(g.json["metadata"], json!({}), "{}", g.text);
+    delete_client(&t, &c.id).await.expect(204);
+}
+
+contracts! {
+    create_and_delete_client => contract_simulator_hydra_clients, contract_real_ory_hydra_clients;
+    token_basic => contract_simulator_hydra_token_basic, contract_real_ory_hydra_token_basic;
+    token_post => contract_simulator_hydra_token_post, contract_real_ory_hydra_token_post;
+    introspection => contract_simulator_hydra_introspection, contract_real_ory_hydra_introspection;
+    revocation => contract_simulator_hydra_revocation, contract_real_ory_hydra_revocation;
+    token_refusals => contract_simulator_hydra_token_refusals, contract_real_ory_hydra_token_refusals;
+    details => contract_simulator_hydra_details, contract_real_ory_hydra_details;
+}

@@ -1,0 +1,408 @@
+//! Keto: relation-tuple writes and deletes, checks (both flavours), expand and list, the
+//! unknown-namespace errors and the expand quirk, and how `KetoClient` classifies them.
+
+use crate::{client, send, unique, Answer, Targets};
+use orysim::model::{ErrorClass, Outcome, Verdict};
+use orysim::ory::{RelationTuple, Subject, TupleQuery};
+use serde_json::{json, Value};
+
+const JSON: &str = "application/json";
+
+fn tuple(namespace: &str, object: &str, relation: &str, subject: &str) -> RelationTuple {
+    RelationTuple {
+        namespace: namespace.into(),
+        object: object.into(),
+        relation: relation.into(),
+        subject: Subject::Id(subject.into()),
+    }
+}
+
+fn body(t: &RelationTuple) -> Value {
+    let mut v = json!({"namespace": t.namespace, "object": t.object, "relation": t.relation});
+    match &t.subject {
+        Subject::Id(id) => v["subject_id"] = json!(id),
+        Subject::Set {
+            namespace,
+            object,
+            relation,
+        } => {
+            v["subject_set"] =
+                json!({"namespace": namespace, "object": object, "relation": relation})
+        }
+    }
+    v
+}
+
+fn query(t: &RelationTuple) -> Vec<(&'static str, String)> {
+    let mut q = vec![
+        ("namespace", t.namespace.clone()),
+        ("object", t.object.clone()),
+        ("relation", t.relation.clone()),
+    ];
+    match &t.subject {
+        Subject::Id(id) => q.push(("subject_id", id.clone())),
+        Subject::Set {
+            namespace,
+            object,
+            relation,
+        } => {
+            q.push(("subject_set.namespace", namespace.clone()));
+            q.push(("subject_set.object", object.clone()));
+            q.push(("subject_set.relation", relation.clone()));
+        }
+    }
+    q
+}
+
+async fn write(k: &Targets, t: &RelationTuple) -> Answer {
+    send(
+        "PUT /admin/relation-tuples",
+        client()
+            .put(format!("{}/admin/relation-tuples", k.keto_write))
+            .header("accept", JSON)
+            .json(&body(t)),
+    )
+    .await
+}
+
+/// `GET {read}{path}?<tuple>`.
+async fn read(k: &Targets, path: &str, q: &[(&str, String)]) -> Answer {
+    send(
+        format!("GET {path}"),
+        client()
+            .get(format!("{}{path}", k.keto_read))
+            .query(q)
+            .header("accept", JSON),
+    )
+    .await
+}
+
+/// `/relation-tuples/check/openapi` → 200 and the `allowed` value.
+async fn allowed(k: &Targets, t: &RelationTuple) -> bool {
+    let a = read(k, "/relation-tuples/check/openapi", &query(t))
+        .await
+        .expect(200);
+    match a.json.get("allowed") {
+        Some(Value::Bool(b)) => *b,
+        _ => panic!("{}: no boolean `allowed`: {}", a.what, a.text),
+    }
+}
+
+/// herodot envelope with `code`; returns its reason.
+fn assert_envelope(a: &Answer, code: u16) -> String {
+    assert_eq!(a.status, code, "{}: {}", a.what, a.text);
+    assert_eq!(a.json["error"]["code"], code, "{}: {}", a.what, a.text);
+    assert!(a.json["error"]["message"].is_string(), "{}", a.text);
+    a.json["error"]["reason"].as_str().unwrap_or("").to_string()
+}
+
+/// Write (201 echoing the tuple), check allowed / denied, and the client's write and check.
+pub async fn write_and_check(k: Targets) {
+    let obj = unique("doc");
+    let t = tuple(
+        "documents",
+        &obj,
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    let a = write(&k, &t).await.expect(201);
+    assert_eq!(
+        a.json,
+        body(&t),
+        "the 201 body echoes the tuple: {}",
+        a.text
+    );
+    assert!(allowed(&k, &t).await);
+
+    let unwritten = tuple(
+        "documents",
+        &obj,
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    assert!(!allowed(&k, &unwritten).await);
+    let other_relation = tuple("documents", &obj, "owner", &subject_id(&t));
+    assert!(!allowed(&k, &other_relation).await);
+
+    let c = k.keto();
+    let t2 = tuple(
+        "documents",
+        &unique("doc"),
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    assert_eq!(c.write(&t2).await.outcome, Outcome::Ok(Verdict::Ok));
+    assert_eq!(
+        c.check(&t2, None).await.outcome,
+        Outcome::Ok(Verdict::Allowed)
+    );
+    assert_eq!(
+        c.check(&t, Some(5)).await.outcome,
+        Outcome::Ok(Verdict::Allowed)
+    );
+    assert_eq!(
+        c.check(&unwritten, None).await.outcome,
+        Outcome::Ok(Verdict::Denied)
+    );
+}
+
+fn subject_id(t: &RelationTuple) -> String {
+    match &t.subject {
+        Subject::Id(id) => id.clone(),
+        Subject::Set { .. } => unreachable!(),
+    }
+}
+
+/// The plain `/relation-tuples/check`: 200 `{"allowed":true}` or 403 `{"allowed":false}`.
+pub async fn check_status_mirrors_result(k: Targets) {
+    let t = tuple(
+        "documents",
+        &unique("doc"),
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    write(&k, &t).await.expect(201);
+    let a = read(&k, "/relation-tuples/check", &query(&t))
+        .await
+        .expect(200);
+    assert_eq!(a.json, json!({"allowed": true}), "{}", a.text);
+
+    let denied = tuple(
+        "documents",
+        &t.object,
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    let a = read(&k, "/relation-tuples/check", &query(&denied))
+        .await
+        .expect(403);
+    assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
+    let a = read(&k, "/relation-tuples/check/openapi", &query(&denied))
+        .await
+        .expect(200);
+    assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
+}
+
+/// A namespace that is not configured: write, list and expand are 404 envelopes naming it;
+/// checks simply deny.
+pub async fn unknown_namespace(k: Targets) {
+    let ns = unique("nope");
+    let t = tuple(&ns, "doc", "viewer", "user:u");
+    let reason = assert_envelope(&write(&k, &t).await, 404);
+    assert!(reason.contains(&ns), "reason {reason:?} does not name {ns}");
+
+    assert!(!allowed(&k, &t).await);
+    let a = read(&k, "/relation-tuples/check", &query(&t))
+        .await
+        .expect(403);
+    assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
+
+    let reason = assert_envelope(
+        &read(&k, "/relation-tuples", &[("namespace", ns.clone())]).await,
+        404,
+    );
+    assert!(reason.contains(&ns), "{reason}");
+
+    let c = k.keto();
+    assert_eq!(
+        c.write(&t).await.outcome,
+        Outcome::Err(ErrorClass::Status(404))
+    );
+    assert_eq!(
+        c.check(&t, None).await.outcome,
+        Outcome::Ok(Verdict::Denied)
+    );
+    let q = TupleQuery {
+        namespace: ns,
+        ..TupleQuery::default()
+    };
+    assert_eq!(
+        c.list(&q, None).await.outcome,
+        Outcome::Err(ErrorClass::Status(404))
+    );
+}
+
+/// Subject sets: `documents:d#viewer@(groups:g#member)` plus `groups:g#member@user:u` allows
+/// `documents:d#viewer@user:u`.
+pub async fn subject_set(k: Targets) {
+    let (doc, group, user) = (
+        unique("doc"),
+        unique("group"),
+        format!("user:{}", unique("u")),
+    );
+    let via_group = RelationTuple {
+        namespace: "documents".into(),
+        object: doc.clone(),
+        relation: "viewer".into(),
+        subject: Subject::Set {
+            namespace: "groups".into(),
+            object: group.clone(),
+            relation: "member".into(),
+        },
+    };
+    let a = write(&k, &via_group).await.expect(201);
+    assert_eq!(a.json, body(&via_group), "{}", a.text);
+    let member = tuple("groups", &group, "member", &user);
+    write(&k, &member).await.expect(201);
+
+    let derived = tuple("documents", &doc, "viewer", &user);
+    assert!(allowed(&k, &derived).await);
+    assert!(!allowed(&k, &tuple("documents", &doc, "viewer", "user:stranger")).await);
+    // The subject set itself is a subject of the tuple.
+    assert!(allowed(&k, &via_group).await);
+
+    let c = k.keto();
+    assert_eq!(
+        c.check(&derived, None).await.outcome,
+        Outcome::Ok(Verdict::Allowed)
+    );
+    // One level of indirection needs depth 2.
+    assert_eq!(
+        c.check(&derived, Some(1)).await.outcome,
+        Outcome::Ok(Verdict::Denied)
+    );
+    assert_eq!(
+        c.check(&derived, Some(2)).await.outcome,
+        Outcome::Ok(Verdict::Allowed)
+    );
+
+    // Expand of a subject set with tuples: a tree with a type; the client counts its leaves.
+    let q = [
+        ("namespace", "documents".to_string()),
+        ("object", doc.clone()),
+        ("relation", "viewer".to_string()),
+    ];
+    let a = read(&k, "/relation-tuples/expand", &q).await.expect(200);
+    assert!(a.json["type"].is_string(), "{}", a.text);
+    let call = c.expand("documents", &doc, "viewer", Some(3)).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok));
+    assert!(call.value.expect("leaves") >= 1);
+}
+
+/// Expand of a subject set without tuples: 200 with a body that has no `type` (Keto writes an
+/// error object with status 200); the client calls it `Absent`.
+pub async fn expand_empty(k: Targets) {
+    let doc = unique("doc");
+    let q = [
+        ("namespace", "documents".to_string()),
+        ("object", doc.clone()),
+        ("relation", "viewer".to_string()),
+    ];
+    let a = read(&k, "/relation-tuples/expand", &q).await.expect(200);
+    assert!(a.json.is_object(), "{}", a.text);
+    assert!(a.json.get("type").is_none(), "{}", a.text);
+    let call = k.keto().expand("documents", &doc, "viewer", None).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Absent));
+}
+
+/// List by namespace + object: `relation_tuples` holds exactly the written tuples.
+pub async fn list(k: Targets) {
+    let doc = unique("doc");
+    let a = tuple(
+        "documents",
+        &doc,
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    let b = tuple("documents", &doc, "owner", &format!("user:{}", unique("u")));
+    write(&k, &a).await.expect(201);
+    write(&k, &b).await.expect(201);
+    let q = [
+        ("namespace", "documents".to_string()),
+        ("object", doc.clone()),
+    ];
+    let l = read(&k, "/relation-tuples", &q).await.expect(200);
+    let tuples = l.json["relation_tuples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no relation_tuples array: {}", l.text));
+    assert_eq!(tuples.len(), 2, "{}", l.text);
+    for t in [&a, &b] {
+        assert!(
+            tuples.contains(&body(t)),
+            "{} missing from {}",
+            body(t),
+            l.text
+        );
+    }
+    assert!(l.json["next_page_token"].is_string(), "{}", l.text);
+
+    let empty = [
+        ("namespace", "documents".to_string()),
+        ("object", unique("doc")),
+    ];
+    let l = read(&k, "/relation-tuples", &empty).await.expect(200);
+    assert_eq!(l.json["relation_tuples"], json!([]), "{}", l.text);
+
+    let c = k.keto();
+    let q = TupleQuery {
+        namespace: "documents".into(),
+        object: Some(doc),
+        ..TupleQuery::default()
+    };
+    let call = c.list(&q, Some(10)).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok));
+    assert_eq!(call.value, Some(2));
+}
+
+/// Delete: 204 (also when nothing matches), then the check is denied; the client's delete.
+pub async fn delete(k: Targets) {
+    let t = tuple(
+        "documents",
+        &unique("doc"),
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    write(&k, &t).await.expect(201);
+    assert!(allowed(&k, &t).await);
+    let del = |q: Vec<(&'static str, String)>| {
+        let k = k.clone();
+        async move {
+            send(
+                "DELETE /admin/relation-tuples",
+                client()
+                    .delete(format!("{}/admin/relation-tuples", k.keto_write))
+                    .query(&q)
+                    .header("accept", JSON),
+            )
+            .await
+        }
+    };
+    let a = del(query(&t)).await.expect(204);
+    assert!(a.text.is_empty(), "{}", a.text);
+    assert!(!allowed(&k, &t).await);
+    del(query(&t)).await.expect(204);
+
+    let c = k.keto();
+    let t2 = tuple(
+        "documents",
+        &unique("doc"),
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    assert!(c.write(&t2).await.is_ok());
+    assert_eq!(
+        c.check(&t2, None).await.outcome,
+        Outcome::Ok(Verdict::Allowed)
+    );
+    let q = TupleQuery {
+        namespace: t2.namespace.clone(),
+        object: Some(t2.object.clone()),
+        relation: Some(t2.relation.clone()),
+        subject: Some(t2.subject.clone()),
+    };
+    assert_eq!(c.delete(&q).await.outcome, Outcome::Ok(Verdict::Ok));
+    assert_eq!(
+        c.check(&t2, None).await.outcome,
+        Outcome::Ok(Verdict::Denied)
+    );
+}
+
+contracts! {
+    write_and_check => contract_simulator_keto_write_and_check, contract_real_ory_keto_write_and_check;
+    check_status_mirrors_result => contract_simulator_keto_check_status, contract_real_ory_keto_check_status;
+    unknown_namespace => contract_simulator_keto_unknown_namespace, contract_real_ory_keto_unknown_namespace;
+    subject_set => contract_simulator_keto_subject_set, contract_real_ory_keto_subject_set;
+    expand_empty => contract_simulator_keto_expand_empty, contract_real_ory_keto_expand_empty;
+    list => contract_simulator_keto_list, contract_real_ory_keto_list;
+    delete => contract_simulator_keto_delete, contract_real_ory_keto_delete;
+}

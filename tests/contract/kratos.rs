@@ -1,0 +1,673 @@
+//! Kratos: API (native) registration and login flows, whoami, logout and the identity admin
+//! calls orysim makes, with their error shapes, and how `KratosClient` classifies them.
+
+use crate::{client, send, unique, Answer, Targets};
+use orysim::model::{ErrorClass, Outcome, Verdict};
+use orysim::ory::kratos::{MSG_DUPLICATE_IDENTIFIER, MSG_INVALID_CREDENTIALS};
+use orysim::ory::Traits;
+use orysim::secret::Secret;
+use serde_json::{json, Value};
+
+const JSON: &str = "application/json";
+
+fn email() -> String {
+    format!("{}@example.com", unique("contract"))
+}
+
+fn password() -> String {
+    format!("Pw-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn registration_body(email: &str, password: &str) -> Value {
+    json!({
+        "method": "password",
+        "password": password,
+        "traits": {"email": email, "name": {"first": "Ada", "last": "Lovelace"}},
+    })
+}
+
+/// `GET {public}/self-service/{kind}/api` → 200 flow; returns it.
+async fn create_flow(t: &Targets, kind: &str) -> Answer {
+    let a = send(
+        format!("GET /self-service/{kind}/api"),
+        client()
+            .get(format!("{}/self-service/{kind}/api", t.kratos_public))
+            .header("accept", JSON),
+    )
+    .await
+    .expect(200);
+    a.str_at("/id");
+    a
+}
+
+async fn submit(t: &Targets, kind: &str, flow: &str, body: &Value) -> Answer {
+    send(
+        format!("POST /self-service/{kind}?flow=…"),
+        client()
+            .post(format!(
+                "{}/self-service/{kind}?flow={flow}",
+                t.kratos_public
+            ))
+            .header("accept", JSON)
+            .json(body),
+    )
+    .await
+}
+
+/// Raw API-flow registration → the 200 answer.
+async fn register(t: &Targets, email: &str, password: &str) -> Answer {
+    let flow = create_flow(t, "registration").await.str_at("/id");
+    submit(
+        t,
+        "registration",
+        &flow,
+        &registration_body(email, password),
+    )
+    .await
+    .expect(200)
+}
+
+async fn login(t: &Targets, identifier: &str, password: &str) -> Answer {
+    let flow = create_flow(t, "login").await.str_at("/id");
+    let body = json!({"method": "password", "identifier": identifier, "password": password});
+    submit(t, "login", &flow, &body).await
+}
+
+async fn whoami(t: &Targets, token: Option<&str>) -> Answer {
+    let mut req = client()
+        .get(format!("{}/sessions/whoami", t.kratos_public))
+        .header("accept", JSON);
+    if let Some(token) = token {
+        req = req.header("x-session-token", token);
+    }
+    send("GET /sessions/whoami", req).await
+}
+
+async fn logout(t: &Targets, token: &str) -> Answer {
+    send(
+        "DELETE /self-service/logout/api",
+        client()
+            .delete(format!("{}/self-service/logout/api", t.kratos_public))
+            .header("accept", JSON)
+            .json(&json!({ "session_token": token })),
+    )
+    .await
+}
+
+async fn lookup(t: &Targets, identifier: &str) -> Answer {
+    send(
+        "GET /admin/identities?credentials_identifier=…",
+        client()
+            .get(format!("{}/admin/identities", t.kratos_admin))
+            .query(&[("credentials_identifier", identifier)])
+            .header("accept", JSON),
+    )
+    .await
+    .expect(200)
+}
+
+fn message_ids(a: &Answer) -> Vec<i64> {
+    a.json
+        .pointer("/ui/messages")
+        .and_then(Value::as_array)
+        .map(|m| m.iter().filter_map(|m| m["id"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+/// A 400 flow body carrying the flow-wide message `id` (not an error envelope).
+fn assert_flow_message(a: &Answer, flow: Option<&str>, id: i64) {
+    assert_eq!(a.status, 400, "{}: {}", a.what, a.text);
+    assert!(
+        a.json.get("error").is_none(),
+        "{}: a validation failure is a flow, not an error envelope: {}",
+        a.what,
+        a.text
+    );
+    if let Some(flow) = flow {
+        assert_eq!(a.json["id"], flow, "{}: {}", a.what, a.text);
+    }
+    let ids = message_ids(a);
+    assert!(
+        ids.contains(&id),
+        "{}: ui.messages ids {ids:?} lack {id}: {}",
+        a.what,
+        a.text
+    );
+    let msg = a.json["ui"]["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["id"] == id))
+        .unwrap();
+    assert_eq!(msg["type"], "error", "{}", a.text);
+    assert!(msg["text"].as_str().is_some_and(|s| !s.is_empty()));
+}
+
+/// A herodot envelope `{"error":{"code":code,"status",...,"message"}}`.
+fn assert_envelope(a: &Answer, code: u16) {
+    assert_eq!(a.status, code, "{}: {}", a.what, a.text);
+    assert!(
+        a.content_type().starts_with(JSON),
+        "{}: content type {:?}",
+        a.what,
+        a.content_type()
+    );
+    assert_eq!(a.json["error"]["code"], code, "{}: {}", a.what, a.text);
+    assert!(a.json["error"]["status"].is_string(), "{}", a.text);
+    assert!(a.json["error"]["message"].is_string(), "{}", a.text);
+}
+
+fn traits(email: &str) -> Traits {
+    Traits {
+        email: email.to_string(),
+        first: "Grace".into(),
+        last: "Hopper".into(),
+    }
+}
+
+/// Registration API flow: the flow, the successful submit (identity, session token, active
+/// session, thanks to the `session` hook) and `KratosClient::register`.
+pub async fn registration(t: Targets) {
+    let flow = create_flow(&t, "registration").await;
+    let flow_id = flow.str_at("/id");
+    assert_eq!(flow.json["type"], "api", "{}", flow.text);
+    flow.str_at("/expires_at");
+    flow.str_at("/issued_at");
+    flow.str_at("/ui/action");
+    flow.str_at("/ui/method");
+    assert!(flow.json["ui"]["nodes"].is_array(), "{}", flow.text);
+
+    let (email, pw) = (email(), password());
+    let ok = submit(
+        &t,
+        "registration",
+        &flow_id,
+        &registration_body(&email, &pw),
+    )
+    .await
+    .expect(200);
+    let identity_id = ok.str_at("/identity/id");
+    assert_eq!(ok.json["identity"]["traits"]["email"], email, "{}", ok.text);
+    assert_eq!(ok.json["identity"]["state"], "active", "{}", ok.text);
+    let token = ok.str_at("/session_token");
+    assert!(token.starts_with("ory_st_"), "{token}");
+    assert_eq!(ok.json["session"]["active"], true, "{}", ok.text);
+    assert_eq!(
+        ok.json["session"]["identity"]["id"], identity_id,
+        "{}",
+        ok.text
+    );
+
+    // Kratos v1.3.1 does not use up an API registration flow: it registers a second identity.
+    let again = submit(
+        &t,
+        "registration",
+        &flow_id,
+        &registration_body(&self::email(), &pw),
+    )
+    .await
+    .expect(200);
+    assert_ne!(again.str_at("/identity/id"), identity_id, "{}", again.text);
+
+    let k = t.kratos();
+    let call = k
+        .register(&traits(&self::email()), &Secret::new(password()))
+        .await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok), "{}", t.kind);
+    let reg = call.value.expect("registered");
+    assert!(!reg.identity_id.is_empty());
+    let token = reg.session_token.expect("session hook token");
+    assert!(token.expose().starts_with("ory_st_"));
+    assert_eq!(k.whoami(&token).await.outcome, Outcome::Ok(Verdict::Active));
+}
+
+/// The same email twice: 400 with the registration flow and message 4000007; the client calls
+/// it `Status(400)`.
+pub async fn duplicate_registration(t: Targets) {
+    let (email, pw) = (email(), password());
+    register(&t, &email, &pw).await;
+    let flow = create_flow(&t, "registration").await.str_at("/id");
+    let dup = submit(&t, "registration", &flow, &registration_body(&email, &pw)).await;
+    assert_flow_message(&dup, Some(&flow), MSG_DUPLICATE_IDENTIFIER);
+    assert_eq!(dup.json["type"], "api", "{}", dup.text);
+
+    // Identifiers are compared lower-cased.
+    let flow = create_flow(&t, "registration").await.str_at("/id");
+    let upper = submit(
+        &t,
+        "registration",
+        &flow,
+        &registration_body(&email.to_uppercase(), &pw),
+    )
+    .await;
+    assert_flow_message(&upper, Some(&flow), MSG_DUPLICATE_IDENTIFIER);
+
+    let call = t
+        .kratos()
+        .register(&traits(&email), &Secret::new(password()))
+        .await;
+    assert_eq!(call.outcome, Outcome::Err(ErrorClass::Status(400)));
+}
+
+/// Login API flow: 200 with an `ory_st_` token; wrong password and unknown identifier are both
+/// 400 flows with message 4000006, which the client calls `Invalid`.
+pub async fn login_flow(t: Targets) {
+    let (email, pw) = (email(), password());
+    let identity_id = register(&t, &email, &pw).await.str_at("/identity/id");
+
+    let flow = create_flow(&t, "login").await;
+    assert_eq!(flow.json["type"], "api", "{}", flow.text);
+    flow.str_at("/expires_at");
+    assert!(flow.json["ui"]["nodes"].is_array(), "{}", flow.text);
+
+    let ok = login(&t, &email, &pw).await.expect(200);
+    let token = ok.str_at("/session_token");
+    assert!(token.starts_with("ory_st_"), "{}", ok.text);
+    assert_eq!(ok.json["session"]["active"], true, "{}", ok.text);
+    assert_eq!(
+        ok.json["session"]["identity"]["id"], identity_id,
+        "{}",
+        ok.text
+    );
+    ok.str_at("/session/id");
+    ok.str_at("/session/expires_at");
+
+    // The identifier is matched case-insensitively.
+    login(&t, &email.to_uppercase(), &pw).await.expect(200);
+
+    let flow_id = create_flow(&t, "login").await.str_at("/id");
+    let bad = submit(
+        &t,
+        "login",
+        &flow_id,
+        &json!({"method": "password", "identifier": email, "password": "wrong-Passw0rd!"}),
+    )
+    .await;
+    assert_flow_message(&bad, Some(&flow_id), MSG_INVALID_CREDENTIALS);
+
+    let unknown = login(&t, &self::email(), &pw).await;
+    assert_flow_message(&unknown, None, MSG_INVALID_CREDENTIALS);
+
+    let k = t.kratos();
+    let call = k.login(&email, &Secret::new(pw.clone())).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Valid));
+    let li = call.value.expect("logged in");
+    assert_eq!(li.identity_id, identity_id);
+    assert!(li.session_token.expose().starts_with("ory_st_"));
+    assert_eq!(
+        k.whoami(&li.session_token).await.outcome,
+        Outcome::Ok(Verdict::Active)
+    );
+    let call = k.login(&email, &Secret::new("wrong-Passw0rd!")).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Invalid));
+    assert!(call.value.is_none());
+    let call = k.login(&self::email(), &Secret::new(pw)).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Invalid));
+}
+
+/// Submitting to a flow that does not exist: 404 envelope; a malformed flow id: 400 envelope.
+pub async fn flow_errors(t: Targets) {
+    let body = json!({"method": "password", "identifier": email(), "password": password()});
+    for kind in ["login", "registration"] {
+        let missing = uuid::Uuid::new_v4().to_string();
+        let a = submit(&t, kind, &missing, &body).await;
+        assert_envelope(&a, 404);
+
+        let a = submit(&t, kind, "not-a-flow-id", &body).await;
+        assert_envelope(&a, 400);
+    }
+}
+
+/// whoami: 200 active with the session token; 401 envelope without a token or with a bogus one.
+pub async fn whoami_contract(t: Targets) {
+    let (email, pw) = (email(), password());
+    let reg = register(&t, &email, &pw).await;
+    let identity_id = reg.str_at("/identity/id");
+    let token = reg.str_at("/session_token");
+
+    let a = whoami(&t, Some(&token)).await.expect(200);
+    assert_eq!(a.json["active"], true, "{}", a.text);
+    assert_eq!(a.json["identity"]["id"], identity_id, "{}", a.text);
+    a.str_at("/id");
+    a.str_at("/expires_at");
+
+    // `Authorization: Bearer` works as well.
+    let a = send(
+        "GET /sessions/whoami (bearer)",
+        client()
+            .get(format!("{}/sessions/whoami", t.kratos_public))
+            .header("accept", JSON)
+            .bearer_auth(&token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(a.json["identity"]["id"], identity_id, "{}", a.text);
+
+    let bogus = format!("ory_st_{}", uuid::Uuid::new_v4().simple());
+    for tok in [None, Some(bogus.as_str())] {
+        let a = whoami(&t, tok).await;
+        assert_envelope(&a, 401);
+    }
+
+    let k = t.kratos();
+    assert_eq!(
+        k.whoami(&Secret::new(token)).await.outcome,
+        Outcome::Ok(Verdict::Active)
+    );
+    assert_eq!(
+        k.whoami(&Secret::new(bogus)).await.outcome,
+        Outcome::Ok(Verdict::Inactive)
+    );
+}
+
+/// logout: 204, then whoami 401; logging out the same token again is still 204; an unknown
+/// token is 403. The client calls them `Ok` and `Status(403)`.
+pub async fn logout_contract(t: Targets) {
+    let (email, pw) = (email(), password());
+    let token = register(&t, &email, &pw).await.str_at("/session_token");
+
+    let a = logout(&t, &token).await.expect(204);
+    assert!(a.text.is_empty(), "204 with a body: {}", a.text);
+    assert_envelope(&whoami(&t, Some(&token)).await, 401);
+    logout(&t, &token).await.expect(204);
+
+    let unknown = logout(&t, &format!("ory_st_{}", uuid::Uuid::new_v4().simple())).await;
+    assert_envelope(&unknown, 403);
+
+    let k = t.kratos();
+    let li = k
+        .login(&email, &Secret::new(pw))
+        .await
+        .value
+        .expect("login");
+    assert_eq!(
+        k.whoami(&li.session_token).await.outcome,
+        Outcome::Ok(Verdict::Active)
+    );
+    assert_eq!(
+        k.logout(&li.session_token).await.outcome,
+        Outcome::Ok(Verdict::Ok)
+    );
+    assert_eq!(
+        k.whoami(&li.session_token).await.outcome,
+        Outcome::Ok(Verdict::Inactive)
+    );
+    let bogus = Secret::new(format!("ory_st_{}", uuid::Uuid::new_v4().simple()));
+    assert_eq!(
+        k.logout(&bogus).await.outcome,
+        Outcome::Err(ErrorClass::Status(403))
+    );
+}
+
+/// Admin lookup by `credentials_identifier`: an array holding the identity; `[]` for an
+/// unknown email. The client calls them `Ok` + id and `Absent`.
+pub async fn admin_lookup(t: Targets) {
+    let (email, pw) = (email(), password());
+    let identity_id = register(&t, &email, &pw).await.str_at("/identity/id");
+
+    let a = lookup(&t, &email).await;
+    let list = a
+        .json
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {}", a.text));
+    assert_eq!(list.len(), 1, "{}", a.text);
+    assert_eq!(list[0]["id"], identity_id, "{}", a.text);
+    assert_eq!(list[0]["traits"]["email"], email, "{}", a.text);
+
+    let a = lookup(&t, &self::email()).await;
+    assert_eq!(a.json, json!([]), "{}", a.text);
+
+    let k = t.kratos();
+    let call = k.lookup_identity(&email).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok));
+    assert_eq!(call.value.as_deref(), Some(identity_id.as_str()));
+    let call = k.lookup_identity(&self::email()).await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Absent));
+    assert!(call.value.is_none());
+}
+
+/// Admin delete: 204, then 404 envelope; the identity's sessions end with it.
+pub async fn delete_identity(t: Targets) {
+    let (email, pw) = (email(), password());
+    let reg = register(&t, &email, &pw).await;
+    let identity_id = reg.str_at("/identity/id");
+    let token = reg.str_at("/session_token");
+    let http = client();
+    let del = |id: String| {
+        let http = http.clone();
+        let url = format!("{}/admin/identities/{id}", t.kratos_admin);
+        async move {
+            send(
+                "DELETE /admin/identities/{id}",
+                http.delete(url).header("accept", JSON),
+            )
+            .await
+        }
+    };
+
+    let a = del(identity_id.clone()).await.expect(204);
+    assert!(a.text.is_empty(), "{}", a.text);
+    assert_envelope(&del(identity_id.clone()).await, 404);
+    assert_eq!(lookup(&t, &email).await.json, json!([]));
+    assert_envelope(&whoami(&t, Some(&token)).await, 401);
+
+    let k = t.kratos();
+    let id = k
+        .register(&traits(&self::email()), &Secret::new(password()))
+        .await
+        .value
+        .expect("registered")
+        .identity_id;
+    assert_eq!(
+        k.delete_identity(&id).await.outcome,
+        Outcome::Ok(Verdict::Ok)
+    );
+    assert_eq!(
+        k.delete_identity(&id).await.outcome,
+        Outcome::Err(ErrorClass::Status(404))
+    );
+}
+
+/// An expired flow: 410 envelope `self_service_flow_expired` with `use_flow_id`, a replacement
+/// flow that works. Simulator only: the real stack runs with Kratos's default 1 h lifespan.
+pub async fn expired_flow(t: Targets) {
+    let flow = create_flow(&t, "registration").await.str_at("/id");
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let (email, pw) = (email(), password());
+    let a = submit(&t, "registration", &flow, &registration_body(&email, &pw)).await;
+    assert_envelope(&a, 410);
+    assert_eq!(
+        a.json["error"]["id"], "self_service_flow_expired",
+        "{}",
+        a.text
+    );
+    a.str_at("/expired_at");
+    let replacement = a.str_at("/use_flow_id");
+    assert_ne!(replacement, flow);
+    let ok = submit(
+        &t,
+        "registration",
+        &replacement,
+        &registration_body(&email, &pw),
+    )
+    .await
+    .expect(200);
+    ok.str_at("/identity/id");
+}
+
+fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
+    a.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn node_names(a: &Answer) -> Vec<String> {
+    a.json["ui"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no ui.nodes: {}", a.what, a.text))
+        .iter()
+        .map(|n| n["attributes"]["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Details beyond what orysim reads, where the simulator once differed from Kratos v1.3.1:
+/// node order, defaulted traits, refresh flows, the admin identity view and its `Link` header,
+/// the no-cache headers, the unsupported-content-type message and the router's answers.
+pub async fn details(t: Targets) {
+    let flow = create_flow(&t, "registration").await;
+    assert_eq!(
+        node_names(&flow),
+        [
+            "traits.email",
+            "traits.name.first",
+            "traits.name.last",
+            "csrf_token",
+            "method"
+        ],
+        "{}",
+        flow.text
+    );
+    assert!(
+        header(&flow, "cache-control").contains("no-store"),
+        "{:?}",
+        flow.headers
+    );
+    assert_eq!(header(&flow, "vary"), "Cookie", "{:?}", flow.headers);
+
+    // A password error node sits right after the identifier.
+    let (email, pw) = (email(), password());
+    let short = submit(
+        &t,
+        "registration",
+        &flow.str_at("/id"),
+        &registration_body(&email, "short"),
+    )
+    .await
+    .expect(400);
+    let names = node_names(&short);
+    assert_eq!(names[..2], ["traits.email", "password"], "{}", short.text);
+
+    // Traits without `name` come back with `"name": {}`.
+    let flow_id = create_flow(&t, "registration").await.str_at("/id");
+    let body = json!({"method": "password", "password": pw, "traits": {"email": email}});
+    let ok = submit(&t, "registration", &flow_id, &body)
+        .await
+        .expect(200);
+    assert_eq!(
+        ok.json["identity"]["traits"],
+        json!({"email": email, "name": {}})
+    );
+    let token = ok.str_at("/session_token");
+
+    // Re-authentication flow for a session: confirm message, identifier pre-filled and hidden.
+    let refresh = send(
+        "GET /self-service/login/api?refresh=true",
+        client()
+            .get(format!(
+                "{}/self-service/login/api?refresh=true",
+                t.kratos_public
+            ))
+            .header("accept", JSON)
+            .header("x-session-token", &token),
+    )
+    .await
+    .expect(200);
+    assert_eq!(refresh.json["refresh"], true, "{}", refresh.text);
+    assert_eq!(message_ids(&refresh), [1010003], "{}", refresh.text);
+    let ident = refresh.json["ui"]["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["attributes"]["name"] == "identifier"))
+        .unwrap_or_else(|| panic!("no identifier node: {}", refresh.text));
+    assert_eq!(ident["attributes"]["type"], "hidden", "{}", refresh.text);
+    assert_eq!(ident["attributes"]["value"], email, "{}", refresh.text);
+
+    // The admin view: `metadata_admin` is always there, the lookup has a `Link` header.
+    let a = lookup(&t, &email).await;
+    assert!(a.json[0].get("metadata_admin").is_some(), "{}", a.text);
+    assert_eq!(
+        a.json[0]["credentials"]["password"]["identifiers"],
+        json!([email]),
+        "{}",
+        a.text
+    );
+    assert!(
+        header(&a, "cache-control").contains("no-store"),
+        "{:?}",
+        a.headers
+    );
+    let link = header(&a, "link");
+    assert!(
+        link.ends_with(
+            "&page_size=250&page_token=00000000-0000-0000-0000-000000000000>; rel=\"first\""
+        ),
+        "{link}"
+    );
+
+    // whoami errors carry the no-cache headers too.
+    let w = whoami(&t, None).await;
+    assert!(
+        header(&w, "cache-control").contains("no-store"),
+        "{:?}",
+        w.headers
+    );
+    assert_eq!(header(&w, "vary"), "Cookie", "{:?}", w.headers);
+
+    // A body of an unsupported content type.
+    let flow_id = create_flow(&t, "login").await.str_at("/id");
+    let a = send(
+        "POST /self-service/login (text/plain)",
+        client()
+            .post(format!(
+                "{}/self-service/login?flow={flow_id}",
+                t.kratos_public
+            ))
+            .header("accept", JSON)
+            .header("content-type", "text/plain")
+            .body("identifier=x"),
+    )
+    .await;
+    assert_eq!(a.status, 400, "{}", a.text);
+    let text = a.json["ui"]["messages"][0]["text"].as_str().unwrap_or("");
+    assert!(
+        text.ends_with(
+            "only [multipart/form-data application/x-www-form-urlencoded application/json] are supported."
+        ),
+        "{text}"
+    );
+
+    // The router's own answers are plain text with nosniff; whoami answers every method.
+    let a = send(
+        "GET /nope",
+        client().get(format!("{}/nope", t.kratos_public)),
+    )
+    .await
+    .expect(404);
+    assert_eq!(header(&a, "x-content-type-options"), "nosniff");
+    let a = send(
+        "DELETE /sessions/whoami",
+        client()
+            .delete(format!("{}/sessions/whoami", t.kratos_public))
+            .header("accept", JSON),
+    )
+    .await;
+    assert_envelope(&a, 401);
+}
+
+contracts! {
+    registration => contract_simulator_kratos_registration, contract_real_ory_kratos_registration;
+    duplicate_registration => contract_simulator_kratos_duplicate_registration, contract_real_ory_kratos_duplicate_registration;
+    login_flow => contract_simulator_kratos_login, contract_real_ory_kratos_login;
+    flow_errors => contract_simulator_kratos_flow_errors, contract_real_ory_kratos_flow_errors;
+    whoami_contract => contract_simulator_kratos_whoami, contract_real_ory_kratos_whoami;
+    logout_contract => contract_simulator_kratos_logout, contract_real_ory_kratos_logout;
+    admin_lookup => contract_simulator_kratos_admin_lookup, contract_real_ory_kratos_admin_lookup;
+    delete_identity => contract_simulator_kratos_delete_identity, contract_real_ory_kratos_delete_identity;
+    details => contract_simulator_kratos_details, contract_real_ory_kratos_details;
+}
+
+/// Simulator only (see [`expired_flow`]): flows live 1 s, long enough to submit the replacement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_simulator_kratos_expired_flow() {
+    let mut cfg = orysim::sim::SimConfig::ephemeral();
+    cfg.flow_lifespan = std::time::Duration::from_secs(1);
+    crate::on_simulator_with("contract_simulator_kratos_expired_flow", cfg, expired_flow).await;
+}
