@@ -3,7 +3,8 @@
 //!
 //! Nothing here logs and nothing here formats a secret into a message.
 
-use crate::model::ErrorClass;
+use crate::model::{ErrorClass, Verdict};
+use crate::ory::Call;
 use crate::secret::Secret;
 use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
@@ -95,6 +96,21 @@ pub async fn read_body(mut resp: Response, cap: usize) -> Result<Vec<u8>, ErrorC
             Ok(None) => return Ok(buf),
             Err(e) => return Err(classify_error(&e)),
         }
+    }
+}
+
+/// An answer with an unexpected status.
+pub(crate) fn status_err<T>(status: StatusCode) -> Call<T> {
+    Call::err(ErrorClass::Status(status.as_u16()))
+}
+
+/// Sends a request whose only answer of interest is its status: `want` → `Ok`, any other
+/// status → `Status`, transport failures by class.
+pub(crate) async fn expect_status(req: RequestBuilder, want: StatusCode) -> Call<()> {
+    match execute(req).await {
+        Ok((status, _)) if status == want => Call::ok(Verdict::Ok),
+        Ok((status, _)) => status_err(status),
+        Err(class) => Call::err(class),
     }
 }
 

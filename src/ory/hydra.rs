@@ -133,9 +133,7 @@ fn json_accept() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
-fn status_err<T>(status: StatusCode) -> Call<T> {
-    Call::err(ErrorClass::Status(status.as_u16()))
-}
+use http::status_err;
 
 impl HydraClient {
     pub fn new(
@@ -274,11 +272,7 @@ impl HydraClient {
             .header(ACCEPT, json_accept())
             .header(CONTENT_TYPE, form_content_type());
         let req = client.authenticate(req, &mut form).body(form.s);
-        match http::execute(req).await {
-            Ok((StatusCode::OK, _)) => Call::ok(Verdict::Ok),
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        http::expect_status(req, StatusCode::OK).await
     }
 
     /// Admin `DELETE /admin/clients/{id}`. 204 → `Ok`.
@@ -289,11 +283,7 @@ impl HydraClient {
             Ok(r) => r,
             Err(class) => return Call::err(class),
         };
-        match http::execute(req).await {
-            Ok((StatusCode::NO_CONTENT, _)) => Call::ok(Verdict::Ok),
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        http::expect_status(req, StatusCode::NO_CONTENT).await
     }
 }
 

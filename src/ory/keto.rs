@@ -164,9 +164,7 @@ fn json_accept() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
-fn status_err<T>(status: StatusCode) -> Call<T> {
-    Call::err(ErrorClass::Status(status.as_u16()))
-}
+use http::status_err;
 
 /// Append the subject to a query in Keto's query-string form.
 fn push_subject(q: &mut QueryBuf, subject: &Subject) {
@@ -242,11 +240,7 @@ impl KetoClient {
             Ok(r) => r.json(&TupleBody::from(t)),
             Err(class) => return Call::err(class),
         };
-        match http::execute(req).await {
-            Ok((StatusCode::CREATED, _)) => Call::ok(Verdict::Ok),
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        http::expect_status(req, StatusCode::CREATED).await
     }
 
     /// `GET /relation-tuples/check/openapi`. `allowed:true` → `Allowed`, `false` → `Denied`;
@@ -343,11 +337,7 @@ impl KetoClient {
             Ok(r) => r,
             Err(class) => return Call::err(class),
         };
-        match http::execute(req).await {
-            Ok((StatusCode::NO_CONTENT, _)) => Call::ok(Verdict::Ok),
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        http::expect_status(req, StatusCode::NO_CONTENT).await
     }
 }
 

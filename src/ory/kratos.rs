@@ -156,9 +156,7 @@ fn has_message(body: &[u8], id: i64) -> bool {
     }
 }
 
-fn status_err<T>(status: StatusCode) -> Call<T> {
-    Call::err(ErrorClass::Status(status.as_u16()))
-}
+use http::status_err;
 
 impl KratosClient {
     pub fn new(
@@ -327,11 +325,7 @@ impl KratosClient {
         let req = self
             .public(self.inner.http.delete(self.inner.logout.clone()))
             .json(&body);
-        match http::execute(req).await {
-            Ok((StatusCode::NO_CONTENT, _)) => Call::ok(Verdict::Ok),
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        http::expect_status(req, StatusCode::NO_CONTENT).await
     }
 
     /// Admin `GET /admin/identities?credentials_identifier=<email>`. Non-empty array → `Ok` + the
@@ -365,11 +359,7 @@ impl KratosClient {
             Ok(r) => r,
             Err(class) => return Call::err(class),
         };
-        match http::execute(req).await {
-            Ok((StatusCode::NO_CONTENT, _)) => Call::ok(Verdict::Ok),
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        http::expect_status(req, StatusCode::NO_CONTENT).await
     }
 }
 
