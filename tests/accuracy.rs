@@ -37,15 +37,6 @@ fn run_keto(urls: &orysim::sim::SimUrls, args: &[&str]) -> Value {
     read_json(&path)
 }
 
-fn check_op(report: &Value) -> &Value {
-    report["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == "keto.check")
-        .expect("keto.check ran")
-}
-
 fn sim_with_keto(fault: FaultSpec) -> (tokio::runtime::Runtime, orysim::sim::SimHandle) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -66,7 +57,9 @@ fn a_fixed_20ms_latency_is_reported_within_1ms_at_p50() {
         ..FaultSpec::default()
     });
     let report = run_keto(&sim.urls, &["-c", "8", "-d", "3s", "--read-ratio", "20"]);
-    let p50 = check_op(&report)["latency_us"]["p50"].as_u64().unwrap();
+    let p50 = operation(&report, "keto.check").expect("keto.check ran")["latency_us"]["p50"]
+        .as_u64()
+        .unwrap();
     assert!(
         (19_000..=21_000).contains(&p50),
         "injected 20 ms, reported p50 {p50} µs"
@@ -102,7 +95,7 @@ fn a_stall_shows_in_corrected_latency_only_and_the_closed_model_hides_it() {
     );
     rt_open.block_on(sim_open.shutdown());
 
-    let op = check_op(&open);
+    let op = operation(&open, "keto.check").expect("keto.check ran");
     let corrected_p99 = op["latency_us"]["p99"].as_u64().unwrap();
     let uncorrected_p99 = op["latency_uncorrected_us"]["p99"].as_u64().unwrap();
     assert!(
@@ -122,7 +115,7 @@ fn a_stall_shows_in_corrected_latency_only_and_the_closed_model_hides_it() {
         &["-c", "10", "-d", "11s", "--read-ratio", "50"],
     );
     rt_closed.block_on(sim_closed.shutdown());
-    let op = check_op(&closed);
+    let op = operation(&closed, "keto.check").expect("keto.check ran");
     let closed_p99 = op["latency_us"]["p99"].as_u64().unwrap();
     let closed_max = op["latency_us"]["max"].as_u64().unwrap();
     assert!(

@@ -6,27 +6,6 @@ use common::*;
 use serde_json::Value;
 use std::time::Duration;
 
-fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no service {name} in report"))
-}
-
-fn operation<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {
-    report["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == name)
-}
-
-fn outcome(v: &Value, key: &str) -> u64 {
-    v["outcomes"][key].as_u64().unwrap_or(0)
-}
-
 #[test]
 fn all_scope_run_exercises_every_service_with_the_expected_outcomes() {
     let dir = tempfile::tempdir().unwrap();

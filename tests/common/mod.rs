@@ -72,3 +72,27 @@ pub fn orysim_real() -> Command {
 pub fn real_url(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run scripts/ory-stack up"))
 }
+
+/// A service's entry in a JSON report.
+pub fn service<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["services"]
+        .as_array()
+        .expect("services array")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no service {name} in the report"))
+}
+
+/// An operation's entry in a JSON report, if it ran.
+pub fn operation<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    report["operations"]
+        .as_array()
+        .expect("operations array")
+        .iter()
+        .find(|o| o["name"] == name)
+}
+
+/// A verdict count from a service or operation entry (0 when absent).
+pub fn outcome(v: &serde_json::Value, key: &str) -> u64 {
+    v["outcomes"][key].as_u64().unwrap_or(0)
+}
