@@ -11,5 +11,6 @@ pub mod metrics;
 pub mod model;
 pub mod ory;
 pub mod report;
+pub mod scenario;
 pub mod secret;
 pub mod sim;

@@ -89,6 +89,13 @@ ops! {
     KetoExpand => "keto.expand", Keto, Read;
     KetoList => "keto.list", Keto, Read;
     KetoDelete => "keto.delete", Keto, Write;
+    // Generic `http` steps of scenario files, counted under the service they target.
+    KratosHttpRead => "kratos.http.read", Kratos, Read;
+    KratosHttpWrite => "kratos.http.write", Kratos, Write;
+    HydraHttpRead => "hydra.http.read", Hydra, Read;
+    HydraHttpWrite => "hydra.http.write", Hydra, Write;
+    KetoHttpRead => "keto.http.read", Keto, Read;
+    KetoHttpWrite => "keto.http.write", Keto, Write;
 }
 
 impl Op {

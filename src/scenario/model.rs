@@ -1,0 +1,273 @@
+//! A compiled scenario: every name resolved to a slot, every template parsed, every operation's
+//! fields checked. The engine runs this, never the file.
+
+use super::template::Template;
+use crate::model::{Kind, Op, Service, Verdict};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Where it came from: a path, or `builtin:<name>`.
+    pub origin: String,
+    /// Scenarios that run side by side, each with its own share of the virtual users.
+    pub groups: Vec<Group>,
+}
+
+impl Scenario {
+    /// Every service some step calls, in a stable order.
+    pub fn services(&self) -> Vec<Service> {
+        let mut out: Vec<Service> = self.groups.iter().flat_map(Group::services).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub name: String,
+    pub pools: Vec<PoolDecl>,
+    /// `[vu]` values, in file order; value `i` lives in `Slot::Vu(i)`.
+    pub vu_values: Vec<Template>,
+    pub setup: Vec<Step>,
+    pub teardown: Vec<Step>,
+    pub cleanup: Vec<Step>,
+    /// How many values setup captures (`Slot::Run`).
+    pub run_slots: usize,
+    pub flows: Vec<Flow>,
+    /// Whether flows are split into reads and writes for `--read-ratio`.
+    pub uses_mix: bool,
+}
+
+impl Group {
+    pub fn services(&self) -> Vec<Service> {
+        let mut out: Vec<Service> = self
+            .setup
+            .iter()
+            .chain(&self.teardown)
+            .chain(&self.cleanup)
+            .chain(self.flows.iter().flat_map(|f| &f.steps))
+            .map(|s| s.op.service())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Virtual users reserved by flows with `vus`.
+    pub fn dedicated_vus(&self) -> usize {
+        self.flows.iter().filter_map(|f| f.dedicated_vus).sum()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolDecl {
+    pub name: String,
+    pub capacity: usize,
+    pub fields: Vec<String>,
+    pub ledger: bool,
+    pub max_age: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct Flow {
+    pub name: String,
+    pub weight: f64,
+    pub mix: Option<Kind>,
+    pub dedicated_vus: Option<usize>,
+    pub think: Option<Think>,
+    /// `let` values in order: (slot, template).
+    pub lets: Vec<(usize, Template)>,
+    pub picks: Vec<Pick>,
+    pub steps: Vec<Step>,
+    /// Size of the iteration context.
+    pub slots: usize,
+    /// Reads and writes one full iteration issues (for the read/write mix).
+    pub reads: u64,
+    pub writes: u64,
+}
+
+/// Binds a pool entry's fields to iteration slots (field `i` → `slots[i]`).
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub pool: usize,
+    pub remove: bool,
+    pub slots: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Think {
+    Fixed(Duration),
+    Uniform(Duration, Duration),
+    Exponential(Duration),
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub op: Op,
+    /// The name given in the file, recorded as its own line in the report.
+    pub name: Option<String>,
+    /// 1-based line in the file, for messages at run time (setup failures).
+    pub line: usize,
+    pub action: Action,
+    pub expect: Expect,
+    pub think: Option<Think>,
+    pub captures: Vec<(Output, usize)>,
+    /// (pool, one template per pool field).
+    pub pushes: Vec<(usize, Vec<Template>)>,
+    /// Teardown and cleanup only: run once per entry of this pool.
+    pub for_each: Option<Pick>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// Any domain result counts as success.
+    Any,
+    Verdict(Verdict),
+    /// `http` steps: one of these statuses.
+    Status(Vec<u16>),
+}
+
+/// A value a step can hand to later steps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    IdentityId,
+    SessionToken,
+    Email,
+    Password,
+    ClientId,
+    ClientSecret,
+    AccessToken,
+    Count,
+    Status,
+    /// `http` steps: a JSON pointer into the response body.
+    Json(String),
+}
+
+impl Output {
+    pub fn name(&self) -> &str {
+        match self {
+            Output::IdentityId => "identity_id",
+            Output::SessionToken => "session_token",
+            Output::Email => "email",
+            Output::Password => "password",
+            Output::ClientId => "client_id",
+            Output::ClientSecret => "client_secret",
+            Output::AccessToken => "access_token",
+            Output::Count => "count",
+            Output::Status => "status",
+            Output::Json(p) => p,
+        }
+    }
+}
+
+/// A Keto subject: an id, or a subject set `namespace:object#relation`.
+#[derive(Debug, Clone)]
+pub enum SubjectT {
+    Id(Template),
+    Set(Template),
+}
+
+#[derive(Debug, Clone)]
+pub struct TupleT {
+    pub namespace: Template,
+    pub object: Template,
+    pub relation: Template,
+    pub subject: SubjectT,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryT {
+    pub namespace: Option<Template>,
+    pub object: Option<Template>,
+    pub relation: Option<Template>,
+    pub subject: Option<SubjectT>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HydraClientT {
+    pub client_id: Template,
+    pub client_secret: Template,
+    pub auth_method: Template,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    KratosRegister {
+        email: Template,
+        password: Template,
+        first_name: Template,
+        last_name: Template,
+    },
+    KratosLogin {
+        identifier: Template,
+        password: Template,
+    },
+    KratosWhoami {
+        session_token: Template,
+    },
+    KratosLogout {
+        session_token: Template,
+    },
+    KratosLookupIdentity {
+        identifier: Template,
+    },
+    KratosDeleteIdentity {
+        identity_id: Template,
+    },
+    HydraCreateClient {
+        auth_method: Template,
+        scope: Template,
+    },
+    HydraToken {
+        client: HydraClientT,
+        scope: Option<Template>,
+    },
+    HydraIntrospect {
+        token: Template,
+    },
+    HydraRevoke {
+        client: HydraClientT,
+        token: Template,
+    },
+    HydraDeleteClient {
+        client_id: Template,
+    },
+    KetoWrite(TupleT),
+    KetoCheck {
+        tuple: TupleT,
+        max_depth: Option<u32>,
+    },
+    KetoExpand {
+        namespace: Template,
+        object: Template,
+        relation: Template,
+        max_depth: Option<u32>,
+    },
+    KetoList {
+        query: QueryT,
+        page_size: Option<u32>,
+    },
+    KetoDelete(QueryT),
+    Http(HttpT),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpT {
+    pub method: reqwest::Method,
+    pub url: Template,
+    pub headers: Vec<(reqwest::header::HeaderName, Template)>,
+    pub body: Option<Template>,
+    /// Send the configured admin API key, like the admin calls of the Ory clients.
+    pub admin_auth: bool,
+}
+
+/// `namespace:object#relation` → its three parts.
+pub fn parse_subject_set(s: &str) -> Option<(&str, &str, &str)> {
+    let (namespace, rest) = s.split_once(':')?;
+    let (object, relation) = rest.rsplit_once('#')?;
+    (!namespace.is_empty() && !object.is_empty() && !relation.is_empty())
+        .then_some((namespace, object, relation))
+}
