@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,6 +109,50 @@ impl Op {
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// What a recorded call counts under: its operation, plus the scenario step's name when the step
+/// has one. Keys order by operation, then step, the plain (unnamed) operation first.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricKey {
+    pub op: Op,
+    pub step: Option<Arc<str>>,
+}
+
+impl MetricKey {
+    /// The plain operation, not tied to a named step.
+    pub fn op(op: Op) -> Self {
+        MetricKey { op, step: None }
+    }
+
+    /// The operation as called by the scenario step `name`.
+    pub fn step(op: Op, name: &str) -> Self {
+        MetricKey {
+            op,
+            step: Some(Arc::from(name)),
+        }
+    }
+
+    /// How reports show the key: `keto.check`, or `keto.check · check-after-login` for a named
+    /// step.
+    pub fn label(&self) -> String {
+        match &self.step {
+            None => self.op.name().to_string(),
+            Some(step) => format!("{} · {step}", self.op.name()),
+        }
+    }
+}
+
+impl From<Op> for MetricKey {
+    fn from(op: Op) -> Self {
+        MetricKey::op(op)
+    }
+}
+
+impl fmt::Display for MetricKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
     }
 }
 
@@ -247,6 +292,24 @@ mod tests {
         for (i, &op) in Op::ALL.iter().enumerate() {
             assert_eq!(op.index(), i);
         }
+    }
+
+    #[test]
+    fn metric_keys_label_and_order_by_op_then_step_plain_first() {
+        let plain = MetricKey::from(Op::KetoCheck);
+        let b = MetricKey::step(Op::KetoCheck, "check-b");
+        let a = MetricKey::step(Op::KetoCheck, "check-a");
+        let write = MetricKey::step(Op::KetoWrite, "zzz");
+        assert_eq!(plain, MetricKey::op(Op::KetoCheck));
+        assert_eq!(plain.step, None);
+        assert_eq!(a.step.as_deref(), Some("check-a"));
+        assert_eq!(plain.label(), "keto.check");
+        assert_eq!(a.label(), "keto.check · check-a");
+        assert_eq!(a.to_string(), a.label());
+        let mut keys = vec![b.clone(), plain.clone(), write.clone(), a.clone()];
+        keys.sort();
+        // keto.write comes before keto.check in operation order.
+        assert_eq!(keys, vec![write, plain, a, b]);
     }
 
     #[test]

@@ -8,5 +8,5 @@ mod snapshot;
 
 pub use generator::{GeneratorStats, WarmupTotals};
 pub use histogram::{new_latency_histogram, LatencyHistogram, LATENCY_MAX_US};
-pub use recorder::{Recorder, RecorderHandle, Totals};
+pub use recorder::{MetricId, Recorder, RecorderHandle, Totals};
 pub use snapshot::{OpStats, ServiceTotals, Snapshot};

@@ -2,15 +2,38 @@
 //! mutex, so recording never serialises all virtual users behind one lock: with twice as many
 //! shards as worker threads a lock is almost always uncontended, and taking an uncontended
 //! mutex costs about as much as an atomic add.
+//!
+//! Calls are recorded under a [`MetricId`], a dense index the recorder hands out for each
+//! [`MetricKey`] it knows: every plain operation (id `op.index()`), then the named scenario steps
+//! registered when the recorder was built. Recording is an index into a vector, no hashing.
 
 use super::snapshot::{OpStats, Snapshot};
-use crate::model::{Op, Outcome};
+use crate::model::{MetricKey, Op, Outcome};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+/// Dense index of a [`MetricKey`] in one [`Recorder`]. Plain operations have the id
+/// `op.index()` in every recorder (`MetricId::from(op)`); ids of named steps come from
+/// [`Recorder::metric_id`] and are only meaningful for the recorder that issued them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MetricId(u32);
+
+impl MetricId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl From<Op> for MetricId {
+    fn from(op: Op) -> Self {
+        MetricId(op.index() as u32)
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    /// Indexed by `Op::index`; allocated on first use so unused operations cost nothing.
+    /// Indexed by `MetricId::index`; allocated on first use so unused keys cost nothing.
     ops: Vec<Option<OpStats>>,
     requests: u64,
     errors: u64,
@@ -25,24 +48,61 @@ pub struct Totals {
 
 pub struct Recorder {
     shards: Box<[Mutex<Shard>]>,
+    /// The key of each id: `Op::ALL` in order, then the registered named steps.
+    keys: Box<[MetricKey]>,
+    /// Id of each registered named step (plain operations need no look-up).
+    steps: HashMap<MetricKey, MetricId>,
 }
 
 impl Recorder {
+    /// A recorder for plain operations only.
     pub fn new() -> Arc<Recorder> {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Recorder::with_shards((threads * 2).max(4))
+        Recorder::with_steps(&[])
     }
 
     pub fn with_shards(n: usize) -> Arc<Recorder> {
+        Recorder::with_shards_and_steps(n, &[])
+    }
+
+    /// A recorder that also counts the given named steps apart (see [`Recorder::metric_id`]).
+    pub fn with_steps(steps: &[MetricKey]) -> Arc<Recorder> {
+        Recorder::with_shards_and_steps(default_shards(), steps)
+    }
+
+    /// `n` shards; every plain operation plus the given keys. Keys without a step name are
+    /// plain operations, which are always there; a key given twice gets one id.
+    pub fn with_shards_and_steps(n: usize, steps: &[MetricKey]) -> Arc<Recorder> {
+        let mut keys: Vec<MetricKey> = Op::ALL.iter().map(|&op| MetricKey::op(op)).collect();
+        let mut ids = HashMap::new();
+        for key in steps.iter().filter(|k| k.step.is_some()) {
+            ids.entry(key.clone()).or_insert_with(|| {
+                let id = u32::try_from(keys.len()).expect("fewer than 2^32 named steps");
+                keys.push(key.clone());
+                MetricId(id)
+            });
+        }
         let shards = (0..n.max(1))
             .map(|_| {
                 Mutex::new(Shard {
-                    ops: (0..Op::ALL.len()).map(|_| None).collect(),
+                    ops: (0..keys.len()).map(|_| None).collect(),
                     ..Shard::default()
                 })
             })
             .collect();
-        Arc::new(Recorder { shards })
+        Arc::new(Recorder {
+            shards,
+            keys: keys.into_boxed_slice(),
+            steps: ids,
+        })
+    }
+
+    /// The id to record `key` under: plain operations always have one, named steps only when
+    /// they were registered at construction.
+    pub fn metric_id(&self, key: &MetricKey) -> Option<MetricId> {
+        match key.step {
+            None => Some(key.op.into()),
+            Some(_) => self.steps.get(key).copied(),
+        }
     }
 
     /// A handle for one virtual user; handles spread round-robin over the shards.
@@ -103,9 +163,12 @@ impl RecorderHandle {
     /// Records one call. `intended` is the scheduled start in the open model: latency is then
     /// counted from it (coordinated-omission correction) and the latency from `start` is kept
     /// beside it. In the closed model `intended` is `None`.
+    ///
+    /// `id` is an operation (`Op` converts) or an id from this recorder's
+    /// [`Recorder::metric_id`]; an id from another recorder with fewer keys panics.
     pub fn record(
         &self,
-        op: Op,
+        id: impl Into<MetricId>,
         intended: Option<Instant>,
         start: Instant,
         end: Instant,
@@ -116,15 +179,26 @@ impl RecorderHandle {
             Some(at) => (micros(end.saturating_duration_since(at)), Some(actual_us)),
             None => (actual_us, None),
         };
+        let i = id.into().index();
+        let keys = &self.recorder.keys;
+        assert!(
+            i < keys.len(),
+            "metric id {i} was not issued by this recorder"
+        );
         let mut shard = self.recorder.lock(self.shard);
         shard.requests += 1;
         if !outcome.is_ok() {
             shard.errors += 1;
         }
-        shard.ops[op.index()]
-            .get_or_insert_with(|| OpStats::new(op))
+        shard.ops[i]
+            .get_or_insert_with(|| OpStats::for_key(&keys[i]))
             .record(latency_us, uncorrected_us, outcome);
     }
+}
+
+fn default_shards() -> usize {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (threads * 2).max(4)
 }
 
 fn micros(d: std::time::Duration) -> u64 {
@@ -190,6 +264,91 @@ mod tests {
         let uncorrected = s.uncorrected.as_ref().unwrap().max();
         assert!((999_000..=1_001_000).contains(&corrected), "{corrected}");
         assert!((99_900..=100_100).contains(&uncorrected), "{uncorrected}");
+    }
+
+    #[test]
+    fn named_steps_get_their_own_ids_and_stats() {
+        let after_login = MetricKey::step(Op::KetoCheck, "check-after-login");
+        let admin = MetricKey::step(Op::KetoCheck, "admin-check");
+        let rec = Recorder::with_shards_and_steps(
+            2,
+            &[
+                after_login.clone(),
+                MetricKey::op(Op::KetoCheck),
+                admin.clone(),
+                after_login.clone(),
+            ],
+        );
+        let plain_id = rec.metric_id(&MetricKey::op(Op::KetoCheck)).unwrap();
+        assert_eq!(plain_id, MetricId::from(Op::KetoCheck));
+        assert_eq!(plain_id.index(), Op::KetoCheck.index());
+        let a = rec.metric_id(&after_login).unwrap();
+        let b = rec.metric_id(&admin).unwrap();
+        assert_ne!(a, b);
+        assert!(a != plain_id && b != plain_id);
+        assert!(a.index() >= Op::ALL.len() && b.index() >= Op::ALL.len());
+        assert_eq!(rec.keys.len(), Op::ALL.len() + 2, "duplicates share one id");
+        assert_eq!(
+            rec.metric_id(&MetricKey::step(Op::KetoCheck, "unknown")),
+            None
+        );
+        // A name registered for one operation does not resolve for another.
+        assert_eq!(
+            rec.metric_id(&MetricKey::step(Op::KetoWrite, "admin-check")),
+            None
+        );
+        // Plain operations resolve in a recorder without steps too.
+        assert_eq!(
+            Recorder::with_shards(1).metric_id(&MetricKey::op(Op::HydraToken)),
+            Some(MetricId::from(Op::HydraToken))
+        );
+
+        let t0 = Instant::now();
+        let us = Duration::from_micros;
+        for vu in 0..4 {
+            let h = rec.handle(vu);
+            h.record(a, None, t0, t0 + us(100), Outcome::Ok(Verdict::Allowed));
+            h.record(b, None, t0, t0 + us(900), Outcome::Ok(Verdict::Denied));
+        }
+        rec.handle(0).record(
+            Op::KetoCheck,
+            None,
+            t0,
+            t0 + us(5000),
+            Outcome::Err(ErrorClass::Timeout),
+        );
+        let snap = rec.snapshot();
+        let sa = snap.get(&after_login).unwrap();
+        assert_eq!(sa.step.as_deref(), Some("check-after-login"));
+        assert_eq!((sa.count(), sa.verdict(Verdict::Allowed)), (4, 4));
+        assert!((99..=101).contains(&sa.latency.max()));
+        let sb = snap.get(&admin).unwrap();
+        assert_eq!((sb.count(), sb.verdict(Verdict::Denied)), (4, 4));
+        assert!((899..=901).contains(&sb.latency.min()));
+        let plain = snap.op(Op::KetoCheck).unwrap();
+        assert_eq!((plain.count(), plain.error_count()), (1, 1));
+        assert_eq!(snap.ops().count(), 3);
+        assert_eq!(snap.total_requests(), 9);
+        assert_eq!(
+            rec.totals(),
+            Totals {
+                requests: 9,
+                errors: 1
+            }
+        );
+        rec.reset();
+        assert_eq!(rec.snapshot().ops().count(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "not issued by this recorder")]
+    fn an_id_from_another_recorder_is_refused() {
+        let big = Recorder::with_shards_and_steps(1, &[MetricKey::step(Op::KetoCheck, "x")]);
+        let id = big.metric_id(&MetricKey::step(Op::KetoCheck, "x")).unwrap();
+        let t = Instant::now();
+        Recorder::with_shards(1)
+            .handle(0)
+            .record(id, None, t, t, Outcome::Ok(Verdict::Ok));
     }
 
     #[test]

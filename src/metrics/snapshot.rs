@@ -1,14 +1,19 @@
-//! A point-in-time, mergeable copy of everything recorded: per operation latency histograms,
-//! domain verdicts and error classes. Exporters read snapshots; they never touch the recorder.
+//! A point-in-time, mergeable copy of everything recorded: per operation (and per named scenario
+//! step) latency histograms, domain verdicts and error classes. Exporters read snapshots; they
+//! never touch the recorder.
 
 use super::histogram::{new_latency_histogram, LatencyHistogram};
-use crate::model::{ErrorClass, Kind, Op, Outcome, Service, Verdict};
+use crate::model::{ErrorClass, Kind, MetricKey, Op, Outcome, Service, Verdict};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// Everything recorded for one operation.
+/// Everything recorded for one operation, or for one operation as called by one named scenario
+/// step (`op` and `step` together are its [`MetricKey`]).
 #[derive(Clone, Debug)]
 pub struct OpStats {
     pub op: Op,
+    /// The scenario step's name; `None` for calls not made by a named step.
+    pub step: Option<Arc<str>>,
     /// Latency of every call (ok or not), in microseconds. In the open model this counts from
     /// the intended start (coordinated-omission corrected).
     pub latency: LatencyHistogram,
@@ -20,9 +25,16 @@ pub struct OpStats {
 }
 
 impl OpStats {
+    /// Empty stats for the plain (unnamed) operation.
     pub fn new(op: Op) -> Self {
+        OpStats::for_key(&MetricKey::op(op))
+    }
+
+    /// Empty stats for any key, named step or not.
+    pub fn for_key(key: &MetricKey) -> Self {
         OpStats {
-            op,
+            op: key.op,
+            step: key.step.clone(),
             latency: new_latency_histogram(),
             uncorrected: None,
             verdicts: [0; Verdict::ALL.len()],
@@ -45,6 +57,14 @@ impl OpStats {
         }
     }
 
+    /// What these stats count under.
+    pub fn key(&self) -> MetricKey {
+        MetricKey {
+            op: self.op,
+            step: self.step.clone(),
+        }
+    }
+
     pub fn count(&self) -> u64 {
         self.ok_count() + self.error_count()
     }
@@ -62,7 +82,7 @@ impl OpStats {
     }
 
     pub fn merge(&mut self, other: &OpStats) {
-        debug_assert_eq!(self.op, other.op);
+        debug_assert_eq!(self.key(), other.key());
         // Both histograms have the same bounds, so `add` cannot fail.
         let _ = self.latency.add(&other.latency);
         if let Some(other_unc) = &other.uncorrected {
@@ -109,43 +129,53 @@ impl ServiceTotals {
     }
 }
 
-/// All operations recorded so far, ordered by operation.
+/// All operations and named steps recorded so far, keyed by [`MetricKey`]: ordered by operation,
+/// then step name, the plain (unnamed) operation first. Roll-ups (per service, totals, error
+/// classes) count every entry, named or not.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    ops: BTreeMap<Op, OpStats>,
+    ops: BTreeMap<MetricKey, OpStats>,
 }
 
 impl Snapshot {
+    /// Every entry, plain operations and named steps, in key order.
     pub fn ops(&self) -> impl Iterator<Item = &OpStats> {
         self.ops.values()
     }
 
+    /// The plain (unnamed) stats of `op`; calls made by named steps are under [`Snapshot::get`].
     pub fn op(&self, op: Op) -> Option<&OpStats> {
-        self.ops.get(&op)
+        self.ops.get(&MetricKey::op(op))
     }
 
+    pub fn get(&self, key: &MetricKey) -> Option<&OpStats> {
+        self.ops.get(key)
+    }
+
+    /// Adds `stats` under its key, merging with what is already there.
     pub fn insert(&mut self, stats: OpStats) {
-        match self.ops.get_mut(&stats.op) {
+        let key = stats.key();
+        match self.ops.get_mut(&key) {
             Some(existing) => existing.merge(&stats),
             None => {
-                self.ops.insert(stats.op, stats);
+                self.ops.insert(key, stats);
             }
         }
     }
 
     pub fn merge(&mut self, other: &Snapshot) {
-        for stats in other.ops.values() {
-            match self.ops.get_mut(&stats.op) {
+        for (key, stats) in &other.ops {
+            match self.ops.get_mut(key) {
                 Some(existing) => existing.merge(stats),
                 None => {
-                    self.ops.insert(stats.op, stats.clone());
+                    self.ops.insert(key.clone(), stats.clone());
                 }
             }
         }
     }
 
     pub fn services(&self) -> Vec<Service> {
-        let mut services: Vec<Service> = self.ops.keys().map(|op| op.service()).collect();
+        let mut services: Vec<Service> = self.ops.keys().map(|k| k.op.service()).collect();
         services.dedup();
         services
     }
@@ -237,6 +267,93 @@ mod tests {
         assert_eq!(merged.uncorrected.as_ref().unwrap().len(), 1);
         assert_eq!(merged.verdict(Verdict::Allowed), 1);
         assert_eq!(merged.verdict(Verdict::Denied), 1);
+    }
+
+    fn stats(key: &MetricKey, n: u64, latency_us: u64, outcome: Outcome) -> OpStats {
+        let mut s = OpStats::for_key(key);
+        for _ in 0..n {
+            s.record(latency_us, None, outcome);
+        }
+        s
+    }
+
+    #[test]
+    fn named_steps_are_kept_apart_from_the_plain_op_and_counted_in_every_total() {
+        let plain = MetricKey::op(Op::KetoCheck);
+        let after_login = MetricKey::step(Op::KetoCheck, "check-after-login");
+        let admin = MetricKey::step(Op::KetoCheck, "admin-check");
+        let write = MetricKey::step(Op::KetoWrite, "grant");
+        let mut snap = Snapshot::default();
+        snap.insert(stats(&after_login, 3, 100, Outcome::Ok(Verdict::Allowed)));
+        snap.insert(stats(&plain, 5, 200, Outcome::Ok(Verdict::Denied)));
+        snap.insert(stats(&admin, 7, 300, Outcome::Err(ErrorClass::Timeout)));
+        snap.insert(stats(&write, 2, 400, Outcome::Ok(Verdict::Ok)));
+        // A second insert under the same named key merges into it.
+        snap.insert(stats(&after_login, 1, 100, Outcome::Ok(Verdict::Denied)));
+
+        assert_eq!(snap.op(Op::KetoCheck).unwrap().count(), 5, "plain only");
+        assert_eq!(snap.get(&plain).unwrap().verdict(Verdict::Denied), 5);
+        let a = snap.get(&after_login).unwrap();
+        assert_eq!(a.step.as_deref(), Some("check-after-login"));
+        assert_eq!(a.key(), after_login);
+        assert_eq!(
+            (a.verdict(Verdict::Allowed), a.verdict(Verdict::Denied)),
+            (3, 1)
+        );
+        assert_eq!(a.latency.max(), 100);
+        let b = snap.get(&admin).unwrap();
+        assert_eq!((b.count(), b.error_count()), (7, 7));
+        assert!(snap.get(&MetricKey::step(Op::KetoCheck, "nope")).is_none());
+        assert!(
+            snap.op(Op::KetoWrite).is_none(),
+            "only a named keto.write ran"
+        );
+
+        let keys: Vec<MetricKey> = snap.ops().map(OpStats::key).collect();
+        assert_eq!(keys, vec![write, plain, admin, after_login]);
+
+        assert_eq!(snap.total_requests(), 2 + 5 + 7 + 4);
+        assert_eq!(snap.total_errors(), 7);
+        assert_eq!(snap.errors_by_class()[&ErrorClass::Timeout], 7);
+        assert_eq!(snap.services(), vec![Service::Keto]);
+        let t = snap.service_totals(Service::Keto);
+        assert_eq!((t.reads, t.failed_reads), (16, 7));
+        assert_eq!((t.writes, t.failed_writes), (2, 0));
+        assert_eq!(t.verdict(Verdict::Allowed), 3);
+        assert_eq!(t.verdict(Verdict::Denied), 6);
+    }
+
+    #[test]
+    fn merging_snapshots_matches_entries_by_op_and_step() {
+        let named = MetricKey::step(Op::KratosLogin, "login");
+        let mut a = Snapshot::default();
+        a.insert(stats(&named, 2, 100, Outcome::Ok(Verdict::Valid)));
+        a.insert(OpStats::new(Op::KratosLogin));
+        let mut b = Snapshot::default();
+        b.insert(stats(&named, 3, 100, Outcome::Ok(Verdict::Valid)));
+        b.insert(stats(
+            &MetricKey::op(Op::KratosLogin),
+            4,
+            100,
+            Outcome::Ok(Verdict::Invalid),
+        ));
+        b.insert(stats(
+            &MetricKey::step(Op::KratosLogin, "other"),
+            1,
+            100,
+            Outcome::Ok(Verdict::Valid),
+        ));
+        a.merge(&b);
+        assert_eq!(a.get(&named).unwrap().count(), 5);
+        assert_eq!(a.op(Op::KratosLogin).unwrap().count(), 4);
+        assert_eq!(
+            a.get(&MetricKey::step(Op::KratosLogin, "other"))
+                .unwrap()
+                .count(),
+            1
+        );
+        assert_eq!(a.ops().count(), 3);
+        assert_eq!(a.total_requests(), 10);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use super::{Mode, RunInfo, TargetKind};
 use crate::metrics::{new_latency_histogram, LatencyHistogram, OpStats, Snapshot};
-use crate::model::{ErrorClass, Kind, Op, Service, Verdict};
+use crate::model::{ErrorClass, Kind, MetricKey, Op, Service, Verdict};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
@@ -54,7 +54,8 @@ pub struct Report {
     pub totals: Totals,
     /// One entry per service, in summary order.
     pub services: Vec<ServiceReport>,
-    /// One entry per operation that was called, ordered by operation (service, then flow order).
+    /// One entry per operation that was called, and one per named scenario step that called it,
+    /// ordered by operation (service, then flow order), then step name, the plain entry first.
     pub operations: Vec<OperationReport>,
     /// The warm-up period left out of every other figure; absent without `--warmup`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +187,10 @@ pub struct ServiceReport {
 pub struct OperationReport {
     /// Dotted operation name, e.g. `kratos.login`.
     pub name: String,
+    /// The scenario step's name when these calls were made by a named step; absent for the
+    /// operation's other calls. Added in schema 1 without a version bump (additive, optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     pub service: Service,
     pub kind: Kind,
     /// Calls made (`ok + errors`).
@@ -374,6 +379,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
 fn operation(s: &OpStats, elapsed: Duration) -> OperationReport {
     OperationReport {
         name: s.op.name().to_string(),
+        step: s.step.as_deref().map(str::to_string),
         service: s.op.service(),
         kind: s.op.kind(),
         count: s.count(),
@@ -425,9 +431,10 @@ impl Report {
     pub fn snapshot(&self) -> anyhow::Result<Snapshot> {
         let mut snap = Snapshot::default();
         for o in &self.operations {
-            let stats = o
-                .to_stats()
-                .with_context(|| format!("operation `{}` in the report", o.name))?;
+            let stats = o.to_stats().with_context(|| match &o.step {
+                None => format!("operation `{}` in the report", o.name),
+                Some(step) => format!("operation `{}` of step `{step}` in the report", o.name),
+            })?;
             snap.insert(stats);
         }
         Ok(snap)
@@ -437,7 +444,11 @@ impl Report {
 impl OperationReport {
     fn to_stats(&self) -> anyhow::Result<OpStats> {
         let op = Op::from_name(&self.name).ok_or_else(|| anyhow!("unknown operation"))?;
-        let mut stats = OpStats::new(op);
+        let key = match &self.step {
+            None => MetricKey::op(op),
+            Some(step) => MetricKey::step(op, step),
+        };
+        let mut stats = OpStats::for_key(&key);
         for (name, &n) in &self.outcomes {
             let v = Verdict::from_name(name).ok_or_else(|| anyhow!("unknown outcome `{name}`"))?;
             stats.verdicts[v.index()] += n;
@@ -549,7 +560,7 @@ pub fn load(path: &Path) -> anyhow::Result<Report> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::Outcome;
+    use crate::model::{ErrorClass, Outcome};
 
     /// A three-service run used by the JSON and summary tests.
     pub(crate) fn sample_info() -> RunInfo {
@@ -695,6 +706,36 @@ pub(crate) mod tests {
         snap
     }
 
+    /// Two named steps of keto.check beside the plain operation, and a named keto.write.
+    pub(crate) fn steps_snapshot() -> Snapshot {
+        let mut snap = Snapshot::default();
+        let mut add = |key: MetricKey, n: u64, us: u64, outcome: Outcome| {
+            let mut s = OpStats::for_key(&key);
+            for i in 0..n {
+                s.record(us + i % 7, None, outcome);
+            }
+            snap.insert(s);
+        };
+        let after_login = MetricKey::step(Op::KetoCheck, "after-login");
+        let admin = MetricKey::step(Op::KetoCheck, "admin-check");
+        add(after_login.clone(), 30, 200, Outcome::Ok(Verdict::Allowed));
+        add(after_login, 2, 200, Outcome::Err(ErrorClass::Status(503)));
+        add(admin, 12, 9_000, Outcome::Ok(Verdict::Denied));
+        add(
+            MetricKey::op(Op::KetoCheck),
+            100,
+            400,
+            Outcome::Ok(Verdict::Allowed),
+        );
+        add(
+            MetricKey::step(Op::KetoWrite, "grant"),
+            5,
+            1_000,
+            Outcome::Ok(Verdict::Ok),
+        );
+        snap
+    }
+
     fn json_has_no_non_finite(v: &serde_json::Value) {
         match v {
             serde_json::Value::Number(n) => {
@@ -792,8 +833,76 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn named_steps_get_their_own_entries_and_count_in_the_totals() {
+        let mut info = sample_info();
+        info.elapsed = Duration::from_secs(1);
+        let r = build(&info, &steps_snapshot());
+        let entries: Vec<(&str, Option<&str>, u64)> = r
+            .operations
+            .iter()
+            .map(|o| (o.name.as_str(), o.step.as_deref(), o.count))
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("keto.write", Some("grant"), 5),
+                ("keto.check", None, 100),
+                ("keto.check", Some("admin-check"), 12),
+                ("keto.check", Some("after-login"), 32),
+            ]
+        );
+        let after_login = &r.operations[3];
+        assert_eq!(after_login.service, Service::Keto);
+        assert_eq!(after_login.kind, Kind::Read);
+        assert_eq!(after_login.outcomes["allowed"], 30);
+        assert_eq!(after_login.error_classes["http_503"], 2);
+        assert_eq!(after_login.requests_per_second, Some(32.0));
+        assert!(r.operations[2].latency_us.p50 >= 9_000);
+        assert!(r.operations[1].latency_us.p50 < 1_000);
+
+        assert_eq!((r.totals.requests, r.totals.errors), (149, 2));
+        let keto = r.services.iter().find(|s| s.name == Service::Keto).unwrap();
+        assert_eq!((keto.reads, keto.writes, keto.failed_reads), (144, 5, 2));
+        assert_eq!(keto.outcomes["allowed"], 130);
+        assert_eq!(keto.outcomes["denied"], 12);
+
+        // `step` is written for named entries only.
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["operations"][3]["name"], "keto.check");
+        assert_eq!(v["operations"][3]["step"], "after-login");
+        assert!(v["operations"][1].get("step").is_none());
+        // A report written before steps existed still loads: no `step` means the plain entry.
+        let mut old = v.clone();
+        old["operations"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .for_each(|o| {
+                o.as_object_mut().unwrap().remove("step");
+            });
+        let old: Report = serde_json::from_value(old).unwrap();
+        assert!(old.operations.iter().all(|o| o.step.is_none()));
+        let snap = old.snapshot().unwrap();
+        assert_eq!(
+            snap.op(Op::KetoCheck).unwrap().count(),
+            144,
+            "entries merge"
+        );
+        assert_eq!(snap.op(Op::KetoWrite).unwrap().count(), 5);
+
+        // A corrupt named entry is reported with its step.
+        let mut bad = r.clone();
+        bad.operations[3].count += 1;
+        let err = format!("{:#}", bad.snapshot().unwrap_err());
+        assert!(
+            err.contains("keto.check") && err.contains("after-login"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn json_round_trip_rebuilds_an_equal_snapshot() {
-        for original in [sample_snapshot(), open_model_snapshot()] {
+        for original in [sample_snapshot(), open_model_snapshot(), steps_snapshot()] {
             let report = build(&sample_info(), &original);
             let text = serde_json::to_string_pretty(&report).unwrap();
             let parsed: Report = serde_json::from_str(&text).unwrap();
@@ -801,8 +910,10 @@ pub(crate) mod tests {
             let rebuilt = parsed.snapshot().unwrap();
             assert_eq!(rebuilt.total_requests(), original.total_requests());
             assert_eq!(rebuilt.total_errors(), original.total_errors());
+            assert_eq!(rebuilt.ops().count(), original.ops().count());
             for a in original.ops() {
-                let b = rebuilt.op(a.op).unwrap();
+                let b = rebuilt.get(&a.key()).unwrap();
+                assert_eq!(a.step, b.step);
                 assert_eq!(a.verdicts, b.verdicts);
                 assert_eq!(a.errors, b.errors);
                 assert_eq!(a.latency, b.latency, "{}", a.op);

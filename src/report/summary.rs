@@ -8,7 +8,7 @@
 use super::json::{headline_verdicts, per_second, services_in_order};
 use super::{Mode, RunInfo, TargetKind};
 use crate::metrics::{LatencyHistogram, OpStats, Snapshot};
-use crate::model::{Service, Verdict};
+use crate::model::{Op, Service, Verdict};
 use std::time::Duration;
 
 /// How to render: with ANSI colours or not, and the terminal width to stay within.
@@ -407,11 +407,36 @@ fn latency_cells(h: &LatencyHistogram) -> [Cell; 5] {
     [q(0.5), q(0.9), q(0.99), q(0.999), max]
 }
 
+/// Row label: the operation name, or `op · step` for a named scenario step.
+fn label(s: &OpStats) -> String {
+    match &s.step {
+        None => s.op.name().to_string(),
+        Some(_) => s.key().label(),
+    }
+}
+
+/// `text` cut to at most `max` columns, ending in `…` when something was cut.
+fn truncate(text: &str, max: usize) -> String {
+    if display_width(text) <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        out.push(c);
+        if display_width(&out) + 1 > max {
+            out.pop();
+            break;
+        }
+    }
+    out.push('…');
+    out
+}
+
 fn table_rows(stats: &[&OpStats]) -> Vec<Vec<Cell>> {
     let mut rows = Vec::new();
     for s in stats {
         let errors = s.error_count();
-        let mut row = vec![Cell::plain(s.op.name()), Cell::plain(s.count().to_string())];
+        let mut row = vec![Cell::plain(label(s)), Cell::plain(s.count().to_string())];
         row.extend(latency_cells(&s.latency));
         row.push(Cell {
             text: errors.to_string(),
@@ -429,29 +454,46 @@ fn table_rows(stats: &[&OpStats]) -> Vec<Vec<Cell>> {
 }
 
 fn render_table(stats: &[&OpStats], style: &Style) -> Vec<String> {
-    let rows = table_rows(stats);
-    let col_width = |i: usize| {
+    let mut rows = table_rows(stats);
+    let col_width = |rows: &[Vec<Cell>], i: usize| {
         rows.iter()
             .map(|r| display_width(&r[i].text))
             .chain([HEADERS[i].len()])
             .max()
             .unwrap_or(0)
     };
-    let widths: Vec<usize> = (0..HEADERS.len()).map(col_width).collect();
+    let mut widths: Vec<usize> = (0..HEADERS.len()).map(|i| col_width(&rows, i)).collect();
     let mut shown: Vec<usize> = (0..HEADERS.len()).collect();
-    let total = |shown: &[usize], gap: usize| {
+    let total = |widths: &[usize], shown: &[usize], gap: usize| {
         TABLE_INDENT + shown.iter().map(|&i| widths[i]).sum::<usize>() + gap * (shown.len() - 1)
     };
     let mut gap = 2;
-    if total(&shown, gap) > style.width {
+    if total(&widths, &shown, gap) > style.width {
         gap = 1;
     }
+    // Columns are dropped for the operation names alone: a named step's label counts as no
+    // wider than the longest operation name here, and is cut afterwards to the room left.
+    let op_names = longest_op_name();
+    widths[0] = rows
+        .iter()
+        .map(|r| display_width(&r[0].text).min(op_names))
+        .chain([HEADERS[0].len()])
+        .max()
+        .unwrap_or(0);
     for drop in DROP_ORDER {
-        if total(&shown, gap) <= style.width {
+        if total(&widths, &shown, gap) <= style.width {
             break;
         }
         shown.retain(|&i| i != drop);
     }
+    let room = style
+        .width
+        .saturating_sub(total(&widths, &shown, gap) - widths[0]);
+    let label_max = room.max(widths[0]);
+    for row in &mut rows {
+        row[0].text = truncate(&row[0].text, label_max);
+    }
+    widths[0] = col_width(&rows, 0);
 
     let render = |cells: Vec<(String, Option<Color>)>| {
         let mut line = " ".repeat(TABLE_INDENT);
@@ -596,7 +638,7 @@ fn render_service(
             .map(|(class, n)| format!("{class} {}", paint(style, Color::Red, &format!("×{n}"))))
             .collect();
         out.extend(wrap_items(
-            &format!("   {}: ", s.op.name()),
+            &format!("   {}: ", truncate(&label(s), listing_label_max(style))),
             &items,
             5,
             style.width,
@@ -615,12 +657,22 @@ fn render_service(
             .map(|v| format!("{} {}", v.name(), s.verdict(v)))
             .collect();
         out.extend(wrap_items(
-            &format!("   {}: ", s.op.name()),
+            &format!("   {}: ", truncate(&label(s), listing_label_max(style))),
             &items,
             5,
             style.width,
         ));
     }
+}
+
+/// Labels before the error and verdict lists under the table take at most half the line, but
+/// operation names are never cut.
+fn listing_label_max(style: &Style) -> usize {
+    (style.width / 2).max(longest_op_name())
+}
+
+fn longest_op_name() -> usize {
+    Op::ALL.iter().map(|op| op.name().len()).max().unwrap_or(0)
 }
 
 /// Renders the whole summary; the returned text ends with a newline.
@@ -717,8 +769,11 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
 mod tests {
     use super::*;
     use crate::metrics::OpStats;
+    use crate::model::MetricKey;
     use crate::model::{ErrorClass, Op, Outcome};
-    use crate::report::json::tests::{open_model_snapshot, sample_info, sample_snapshot};
+    use crate::report::json::tests::{
+        open_model_snapshot, sample_info, sample_snapshot, steps_snapshot,
+    };
 
     fn plain() -> Style {
         Style::default()
@@ -967,6 +1022,103 @@ mod tests {
         assert!(text.contains("No requests recorded."));
     }
 
+    /// The table row of `label`, split into cells.
+    fn row<'a>(text: &'a str, label: &'a str) -> Vec<&'a str> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("   {label}  ")))
+            .unwrap_or_else(|| panic!("no row {label:?} in\n{text}"));
+        let rest = &line[3 + label.len()..];
+        let mut cells = vec![label];
+        cells.extend(rest.split_whitespace());
+        cells
+    }
+
+    #[test]
+    fn named_steps_get_their_own_rows_labelled_op_and_step() {
+        let mut info = sample_info();
+        info.services = vec![Service::Keto];
+        let text = render(&info, &steps_snapshot(), &plain());
+        assert_fits(&text, 80);
+        let plain_row = row(&text, "keto.check");
+        let admin = row(&text, "keto.check · admin-check");
+        let after = row(&text, "keto.check · after-login");
+        let grant = row(&text, "keto.write · grant");
+        assert_eq!(plain_row.len(), HEADERS.len(), "all columns shown: {text}");
+        assert_eq!((plain_row[1], plain_row[7]), ("100", "0"));
+        assert_eq!((admin[1], admin[7]), ("12", "0"));
+        assert_eq!((after[1], after[7]), ("32", "2"));
+        assert_eq!(grant[1], "5");
+        // The admin step was slow, the plain calls were not: the rows are not merged.
+        assert!(admin[2].ends_with("ms"), "{admin:?}");
+        assert!(plain_row[2].ends_with("µs"), "{plain_row:?}");
+        // Rows follow the snapshot order: operation, then step, plain first.
+        let pos = |l: &str| text.find(&format!("   {l}  ")).unwrap();
+        assert!(pos("keto.write · grant") < pos("keto.check"));
+        assert!(pos("keto.check") < pos("keto.check · admin-check"));
+        assert!(pos("keto.check · admin-check") < pos("keto.check · after-login"));
+        // The block's totals count named and plain calls alike.
+        assert!(
+            text.contains("👁\u{FE0F}  Reads:             144\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("✔\u{FE0F}  Allowed:           130\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("   keto.check · after-login: http_503 ×2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_step_names_are_cut_to_fit_the_width() {
+        let mut info = sample_info();
+        info.services = vec![Service::Keto];
+        let mut snap = steps_snapshot();
+        let long = "check-that-the-freshly-registered-user-may-read-the-shared-document";
+        let mut s = OpStats::for_key(&MetricKey::step(Op::KetoCheck, long));
+        s.record(250, None, Outcome::Err(ErrorClass::Timeout));
+        snap.insert(s);
+        for width in [80, 72, 60, 40] {
+            let style = Style {
+                color: false,
+                width,
+            };
+            let text = render(&info, &snap, &style);
+            if width >= 60 {
+                assert_fits(&text, width);
+            }
+            assert!(!text.contains(long), "{text}");
+            let cut = text
+                .lines()
+                .find(|l| l.starts_with("   keto.check · check-th") && l.contains('…'))
+                .unwrap_or_else(|| panic!("no cut row at width {width}:\n{text}"));
+            let label = cut.trim_start().split('…').next().unwrap();
+            assert!(display_width(label) + 1 >= longest_op_name(), "{cut}");
+            if width >= 72 {
+                // Shorter labels are kept whole.
+                assert!(text.contains("   keto.check · after-login "), "{text}");
+            }
+        }
+        // At 80 columns the cut label leaves every column in place.
+        let text = render(&info, &snap, &plain());
+        let header = text.lines().find(|l| l.contains("operation")).unwrap();
+        for h in HEADERS {
+            assert!(header.contains(h), "{header}");
+        }
+    }
+
+    #[test]
+    fn truncation_cuts_by_columns_and_marks_the_cut() {
+        assert_eq!(truncate("keto.check", 10), "keto.check");
+        assert_eq!(truncate("keto.check", 9), "keto.che…");
+        assert_eq!(truncate("ab🟢cd", 4), "ab…");
+        assert_eq!(display_width(&truncate("ab🟢cd", 5)), 5);
+        assert_eq!(longest_op_name(), "kratos.lookup_identity".len());
+    }
+
     #[test]
     fn example_summary_for_all_three_services() {
         let text = render(&sample_info(), &sample_snapshot(), &plain());
@@ -984,6 +1136,8 @@ mod tests {
                 width: 60,
             };
             println!("{}", render(&info, &open_model_snapshot(), &narrow));
+            info.interrupted = false;
+            println!("{}", render(&info, &steps_snapshot(), &plain()));
         }
         assert_fits(&text, 80);
     }
