@@ -22,6 +22,25 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve the built-in Ory simulator (Ory's default ports unless told otherwise).
     Sim(Box<SimArgs>),
+    /// List, print and check scenario files.
+    #[command(subcommand)]
+    Scenarios(ScenariosCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenariosCommand {
+    /// The built-in scenarios, with what each does.
+    List,
+    /// Print a built-in scenario's file (a starting point for your own).
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Check scenario files without running them; one line per file, exit 2 if any is wrong.
+    Validate {
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
@@ -84,9 +103,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "DUR")]
     pub warmup: Option<String>,
 
-    /// Which workload to run [default: all]
-    #[arg(long, value_enum)]
+    /// Which built-in workload to run (shorthand for --scenario NAME) [default: all]
+    #[arg(long, value_enum, conflicts_with = "scenario")]
     pub scope: Option<Scope>,
+
+    /// The scenario to run: a built-in name (see `orysim scenarios list`) or a file path
+    #[arg(long, value_name = "NAME|PATH")]
+    pub scenario: Option<String>,
+
+    /// Set a scenario parameter, e.g. --param negative_share=0.2 (repeatable)
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// After the run, delete what it created (identities, tuples) as the scenario's cleanup
+    /// section says
+    #[arg(long)]
+    pub cleanup: bool,
 
     /// Reads per write for every service [default: 100]
     #[arg(long, value_name = "N")]

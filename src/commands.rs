@@ -1,6 +1,6 @@
 //! What each subcommand does, from resolved options to printed output and an exit code.
 
-use orysim::cli::{RunArgs, SimArgs};
+use orysim::cli::{RunArgs, ScenariosCommand, SimArgs};
 use orysim::config::{self, parse_duration, UsageError};
 use orysim::engine;
 use orysim::report::{json, summary};
@@ -62,6 +62,12 @@ pub async fn run(args: RunArgs) -> u8 {
                 return 1;
             }
         }
+    }
+    for (group, c) in &result.cleanup {
+        eprintln!(
+            "🧹 Cleanup of {group}: {} deletions, {} failed",
+            c.calls, c.failed
+        );
     }
     if result.info.interrupted {
         EXIT_INTERRUPTED
@@ -139,4 +145,48 @@ pub async fn sim(args: SimArgs) -> u8 {
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;
     EXIT_OK
+}
+
+/// `orysim scenarios list|show|validate`.
+pub fn scenarios(cmd: ScenariosCommand) -> u8 {
+    use orysim::scenario::{self, Overrides, BUILTINS};
+    match cmd {
+        ScenariosCommand::List => {
+            for (name, _) in BUILTINS {
+                match scenario::load(name, &Overrides::new()) {
+                    Ok(s) => println!("{name:<12} {}", s.description),
+                    Err(e) => println!("{name:<12} (broken: {e})"),
+                }
+            }
+            println!();
+            println!("Run one with `orysim run --scenario NAME`; print it with `orysim scenarios show NAME`.");
+            EXIT_OK
+        }
+        ScenariosCommand::Show { name } => match scenario::builtin_source(&name) {
+            Some(source) => {
+                print!("{source}");
+                EXIT_OK
+            }
+            None => fail(format!(
+                "no built-in scenario `{name}` (built-ins: {})",
+                BUILTINS.map(|(n, _)| n).join(", ")
+            )),
+        },
+        ScenariosCommand::Validate { paths } => {
+            let mut code = EXIT_OK;
+            for path in paths {
+                match scenario::load(&path, &Overrides::new()) {
+                    Ok(s) => {
+                        let flows: usize = s.groups.iter().map(|g| g.flows.len()).sum();
+                        println!("{path}: ok (scenario `{}`, {flows} flows)", s.name);
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = EXIT_USAGE;
+                    }
+                }
+            }
+            code
+        }
+    }
 }

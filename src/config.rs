@@ -7,11 +7,14 @@ use crate::engine::profile::{parse_rate, parse_stages, Profile, StagesSpec};
 use crate::model::Service;
 use crate::ory::hydra::AuthMethod;
 use crate::ory::Endpoints;
+use crate::scenario::{self, Scenario};
 use crate::secret::Secret;
 use reqwest::Url;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A mistake in the user's input. Printed as one line; exit code 2.
@@ -65,7 +68,7 @@ pub enum Target {
 
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    pub scope: Scope,
+    pub scenario: Arc<Scenario>,
     /// Most virtual users the run will have at once (closed: the peak of the profile; open:
     /// `max_vus`).
     pub concurrency: usize,
@@ -78,10 +81,9 @@ pub struct RunConfig {
     pub read_ratio: f64,
     pub seed: u64,
     pub timeout: Duration,
-    pub negative_share: f64,
-    pub keto_namespace: String,
-    pub hydra_auth: AuthMethod,
     pub report: Option<PathBuf>,
+    /// Run the scenario's cleanup section after the load.
+    pub cleanup: bool,
     pub progress: bool,
     pub dry_run: bool,
     pub target: Target,
@@ -90,7 +92,7 @@ pub struct RunConfig {
 
 impl RunConfig {
     pub fn services(&self) -> Vec<Service> {
-        scope_services(self.scope)
+        self.scenario.services()
     }
 
     fn profile_json(&self) -> serde_json::Value {
@@ -114,7 +116,10 @@ impl RunConfig {
     /// The options as they appear in the report: everything that shapes the run, nothing secret.
     pub fn redacted_options(&self) -> serde_json::Value {
         serde_json::json!({
-            "scope": self.scope.name(),
+            "scenario": self.scenario.name,
+            "scenario_origin": self.scenario.origin,
+            "params": self.scenario.params,
+            "cleanup": self.cleanup,
             "model": if self.model.is_open() { "open" } else { "closed" },
             "concurrency": self.concurrency,
             "duration_seconds": self.duration.map(|d| d.as_secs_f64()),
@@ -124,20 +129,8 @@ impl RunConfig {
             "read_ratio": self.read_ratio,
             "seed": self.seed,
             "timeout_seconds": self.timeout.as_secs_f64(),
-            "negative_share": self.negative_share,
-            "keto_namespace": self.keto_namespace,
-            "hydra_auth": self.hydra_auth.as_str(),
             "admin_token": self.admin_token.as_ref().map(|_| crate::secret::REDACTED),
         })
-    }
-}
-
-pub fn scope_services(scope: Scope) -> Vec<Service> {
-    match scope {
-        Scope::Kratos => vec![Service::Kratos],
-        Scope::Hydra => vec![Service::Hydra],
-        Scope::Keto => vec![Service::Keto],
-        Scope::All => Service::ALL.to_vec(),
     }
 }
 
@@ -153,6 +146,11 @@ struct FileConfig {
     iterations: Option<u64>,
     warmup: Option<String>,
     scope: Option<Scope>,
+    scenario: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    #[serde(default)]
+    cleanup: bool,
     read_ratio: Option<f64>,
     seed: Option<u64>,
     timeout: Option<String>,
@@ -384,14 +382,24 @@ pub fn endpoint_urls(endpoints: &Endpoints) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-fn default_report_path(scope: Scope) -> PathBuf {
+fn default_report_path(scenario: &str) -> PathBuf {
     // 2026-11-30T04:05:06Z → 20261130T040506Z: sortable and safe in every file system.
     let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .chars()
         .filter(|c| !matches!(c, '-' | ':'))
         .collect();
-    PathBuf::from("reports").join(format!("{stamp}-{}.json", scope.name()))
+    let name: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from("reports").join(format!("{stamp}-{name}.json"))
 }
 
 fn share(what: &str, v: f64) -> Result<f64, UsageError> {
@@ -402,13 +410,96 @@ fn share(what: &str, v: f64) -> Result<f64, UsageError> {
     }
 }
 
+/// The scenario named by --scenario or --scope (default `all`), with parameters from
+/// `--param` (which must exist) and from the generic flags that map onto parameters
+/// (applied when the scenario has them).
+fn load_scenario(args: &RunArgs, file: &FileConfig) -> Result<Scenario, UsageError> {
+    let spec = match (&args.scenario, args.scope, &file.scenario, file.scope) {
+        (Some(s), _, _, _) => s.clone(),
+        (None, Some(scope), _, _) => scope.name().to_string(),
+        (None, None, Some(s), _) => s.clone(),
+        (None, None, None, Some(scope)) => scope.name().to_string(),
+        (None, None, None, None) => "all".to_string(),
+    };
+    let mut strict: BTreeMap<String, String> = file.params.clone();
+    for p in &args.params {
+        let Some((k, v)) = p.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+            return usage(format!("invalid --param '{p}': write KEY=VALUE"));
+        };
+        strict.insert(k.trim().to_string(), v.to_string());
+    }
+    let mut lenient = BTreeMap::new();
+    if let Some(v) = args.negative_share.or(file.negative_share) {
+        lenient.insert("negative_share", share("--negative-share", v)?.to_string());
+    }
+    if let Some(ns) = args
+        .keto_namespace
+        .as_ref()
+        .or(file.keto_namespace.as_ref())
+    {
+        if ns.trim().is_empty() {
+            return usage("invalid --keto-namespace: must not be empty");
+        }
+        lenient.insert("namespace", ns.clone());
+    }
+    if let Some(auth) = args.hydra_auth.or(file.hydra_auth) {
+        let method = match auth {
+            HydraAuth::ClientSecretPost => AuthMethod::ClientSecretPost,
+            HydraAuth::ClientSecretBasic => AuthMethod::ClientSecretBasic,
+        };
+        lenient.insert("auth_method", method.as_str().to_string());
+    }
+    let first = scenario::load(&spec, &strict).map_err(|e| UsageError(e.to_string()))?;
+    let applicable: Vec<(&str, String)> = lenient
+        .into_iter()
+        .filter(|(k, _)| first.params.contains_key(*k) && !strict.contains_key(*k))
+        .collect();
+    if applicable.is_empty() {
+        return Ok(first);
+    }
+    for (k, v) in applicable {
+        strict.insert(k.to_string(), v);
+    }
+    scenario::load(&spec, &strict).map_err(|e| UsageError(e.to_string()))
+}
+
+/// Each group of the scenario gets an even share of the virtual users; flows with `vus` need
+/// theirs, plus one for the shared flows.
+fn check_enough_users(scenario: &Scenario, concurrency: usize) -> Result<(), UsageError> {
+    let groups = scenario.groups.len();
+    let needed: Vec<usize> = scenario
+        .groups
+        .iter()
+        .map(|g| {
+            let shared = g.flows.iter().any(|f| f.dedicated_vus.is_none());
+            (g.dedicated_vus() + usize::from(shared)).max(1)
+        })
+        .collect();
+    let split = crate::engine::executor::split_users(concurrency, groups);
+    if split.iter().zip(&needed).all(|(have, need)| have >= need) {
+        return Ok(());
+    }
+    let least = needed.iter().max().copied().unwrap_or(1) * groups;
+    usage(format!(
+        "invalid --concurrency {concurrency}: scenario `{}` needs at least {least} virtual users \
+         ({} side by side, with {} each)",
+        scenario.name,
+        groups,
+        needed
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
+    ))
+}
+
 pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, UsageError> {
     let file = match &args.config {
         Some(path) => load_file(path)?,
         None => FileConfig::default(),
     };
-    let scope = args.scope.or(file.scope).unwrap_or(Scope::All);
-    let services = scope_services(scope);
+    let scenario = Arc::new(load_scenario(&args, &file)?);
+    let services = scenario.services();
 
     let stages = match args.stages.as_deref().or(file.stages.as_deref()) {
         Some(v) => Some(parse_stages(v)?),
@@ -464,14 +555,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
     if concurrency == 0 {
         return usage("invalid --concurrency 0: at least one virtual user is needed");
     }
-    if concurrency < services.len() {
-        return usage(format!(
-            "invalid --concurrency {concurrency}: --scope {} runs {} services at once and needs \
-             at least one virtual user each",
-            scope.name(),
-            services.len()
-        ));
-    }
+    check_enough_users(&scenario, concurrency)?;
     let warmup = match args.warmup.as_deref().or(file.warmup.as_deref()) {
         Some(v) => Some(parse_duration("--warmup", v)?).filter(|d| !d.is_zero()),
         None => None,
@@ -502,26 +586,6 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
             "invalid --read-ratio {read_ratio}: must be a number of reads per write, 0 or more"
         ));
     }
-    let negative_share = share(
-        "--negative-share",
-        args.negative_share
-            .or(file.negative_share)
-            .unwrap_or(DEFAULT_NEGATIVE_SHARE),
-    )?;
-
-    let keto_namespace = args
-        .keto_namespace
-        .or(file.keto_namespace)
-        .unwrap_or_else(|| DEFAULT_KETO_NAMESPACE.to_string());
-    if keto_namespace.trim().is_empty() {
-        return usage("invalid --keto-namespace: must not be empty");
-    }
-
-    let hydra_auth = match args.hydra_auth.or(file.hydra_auth) {
-        Some(HydraAuth::ClientSecretPost) => AuthMethod::ClientSecretPost,
-        Some(HydraAuth::ClientSecretBasic) | None => AuthMethod::ClientSecretBasic,
-    };
-
     let seed = args.seed.or(file.seed).unwrap_or_else(random_seed);
     let target = resolve_target(&args.targets, &file.targets, &services)?;
 
@@ -531,7 +595,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         Some(
             args.report
                 .or(file.report)
-                .unwrap_or_else(|| default_report_path(scope)),
+                .unwrap_or_else(|| default_report_path(&scenario.name)),
         )
     };
 
@@ -541,7 +605,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         .map(Secret::new);
 
     Ok(RunConfig {
-        scope,
+        scenario,
         concurrency,
         duration,
         model,
@@ -550,10 +614,8 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         read_ratio,
         seed,
         timeout,
-        negative_share,
-        keto_namespace,
-        hydra_auth,
         report,
+        cleanup: args.cleanup || file.cleanup,
         progress: stderr_is_tty && !args.no_progress,
         dry_run: args.dry_run,
         target,
@@ -589,9 +651,38 @@ mod tests {
         assert_eq!(cfg.concurrency, DEFAULT_CONCURRENCY);
         assert_eq!(cfg.duration, Some(DEFAULT_DURATION));
         assert_eq!(cfg.read_ratio, 100.0);
-        assert_eq!(cfg.scope, Scope::All);
+        assert_eq!(cfg.scenario.name, "all");
         assert!(cfg.report.unwrap().starts_with("reports"));
         assert!(!cfg.progress);
+    }
+
+    #[test]
+    fn generic_flags_set_the_parameters_of_scenarios_that_have_them() {
+        let mut a = args();
+        a.scope = Some(Scope::Keto);
+        a.negative_share = Some(0.4);
+        a.keto_namespace = Some("groups".into());
+        a.hydra_auth = Some(HydraAuth::ClientSecretPost);
+        let cfg = resolve_run(a, false).unwrap();
+        let params = &cfg.scenario.params;
+        assert_eq!(params["negative_share"], "0.4");
+        assert_eq!(params["namespace"], "groups");
+        assert!(
+            !params.contains_key("auth_method"),
+            "keto has no such parameter"
+        );
+
+        let mut a = args();
+        a.scope = Some(Scope::Hydra);
+        a.hydra_auth = Some(HydraAuth::ClientSecretPost);
+        a.params = vec!["negative_share=0.2".into()];
+        a.negative_share = Some(0.9);
+        let cfg = resolve_run(a, false).unwrap();
+        assert_eq!(cfg.scenario.params["auth_method"], "client_secret_post");
+        assert_eq!(
+            cfg.scenario.params["negative_share"], "0.2",
+            "--param wins over the generic flag"
+        );
     }
 
     #[test]
@@ -672,7 +763,7 @@ mod tests {
         let mut a = args();
         a.concurrency = Some(2);
         let err = resolve_run(a, false).unwrap_err().0;
-        assert!(err.contains("at least one virtual user each"), "{err}");
+        assert!(err.contains("needs at least 3 virtual users"), "{err}");
         let mut a = args();
         a.concurrency = Some(0);
         assert!(resolve_run(a, false).is_err());

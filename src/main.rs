@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => commands::run(*args).await,
             Command::Sim(args) => commands::sim(*args).await,
+            Command::Scenarios(cmd) => commands::scenarios(cmd),
         }
     });
     // Do not wait for stray tasks (e.g. a stuck connection) at exit.

@@ -25,7 +25,21 @@ fn bad_flags_exit_2() {
     assert_usage_error(&["run", "--frobnicate"], "unexpected argument");
     assert_usage_error(
         &["run", "-c", "2", "--scope", "all"],
-        "at least one virtual user each",
+        "scenario `all` needs at least 3 virtual users",
+    );
+    assert_usage_error(
+        &["run", "-c", "3", "--scenario", "seed-parity"],
+        "scenario `seed-parity` needs at least 4 virtual users",
+    );
+    assert_usage_error(&["run", "--param", "novalue"], "invalid --param 'novalue'");
+    assert_usage_error(
+        &["run", "--scenario", "keto", "--param", "colour=red"],
+        "--param colour: the scenario has no such parameter",
+    );
+    assert_usage_error(&["run", "--scenario", "kratoss"], "built-ins: kratos");
+    assert_usage_error(
+        &["run", "--scenario", "keto", "--scope", "hydra"],
+        "cannot be used with",
     );
     assert_usage_error(
         &["run", "--config", "/nonexistent/orysim.toml"],

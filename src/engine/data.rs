@@ -45,6 +45,14 @@ pub fn identity_traits(rng: &mut SmallRng, tag: &str, vu_id: usize, seq: u64) ->
     Traits { email, first, last }
 }
 
+pub fn first_name(rng: &mut SmallRng) -> String {
+    FirstName().fake_with_rng(rng)
+}
+
+pub fn last_name(rng: &mut SmallRng) -> String {
+    LastName().fake_with_rng(rng)
+}
+
 /// 20 random alphanumerics: passes Kratos's length and similarity rules, never a breached one.
 pub fn password(rng: &mut SmallRng) -> Secret {
     Secret::new(

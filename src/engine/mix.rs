@@ -7,11 +7,15 @@
 
 use crate::model::Kind;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::sync::Notify;
 
 pub struct ReadWriteMix {
     reads_per_write: f64,
     reads: AtomicU64,
     writes: AtomicU64,
+    /// Woken when writes are issued, for readers that must wait for a dedicated writer.
+    wrote: Notify,
 }
 
 impl ReadWriteMix {
@@ -20,7 +24,35 @@ impl ReadWriteMix {
             reads_per_write,
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            wrote: Notify::new(),
         }
+    }
+
+    /// What the next iteration should be to move towards the ratio, without counting it.
+    pub fn wanted(&self) -> Kind {
+        let writes = self.writes.load(Relaxed) as f64;
+        let reads = self.reads.load(Relaxed) as f64;
+        if reads < self.reads_per_write * writes {
+            Kind::Read
+        } else {
+            Kind::Write
+        }
+    }
+
+    /// Counts the operations an iteration is about to issue.
+    pub fn commit(&self, reads: u64, writes: u64) {
+        if reads > 0 {
+            self.reads.fetch_add(reads, Relaxed);
+        }
+        if writes > 0 {
+            self.writes.fetch_add(writes, Relaxed);
+            self.wrote.notify_waiters();
+        }
+    }
+
+    /// Waits until some write is issued, or `at_most`.
+    pub async fn wait_for_writes(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.wrote.notified()).await;
     }
 
     /// `can_read` is false while nothing has been written that a read could target: the

@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod executor;
+pub mod interp;
 pub mod mix;
 pub mod plan;
 pub mod pool;
@@ -16,16 +17,16 @@ pub mod workload;
 use crate::config::{endpoint_urls, LoadModel, RunConfig, Target};
 use crate::metrics::{GeneratorStats, WarmupTotals};
 use crate::metrics::{Recorder, Snapshot};
-use crate::model::{Op, Outcome, Service, Verdict};
-use crate::ory::hydra::HydraClient;
-use crate::ory::keto::KetoClient;
-use crate::ory::kratos::KratosClient;
+use crate::model::MetricKey;
+use crate::model::Service;
 use crate::ory::{self, ClientOptions, Endpoints};
 use crate::report::{Mode, RunInfo, TargetKind};
+use crate::scenario::model::Group;
 use executor::{
     drain, spawn_closed, spawn_level_controller, spawn_open, split_users, IterationBudget, Shared,
     StopFlag,
 };
+use interp::{Clients, Env, GroupWorkload, PhaseTotals, RuntimePool};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -33,7 +34,6 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinSet;
 use watch::GeneratorWatch;
 use workload::Workload;
-use workload::{HydraWorkload, KetoWorkload, KratosWorkload, WorkloadOptions};
 
 /// Why a run could not start. Both are the user's to fix: exit code 2.
 #[derive(Debug)]
@@ -58,6 +58,8 @@ impl std::fmt::Display for RunError {
 pub struct RunResult {
     pub info: RunInfo,
     pub snapshot: Snapshot,
+    /// `--cleanup`: per scenario group, the deletions made.
+    pub cleanup: Vec<(String, PhaseTotals)>,
 }
 
 /// How long virtual users may take to finish their in-flight call once told to stop.
@@ -97,15 +99,24 @@ pub async fn run(
         ended_at,
         warmup,
         mut generator,
+        phase_warnings,
+        cleanup,
     } = result?;
     generator.in_process_simulator = in_process_simulator;
 
-    let concurrency: BTreeMap<Service, usize> = services
+    let mut concurrency: BTreeMap<Service, usize> = BTreeMap::new();
+    for (group, users) in cfg
+        .scenario
+        .groups
         .iter()
-        .copied()
-        .zip(split_users(cfg.concurrency, services.len()))
-        .collect();
+        .zip(split_users(cfg.concurrency, cfg.scenario.groups.len()))
+    {
+        for service in group.services() {
+            *concurrency.entry(service).or_insert(0) += users;
+        }
+    }
     let mut warnings = generator.warnings(elapsed);
+    warnings.extend(phase_warnings);
     if interrupted {
         warnings.insert(
             0,
@@ -120,7 +131,7 @@ pub async fn run(
             elapsed,
             mode: Mode::Live,
             interrupted,
-            scenario: cfg.scope.name().to_string(),
+            scenario: cfg.scenario.name.clone(),
             services,
             concurrency,
             target_kind,
@@ -134,6 +145,7 @@ pub async fn run(
             generator,
         },
         snapshot,
+        cleanup,
     })
 }
 
@@ -221,14 +233,17 @@ struct Measured {
     ended_at: SystemTime,
     warmup: Option<WarmupTotals>,
     generator: GeneratorStats,
+    /// Failed teardown or cleanup calls, as warning lines.
+    phase_warnings: Vec<String>,
+    cleanup: Vec<(String, PhaseTotals)>,
 }
 
-/// Starts the virtual users of one service under the configured model.
+/// Starts the virtual users of one scenario group under the configured model.
 fn launch<W: Workload>(
     users: &mut JoinSet<()>,
     workload: Arc<W>,
     cfg: &RunConfig,
-    services: usize,
+    groups: usize,
     ids: std::ops::Range<usize>,
     start: Instant,
     shared: &Shared,
@@ -256,7 +271,7 @@ fn launch<W: Workload>(
             users,
             workload,
             ids,
-            profile.scaled(1.0 / services as f64),
+            profile.scaled(1.0 / groups as f64),
             start,
             shared,
         ),
@@ -278,15 +293,18 @@ async fn run_against(
         .map_err(|e| RunError::Setup(format!("cannot build the HTTP client: {e:#}")))?;
     preflight(&http, endpoints, services).await?;
 
-    let recorder = Recorder::new();
-    let setup_rec = recorder.handle(usize::MAX);
-    let workload_opts = WorkloadOptions {
-        read_ratio: cfg.read_ratio,
-        negative_share: cfg.negative_share,
+    let scenario = &cfg.scenario;
+    let keys: Vec<MetricKey> = scenario
+        .groups
+        .iter()
+        .flat_map(|g| interp::metric_keys(g))
+        .collect();
+    let recorder = Recorder::with_steps(&keys);
+    let env = Arc::new(Env {
+        clients: Clients::new(http.clone(), endpoints, cfg.admin_token.clone()),
         run_tag: data::run_tag(SystemTime::now()),
-        pool_capacity: pool::DEFAULT_POOL_CAPACITY,
-    };
-    let token = cfg.admin_token.clone();
+        endpoints: interp::render::Endpoints::from(endpoints),
+    });
     let shared = Shared {
         seed: cfg.seed,
         recorder: Arc::clone(&recorder),
@@ -296,78 +314,37 @@ async fn run_against(
     };
 
     // Setup first (it must not count against the load phase), then start everyone at once.
-    let mut hydra = None;
-    if services.contains(&Service::Hydra) {
-        if let (Some(public), Some(admin)) = (&endpoints.hydra_public, &endpoints.hydra_admin) {
-            let client = HydraClient::new(http.clone(), public, admin, token.clone());
-            let start = Instant::now();
-            let created = client.create_client(cfg.hydra_auth, "").await;
-            setup_rec.record(
-                Op::HydraCreateClient,
-                None,
-                start,
-                Instant::now(),
-                created.outcome,
-            );
-            match (created.outcome, created.value) {
-                (Outcome::Ok(_), Some(c)) => hydra = Some((client, c)),
-                (outcome, _) => {
-                    return Err(RunError::Setup(format!(
-                        "hydra setup: registering the OAuth2 client at {} failed: {}",
-                        crate::config::strip_userinfo(admin.as_str()),
-                        describe(outcome)
-                    )))
+    let split = split_users(cfg.concurrency, scenario.groups.len());
+    let mut workloads: Vec<(Arc<GroupWorkload>, std::ops::Range<usize>)> = Vec::new();
+    let mut next_id = 0;
+    for (group, count) in scenario.groups.iter().zip(split) {
+        let prepared = prepare_group(group, &env, &recorder, cfg, next_id).await;
+        match prepared {
+            Ok(w) => workloads.push((Arc::new(w), next_id..next_id + count)),
+            Err(e) => {
+                // Undo what the groups already set up (e.g. their OAuth2 clients).
+                for (w, _) in &workloads {
+                    interp::run_teardown(w).await;
                 }
+                return Err(e);
             }
         }
+        next_id += count;
     }
-    let teardown = hydra
-        .as_ref()
-        .map(|(c, oauth)| (c.clone(), oauth.client_id.clone()));
 
     let mut users = JoinSet::new();
     let load_start = Instant::now();
     let cpu_start = watch::process_cpu_time();
-    let mut next_id = 0;
-    for (service, count) in services
-        .iter()
-        .copied()
-        .zip(split_users(cfg.concurrency, services.len()))
-    {
-        let ids = next_id..next_id + count;
-        next_id += count;
-        match service {
-            Service::Kratos => {
-                if let (Some(public), Some(admin)) =
-                    (&endpoints.kratos_public, &endpoints.kratos_admin)
-                {
-                    let client = KratosClient::new(http.clone(), public, admin, token.clone());
-                    let w = Arc::new(KratosWorkload::new(client, workload_opts.clone()));
-                    launch(&mut users, w, cfg, services.len(), ids, load_start, &shared);
-                }
-            }
-            Service::Hydra => {
-                if let Some((client, oauth_client)) = hydra.take() {
-                    let w = Arc::new(HydraWorkload::new(
-                        client,
-                        oauth_client,
-                        workload_opts.clone(),
-                    ));
-                    launch(&mut users, w, cfg, services.len(), ids, load_start, &shared);
-                }
-            }
-            Service::Keto => {
-                if let (Some(read), Some(write)) = (&endpoints.keto_read, &endpoints.keto_write) {
-                    let client = KetoClient::new(http.clone(), read, write, token.clone());
-                    let w = Arc::new(KetoWorkload::new(
-                        client,
-                        cfg.keto_namespace.clone(),
-                        workload_opts.clone(),
-                    ));
-                    launch(&mut users, w, cfg, services.len(), ids, load_start, &shared);
-                }
-            }
-        }
+    for (w, ids) in &workloads {
+        launch(
+            &mut users,
+            Arc::clone(w),
+            cfg,
+            workloads.len(),
+            ids.clone(),
+            load_start,
+            &shared,
+        );
     }
 
     let progress = cfg
@@ -423,10 +400,29 @@ async fn run_against(
     let ended_at = SystemTime::now();
     let snapshot = recorder.snapshot();
 
-    // Teardown: the OAuth2 client this run registered, so nightly runs do not pile them up.
-    // Recorded apart from the measured snapshot, which is already taken.
-    if let Some((client, id)) = teardown {
-        let _ = client.delete_client(&id).await;
+    // Teardown (e.g. the OAuth2 client setup registered, so nightly runs do not pile them
+    // up) and, when asked, cleanup. Not part of the measured snapshot, which is taken.
+    let mut phase_warnings = Vec::new();
+    let mut cleanup = Vec::new();
+    for (w, _) in &workloads {
+        let name = &w.group().name;
+        let t = interp::run_teardown(w).await;
+        if t.failed > 0 {
+            phase_warnings.push(format!(
+                "teardown of `{name}`: {} of {} calls failed",
+                t.failed, t.calls
+            ));
+        }
+        if cfg.cleanup {
+            let c = interp::run_cleanup(w).await;
+            if c.failed > 0 {
+                phase_warnings.push(format!(
+                    "cleanup of `{name}`: {} of {} deletions failed (the rest are done)",
+                    c.failed, c.calls
+                ));
+            }
+            cleanup.push((name.clone(), c));
+        }
     }
     let generator = GeneratorStats {
         open_model: cfg.model.is_open(),
@@ -447,13 +443,40 @@ async fn run_against(
         ended_at,
         warmup,
         generator,
+        phase_warnings,
+        cleanup,
     })
 }
 
-fn describe(outcome: Outcome) -> String {
-    match outcome {
-        Outcome::Ok(Verdict::Ok) => "the answer had no client credentials".to_string(),
-        Outcome::Ok(v) => format!("unexpected result {}", v.name()),
-        Outcome::Err(class) => class.key(),
-    }
+/// Creates a group's pools (with ledgers when cleanup needs them) and runs its setup.
+async fn prepare_group(
+    group: &Arc<Group>,
+    env: &Arc<Env>,
+    recorder: &Arc<Recorder>,
+    cfg: &RunConfig,
+    first_id: usize,
+) -> Result<GroupWorkload, RunError> {
+    let pools = group
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(i, decl)| {
+            let fields = cfg.cleanup.then(|| interp::ledger_fields(group, i));
+            RuntimePool::new(decl, fields)
+        })
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| RunError::Setup(format!("cannot create a cleanup ledger file: {e}")))?;
+    let pools = Arc::new(pools);
+    let run_values = interp::run_setup(group, env, &pools, recorder, cfg.seed)
+        .await
+        .map_err(RunError::Setup)?;
+    Ok(GroupWorkload::new(
+        Arc::clone(group),
+        Arc::clone(env),
+        pools,
+        Arc::new(run_values),
+        cfg.read_ratio,
+        recorder,
+        first_id,
+    ))
 }

@@ -6,14 +6,19 @@ use std::fmt::Write;
 
 pub fn describe(cfg: &RunConfig) -> String {
     let mut out = String::new();
-    let services = cfg.services();
+    let scenario = &cfg.scenario;
     let _ = writeln!(out, "🧪 Mode:        DRY RUN (validated; nothing was sent)");
-    let _ = writeln!(out, "📋 Scope:       {}", cfg.scope.name());
-    let split = split_users(cfg.concurrency, services.len());
-    let users: Vec<String> = services
+    let _ = writeln!(
+        out,
+        "📋 Scenario:    {} ({})",
+        scenario.name, scenario.origin
+    );
+    let split = split_users(cfg.concurrency, scenario.groups.len());
+    let users: Vec<String> = scenario
+        .groups
         .iter()
         .zip(&split)
-        .map(|(s, n)| format!("{s} {n}"))
+        .map(|(g, n)| format!("{} {n}", g.name))
         .collect();
     let _ = writeln!(
         out,
@@ -54,11 +59,48 @@ pub fn describe(cfg: &RunConfig) -> String {
     let _ = writeln!(out, "📊 Read ratio:  {}:1 reads per write", cfg.read_ratio);
     let _ = writeln!(
         out,
-        "🎲 Seed:        {}   Timeout: {}   Negative share: {}",
+        "🎲 Seed:        {}   Timeout: {}",
         cfg.seed,
         humantime::format_duration(cfg.timeout),
-        cfg.negative_share
     );
+    if !scenario.params.is_empty() {
+        let params: Vec<String> = scenario
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(out, "🔧 Parameters:  {}", params.join(", "));
+    }
+    for group in &scenario.groups {
+        let total: f64 = group
+            .flows
+            .iter()
+            .filter(|f| f.dedicated_vus.is_none())
+            .map(|f| f.weight)
+            .sum();
+        let flows: Vec<String> = group
+            .flows
+            .iter()
+            .map(|f| match (f.dedicated_vus, f.mix) {
+                (Some(n), _) => format!("{} ({n} dedicated)", f.name),
+                (None, Some(kind)) => format!(
+                    "{} ({kind:?} {:.0}%)",
+                    f.name,
+                    100.0 * f.weight / total.max(f64::MIN_POSITIVE)
+                )
+                .to_lowercase(),
+                (None, None) => format!(
+                    "{} ({:.0}%)",
+                    f.name,
+                    100.0 * f.weight / total.max(f64::MIN_POSITIVE)
+                ),
+            })
+            .collect();
+        let _ = writeln!(out, "🧭 Flows of {}: {}", group.name, flows.join(", "));
+    }
+    if cfg.cleanup {
+        let _ = writeln!(out, "🧹 Cleanup:     after the run, as the scenario says");
+    }
     match &cfg.target {
         Target::BuiltinSimulator => {
             let _ = writeln!(

@@ -43,6 +43,29 @@ impl<T: Clone> Pool<T> {
         items.get(i).cloned()
     }
 
+    /// Removes and returns a uniformly chosen entry: no one else will get it.
+    pub fn take(&self, rng: &mut impl Rng) -> Option<T> {
+        let mut items = self.lock();
+        if items.is_empty() {
+            return None;
+        }
+        let i = rng.gen_range(0..items.len());
+        items.swap_remove_back(i)
+    }
+
+    /// Drops entries from the oldest end while `expired` says so.
+    pub fn evict_oldest_while(&self, expired: impl Fn(&T) -> bool) {
+        let mut items = self.lock();
+        while items.front().is_some_and(&expired) {
+            items.pop_front();
+        }
+    }
+
+    /// A copy of every entry, oldest first.
+    pub fn entries(&self) -> Vec<T> {
+        self.lock().iter().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -70,6 +93,24 @@ mod tests {
             let v = pool.pick(&mut rng).unwrap();
             assert!((2..5).contains(&v), "{v} should have been evicted");
         }
+    }
+
+    #[test]
+    fn take_removes_and_eviction_drops_the_oldest() {
+        let pool = Pool::new(10);
+        for i in 0..6 {
+            pool.push(i);
+        }
+        let mut rng = SmallRng::seed_from_u64(2);
+        let taken = pool.take(&mut rng).unwrap();
+        assert_eq!(pool.len(), 5);
+        assert!(!pool.entries().contains(&taken));
+        pool.evict_oldest_while(|v| *v < 3);
+        assert!(
+            pool.entries().iter().all(|v| *v >= 3),
+            "{:?}",
+            pool.entries()
+        );
     }
 
     #[test]

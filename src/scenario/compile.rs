@@ -100,7 +100,7 @@ pub fn compile(
         hint: None,
     })?;
     check_name(&ctx, &raw.name)?;
-    let mut declared = BTreeSet::new();
+    let mut declared = BTreeMap::new();
     let groups = match &raw.include {
         Some(include) => {
             if !raw.flow.is_empty() || raw.setup.is_some() || !raw.pools.is_empty() {
@@ -141,7 +141,7 @@ pub fn compile(
         }
         None => vec![compile_group(&ctx, &raw, overrides, &mut declared)?],
     };
-    if let Some(unknown) = overrides.keys().find(|k| !declared.contains(*k)) {
+    if let Some(unknown) = overrides.keys().find(|k| !declared.contains_key(*k)) {
         return Err(ScenarioError {
             origin: origin.to_string(),
             position: None,
@@ -151,7 +151,7 @@ pub fn compile(
             } else {
                 format!(
                     "its parameters: {}",
-                    declared.into_iter().collect::<Vec<_>>().join(", ")
+                    declared.into_keys().collect::<Vec<_>>().join(", ")
                 )
             }),
         });
@@ -160,7 +160,8 @@ pub fn compile(
         name: raw.name.get_ref().clone(),
         description: raw.description.clone().unwrap_or_default(),
         origin: origin.to_string(),
-        groups,
+        groups: groups.into_iter().map(std::sync::Arc::new).collect(),
+        params: declared,
     })
 }
 
@@ -278,7 +279,7 @@ fn compile_group(
     ctx: &Ctx,
     raw: &RawScenario,
     overrides: &Overrides,
-    declared: &mut BTreeSet<String>,
+    declared: &mut BTreeMap<String, String>,
 ) -> Result<Group> {
     let mut names = Names::default();
     for (key, value) in in_file_order(&raw.params) {
@@ -295,7 +296,7 @@ fn compile_group(
         if let Some(v) = overrides.get(key.get_ref()) {
             text = v.clone();
         }
-        declared.insert(key.get_ref().clone());
+        declared.insert(key.get_ref().clone(), text.clone());
         names.params.insert(key.get_ref().clone(), text);
     }
 

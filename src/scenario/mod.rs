@@ -6,13 +6,14 @@ mod builtin;
 mod compile;
 mod file;
 pub mod model;
-mod names;
+pub mod names;
 pub mod template;
 mod think;
 mod weight;
 
 pub use builtin::{builtin_source, BUILTINS};
 pub use model::Scenario;
+pub use think::sample as think_sample;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -12,13 +12,15 @@ pub struct Scenario {
     /// Where it came from: a path, or `builtin:<name>`.
     pub origin: String,
     /// Scenarios that run side by side, each with its own share of the virtual users.
-    pub groups: Vec<Group>,
+    pub groups: Vec<std::sync::Arc<Group>>,
+    /// Every parameter with the value the run uses (after `--param` and flag overrides).
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 impl Scenario {
     /// Every service some step calls, in a stable order.
     pub fn services(&self) -> Vec<Service> {
-        let mut out: Vec<Service> = self.groups.iter().flat_map(Group::services).collect();
+        let mut out: Vec<Service> = self.groups.iter().flat_map(|g| g.services()).collect();
         out.sort();
         out.dedup();
         out
@@ -252,6 +254,69 @@ pub enum Action {
     },
     KetoDelete(QueryT),
     Http(HttpT),
+}
+
+impl Action {
+    /// Every template the step renders, for working out which values it reads.
+    pub fn templates(&self) -> Vec<&Template> {
+        fn subject(s: &SubjectT) -> &Template {
+            match s {
+                SubjectT::Id(t) | SubjectT::Set(t) => t,
+            }
+        }
+        fn tuple(t: &TupleT) -> Vec<&Template> {
+            vec![&t.namespace, &t.object, &t.relation, subject(&t.subject)]
+        }
+        fn query(q: &QueryT) -> Vec<&Template> {
+            [&q.namespace, &q.object, &q.relation]
+                .into_iter()
+                .flatten()
+                .chain(q.subject.as_ref().map(subject))
+                .collect()
+        }
+        fn client(c: &HydraClientT) -> Vec<&Template> {
+            vec![&c.client_id, &c.client_secret, &c.auth_method]
+        }
+        match self {
+            Action::KratosRegister {
+                email,
+                password,
+                first_name,
+                last_name,
+            } => vec![email, password, first_name, last_name],
+            Action::KratosLogin {
+                identifier,
+                password,
+            } => vec![identifier, password],
+            Action::KratosWhoami { session_token } | Action::KratosLogout { session_token } => {
+                vec![session_token]
+            }
+            Action::KratosLookupIdentity { identifier } => vec![identifier],
+            Action::KratosDeleteIdentity { identity_id } => vec![identity_id],
+            Action::HydraCreateClient { auth_method, scope } => vec![auth_method, scope],
+            Action::HydraToken { client: c, scope } => {
+                client(c).into_iter().chain(scope.as_ref()).collect()
+            }
+            Action::HydraIntrospect { token } => vec![token],
+            Action::HydraRevoke { client: c, token } => {
+                client(c).into_iter().chain([token]).collect()
+            }
+            Action::HydraDeleteClient { client_id } => vec![client_id],
+            Action::KetoWrite(t) | Action::KetoCheck { tuple: t, .. } => tuple(t),
+            Action::KetoExpand {
+                namespace,
+                object,
+                relation,
+                ..
+            } => vec![namespace, object, relation],
+            Action::KetoList { query: q, .. } | Action::KetoDelete(q) => query(q),
+            Action::Http(h) => [&h.url]
+                .into_iter()
+                .chain(h.headers.iter().map(|(_, t)| t))
+                .chain(h.body.as_ref())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,436 @@
+//! Runs one step's Ory call: renders its fields, then times only the call itself, and hands
+//! back the outcome with whatever the call produced for captures.
+
+use super::render::{render, Context, Draws};
+use crate::model::{ErrorClass, Outcome, Verdict};
+use crate::ory::http::{self, AdminAuth};
+use crate::ory::hydra::{AuthMethod, HydraClient, OAuthClient};
+use crate::ory::keto::{KetoClient, RelationTuple, Subject, TupleQuery};
+use crate::ory::kratos::{KratosClient, LoggedIn, Registered, Traits};
+use crate::ory::Call;
+use crate::scenario::model::{
+    parse_subject_set, Action, Expect, HttpT, HydraClientT, Output, QueryT, SubjectT, TupleT,
+};
+use crate::scenario::template::{Template, Value};
+use crate::secret::Secret;
+use std::future::Future;
+use std::time::Instant;
+
+/// The Ory clients of the run (one per configured service) and the raw client for `http` steps.
+#[derive(Clone)]
+pub struct Clients {
+    pub kratos: Option<KratosClient>,
+    pub hydra: Option<HydraClient>,
+    pub keto: Option<KetoClient>,
+    pub http: reqwest::Client,
+    pub(crate) admin: AdminAuth,
+}
+
+impl Clients {
+    pub fn new(
+        http: reqwest::Client,
+        endpoints: &crate::ory::Endpoints,
+        token: Option<Secret>,
+    ) -> Self {
+        let kratos = match (&endpoints.kratos_public, &endpoints.kratos_admin) {
+            (Some(p), Some(a)) => Some(KratosClient::new(http.clone(), p, a, token.clone())),
+            _ => None,
+        };
+        let hydra = match (&endpoints.hydra_public, &endpoints.hydra_admin) {
+            (Some(p), Some(a)) => Some(HydraClient::new(http.clone(), p, a, token.clone())),
+            _ => None,
+        };
+        let keto = match (&endpoints.keto_read, &endpoints.keto_write) {
+            (Some(r), Some(w)) => Some(KetoClient::new(http.clone(), r, w, token.clone())),
+            _ => None,
+        };
+        Clients {
+            kratos,
+            hydra,
+            keto,
+            admin: AdminAuth::new(token.as_ref()),
+            http,
+        }
+    }
+}
+
+/// What a call produced, for captures.
+pub enum Produced {
+    Nothing,
+    Registered {
+        registered: Registered,
+        email: Value,
+        password: Value,
+    },
+    LoggedIn(LoggedIn),
+    IdentityId(String),
+    Client(OAuthClient),
+    Token(Secret),
+    Count(usize),
+    Http {
+        status: u16,
+        body: Vec<u8>,
+    },
+}
+
+impl Produced {
+    pub fn get(&self, output: &Output) -> Option<Value> {
+        let s = |v: &str| Some(Value::from(v));
+        match (self, output) {
+            (Produced::Registered { registered, .. }, Output::IdentityId) => {
+                s(&registered.identity_id)
+            }
+            (Produced::Registered { registered, .. }, Output::SessionToken) => registered
+                .session_token
+                .as_ref()
+                .and_then(|t| s(t.expose())),
+            (Produced::Registered { email, .. }, Output::Email) => Some(email.clone()),
+            (Produced::Registered { password, .. }, Output::Password) => Some(password.clone()),
+            (Produced::LoggedIn(l), Output::IdentityId) => s(&l.identity_id),
+            (Produced::LoggedIn(l), Output::SessionToken) => s(l.session_token.expose()),
+            (Produced::IdentityId(id), Output::IdentityId) => s(id),
+            (Produced::Client(c), Output::ClientId) => s(&c.client_id),
+            (Produced::Client(c), Output::ClientSecret) => s(c.client_secret.expose()),
+            (Produced::Token(t), Output::AccessToken) => s(t.expose()),
+            (Produced::Count(n), Output::Count) => s(&n.to_string()),
+            (Produced::Http { status, .. }, Output::Status) => s(&status.to_string()),
+            (Produced::Http { body, .. }, Output::Json(pointer)) => {
+                let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+                match doc.pointer(pointer)? {
+                    serde_json::Value::String(v) => s(v),
+                    serde_json::Value::Null => None,
+                    other => s(&other.to_string()),
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A finished call.
+pub struct Done {
+    pub start: Instant,
+    pub end: Instant,
+    pub outcome: Outcome,
+    pub produced: Produced,
+}
+
+async fn timed<T>(call: impl Future<Output = Call<T>>, wrap: impl FnOnce(T) -> Produced) -> Done {
+    let start = Instant::now();
+    let Call { outcome, value } = call.await;
+    let end = Instant::now();
+    Done {
+        start,
+        end,
+        outcome,
+        produced: value.map_or(Produced::Nothing, wrap),
+    }
+}
+
+/// A call that could not be made (no client for the service, or a field that rendered into
+/// something the service cannot take): recorded as failing instantly.
+fn refused(class: ErrorClass) -> Done {
+    let now = Instant::now();
+    Done {
+        start: now,
+        end: now,
+        outcome: Outcome::Err(class),
+        produced: Produced::Nothing,
+    }
+}
+
+fn nothing<T>(_: T) -> Produced {
+    Produced::Nothing
+}
+
+struct Renderer<'a, 'b> {
+    cx: &'a Context<'a>,
+    draws: &'a mut Draws<'b>,
+}
+
+impl Renderer<'_, '_> {
+    fn get(&mut self, t: &Template) -> Value {
+        render(t, self.cx, self.draws)
+    }
+
+    fn secret(&mut self, t: &Template) -> Secret {
+        Secret::new(self.get(t).to_string())
+    }
+
+    fn subject(&mut self, s: &SubjectT) -> Option<Subject> {
+        match s {
+            SubjectT::Id(t) => Some(Subject::Id(self.get(t).to_string())),
+            SubjectT::Set(t) => {
+                let v = self.get(t);
+                let (namespace, object, relation) = parse_subject_set(&v)?;
+                Some(Subject::Set {
+                    namespace: namespace.into(),
+                    object: object.into(),
+                    relation: relation.into(),
+                })
+            }
+        }
+    }
+
+    fn tuple(&mut self, t: &TupleT) -> Option<RelationTuple> {
+        Some(RelationTuple {
+            namespace: self.get(&t.namespace).to_string(),
+            object: self.get(&t.object).to_string(),
+            relation: self.get(&t.relation).to_string(),
+            subject: self.subject(&t.subject)?,
+        })
+    }
+
+    fn query(&mut self, q: &QueryT) -> Option<TupleQuery> {
+        Some(TupleQuery {
+            namespace: q
+                .namespace
+                .as_ref()
+                .map(|t| self.get(t).to_string())
+                .unwrap_or_default(),
+            object: q.object.as_ref().map(|t| self.get(t).to_string()),
+            relation: q.relation.as_ref().map(|t| self.get(t).to_string()),
+            subject: match &q.subject {
+                Some(s) => Some(self.subject(s)?),
+                None => None,
+            },
+        })
+    }
+
+    fn oauth_client(&mut self, c: &HydraClientT) -> Option<OAuthClient> {
+        Some(OAuthClient {
+            client_id: self.get(&c.client_id).to_string(),
+            client_secret: self.secret(&c.client_secret),
+            auth: AuthMethod::from_name(&self.get(&c.auth_method))?,
+        })
+    }
+}
+
+/// Renders the step's fields and makes its call.
+pub async fn execute(
+    action: &Action,
+    expect: &Expect,
+    clients: &Clients,
+    cx: &Context<'_>,
+    draws: &mut Draws<'_>,
+) -> Done {
+    let mut r = Renderer { cx, draws };
+    // Which client a step needs was checked against the configured endpoints before the run;
+    // a missing one here means the endpoint is not configured: a connect failure.
+    let missing = || refused(ErrorClass::Connect);
+    match action {
+        Action::KratosRegister {
+            email,
+            password,
+            first_name,
+            last_name,
+        } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let traits = Traits {
+                email: r.get(email).to_string(),
+                first: r.get(first_name).to_string(),
+                last: r.get(last_name).to_string(),
+            };
+            let password_value = r.get(password);
+            let secret = Secret::new(password_value.to_string());
+            let email_value = Value::from(traits.email.as_str());
+            timed(k.register(&traits, &secret), |registered| {
+                Produced::Registered {
+                    registered,
+                    email: email_value,
+                    password: password_value,
+                }
+            })
+            .await
+        }
+        Action::KratosLogin {
+            identifier,
+            password,
+        } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let id = r.get(identifier);
+            let pw = r.secret(password);
+            timed(k.login(&id, &pw), Produced::LoggedIn).await
+        }
+        Action::KratosWhoami { session_token } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let token = r.secret(session_token);
+            timed(k.whoami(&token), nothing).await
+        }
+        Action::KratosLogout { session_token } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let token = r.secret(session_token);
+            timed(k.logout(&token), nothing).await
+        }
+        Action::KratosLookupIdentity { identifier } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let id = r.get(identifier);
+            timed(k.lookup_identity(&id), Produced::IdentityId).await
+        }
+        Action::KratosDeleteIdentity { identity_id } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let id = r.get(identity_id);
+            timed(k.delete_identity(&id), nothing).await
+        }
+        Action::HydraCreateClient { auth_method, scope } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(auth) = AuthMethod::from_name(&r.get(auth_method)) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let scope = r.get(scope);
+            timed(h.create_client(auth, &scope), Produced::Client).await
+        }
+        Action::HydraToken { client, scope } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(c) = r.oauth_client(client) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let scope = scope.as_ref().map(|s| r.get(s));
+            timed(h.token(&c, scope.as_deref()), Produced::Token).await
+        }
+        Action::HydraIntrospect { token } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let token = r.secret(token);
+            timed(h.introspect(&token), nothing).await
+        }
+        Action::HydraRevoke { client, token } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(c) = r.oauth_client(client) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let token = r.secret(token);
+            timed(h.revoke(&c, &token), nothing).await
+        }
+        Action::HydraDeleteClient { client_id } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let id = r.get(client_id);
+            timed(h.delete_client(&id), nothing).await
+        }
+        Action::KetoWrite(t) => {
+            let Some(k) = &clients.keto else {
+                return missing();
+            };
+            let Some(tuple) = r.tuple(t) else {
+                return refused(ErrorClass::Protocol);
+            };
+            timed(k.write(&tuple), nothing).await
+        }
+        Action::KetoCheck { tuple, max_depth } => {
+            let Some(k) = &clients.keto else {
+                return missing();
+            };
+            let Some(tuple) = r.tuple(tuple) else {
+                return refused(ErrorClass::Protocol);
+            };
+            timed(k.check(&tuple, *max_depth), nothing).await
+        }
+        Action::KetoExpand {
+            namespace,
+            object,
+            relation,
+            max_depth,
+        } => {
+            let Some(k) = &clients.keto else {
+                return missing();
+            };
+            let (ns, obj, rel) = (r.get(namespace), r.get(object), r.get(relation));
+            timed(k.expand(&ns, &obj, &rel, *max_depth), Produced::Count).await
+        }
+        Action::KetoList { query, page_size } => {
+            let Some(k) = &clients.keto else {
+                return missing();
+            };
+            let Some(q) = r.query(query) else {
+                return refused(ErrorClass::Protocol);
+            };
+            timed(k.list(&q, *page_size), Produced::Count).await
+        }
+        Action::KetoDelete(query) => {
+            let Some(k) = &clients.keto else {
+                return missing();
+            };
+            let Some(q) = r.query(query) else {
+                return refused(ErrorClass::Protocol);
+            };
+            timed(k.delete(&q), nothing).await
+        }
+        Action::Http(h) => http_call(h, expect, clients, &mut r).await,
+    }
+}
+
+async fn http_call(
+    h: &HttpT,
+    expect: &Expect,
+    clients: &Clients,
+    r: &mut Renderer<'_, '_>,
+) -> Done {
+    let url = r.get(&h.url);
+    let mut req = clients.http.request(h.method.clone(), &*url);
+    for (name, value) in &h.headers {
+        let v = r.get(value);
+        match reqwest::header::HeaderValue::from_str(&v) {
+            Ok(mut hv) => {
+                // Header values may carry tokens: keep them out of any debug output.
+                hv.set_sensitive(true);
+                req = req.header(name.clone(), hv);
+            }
+            Err(_) => return refused(ErrorClass::Protocol),
+        }
+    }
+    if let Some(body) = &h.body {
+        req = req.body(r.get(body).to_string());
+    }
+    if h.admin_auth {
+        req = match clients.admin.apply(req) {
+            Ok(req) => req,
+            Err(class) => return refused(class),
+        };
+    }
+    let start = Instant::now();
+    let result = http::execute(req).await;
+    let end = Instant::now();
+    let (outcome, produced) = match result {
+        Ok((status, body)) => {
+            let code = status.as_u16();
+            let ok = match expect {
+                Expect::Status(codes) => codes.contains(&code),
+                _ => status.is_success(),
+            };
+            let outcome = if ok {
+                Outcome::Ok(Verdict::Ok)
+            } else {
+                Outcome::Err(ErrorClass::Status(code))
+            };
+            (outcome, Produced::Http { status: code, body })
+        }
+        Err(class) => (Outcome::Err(class), Produced::Nothing),
+    };
+    Done {
+        start,
+        end,
+        outcome,
+        produced,
+    }
+}
