@@ -155,3 +155,77 @@ fn hydra_client_secret_post_against_real_ory() {
     assert_eq!(report["totals"]["errors"], 0, "{}", report["operations"]);
     assert!(outcome(service(&report, "hydra"), "active") > 0);
 }
+
+/// Runs `--scenario <scenario>` against the real stack and returns the report.
+fn run_real_scenario(scenario: &str, args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scenario.json");
+    let out = run(orysim_real()
+        .args(["run", "--scenario", scenario])
+        .args(args)
+        .arg("--report")
+        .arg(&path));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    read_json(&path)
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn the_shared_album_example_checks_and_expands_through_a_subject_set_on_real_keto() {
+    let report = run_real_scenario("keto", &["-c", "3", "-d", "4s", "--read-ratio", "3"]);
+    assert_eq!(report["totals"]["errors"], 0, "{}", report["operations"]);
+    let step = |name: &str| {
+        report["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["step"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("step {name} missing: {}", report["operations"]))
+    };
+    let check = step("friend views album");
+    assert!(check["outcomes"]["allowed"].as_u64().unwrap() > 0);
+    assert!(operation(&report, "keto.expand").is_some());
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn a_user_scenario_chaining_login_token_and_check_runs_on_real_ory() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scenarios/login-token-check.toml"
+    );
+    let report = run_real_scenario(path, &["-c", "3", "-d", "5s"]);
+    assert_eq!(report["totals"]["errors"], 0, "{}", report["operations"]);
+    for op in ["kratos.login", "hydra.token", "keto.check"] {
+        let o = operation(&report, op).unwrap_or_else(|| panic!("{op} missing"));
+        assert!(o["ok"].as_u64().unwrap() > 0, "{op}: {o}");
+    }
+}
+
+#[test]
+#[ignore = "needs the real Ory stack: scripts/test"]
+fn seed_parity_and_cleanup_on_real_ory() {
+    let report = run_real_scenario("seed-parity", &["-c", "12", "-d", "4s", "--read-ratio", "3"]);
+    assert_eq!(report["totals"]["errors"], 0, "{}", report["operations"]);
+    for name in ["kratos", "hydra", "keto"] {
+        let s = service(&report, name);
+        assert!(s["writes"].as_u64().unwrap() > 0, "{name}");
+    }
+    let out = run(orysim_real().args([
+        "run", "--scenario", "kratos", "-c", "2", "-d", "3s", "--read-ratio", "2", "--cleanup",
+        "--no-report",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("🧹 Cleanup of kratos:") && err.contains(", 0 failed"),
+        "every identity the run registered is deleted: {err}"
+    );
+}

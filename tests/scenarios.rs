@@ -162,40 +162,64 @@ fn a_user_scenario_chaining_login_token_and_check_runs_end_to_end() {
     }
 }
 
-#[test]
-fn cleanup_deletes_what_the_run_created() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.json");
-    let out = run(orysim()
-        .args([
-            "run",
-            "--scenario",
-            "kratos",
-            "-c",
-            "2",
-            "-d",
-            "2s",
-            "--read-ratio",
-            "1",
-        ])
-        .args(["--cleanup", "--report"])
-        .arg(&path));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = read_json(&path);
-    let registered = report["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == "kratos.register")
-        .map(|o| o["ok"].as_u64().unwrap())
+/// Starts a simulator the test can inspect after orysim is done with it.
+fn external_sim() -> (tokio::runtime::Runtime, orysim::sim::SimHandle) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
         .unwrap();
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "🧹 Cleanup of kratos: {registered} deletions, 0 failed"
-        )),
-        "every registered identity is deleted once: {err}"
-    );
+    let sim = rt
+        .block_on(orysim::sim::start(orysim::sim::SimConfig::ephemeral()))
+        .unwrap();
+    (rt, sim)
+}
+
+fn get_json(rt: &tokio::runtime::Runtime, url: String) -> Value {
+    rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+}
+
+fn run_against(sim: &orysim::sim::SimHandle, scenario: &str, extra: &[&str]) -> String {
+    let u = &sim.urls;
+    let out = run(orysim()
+        .args(["run", "--scenario", scenario, "-c", "2", "-d", "2s", "--read-ratio", "2"])
+        .args(["--kratos-public", &u.kratos_public, "--kratos-admin", &u.kratos_admin])
+        .args(["--keto-read", &u.keto_read, "--keto-write", &u.keto_write])
+        .args(["--no-report"])
+        .args(extra));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stderr(&out)
+}
+
+#[test]
+fn cleanup_deletes_every_identity_and_tuple_the_run_created() {
+    let (rt, sim) = external_sim();
+    let identities = |rt: &tokio::runtime::Runtime| {
+        get_json(rt, format!("{}/admin/identities?page_size=1000", sim.urls.kratos_admin))
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let tuples = |rt: &tokio::runtime::Runtime, ns: &str| {
+        get_json(rt, format!("{}/relation-tuples?namespace={ns}", sim.urls.keto_read))
+            ["relation_tuples"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // Without --cleanup the run's entities stay: the control for what follows.
+    run_against(&sim, "kratos", &[]);
+    let kept = identities(&rt);
+    assert!(kept > 0);
+
+    let err = run_against(&sim, "kratos", &["--cleanup"]);
+    assert_eq!(identities(&rt), kept, "the second run removed all it registered: {err}");
+    assert!(err.contains("🧹 Cleanup of kratos:") && err.contains(", 0 failed"), "{err}");
+
+    run_against(&sim, "keto", &["--cleanup"]);
+    assert_eq!(tuples(&rt, "documents"), 0, "plain tuples and albums are gone");
+    assert_eq!(tuples(&rt, "groups"), 0, "album friend groups are gone");
+    rt.block_on(sim.shutdown());
 }
 
 #[test]
