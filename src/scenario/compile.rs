@@ -3,12 +3,13 @@
 
 use super::file::{in_file_order, RawFlow, RawPhase, RawScenario, RawStep};
 use super::model::*;
-use super::names::Names;
+use super::names::{closest, Names};
 use super::template::{Template, TemplateError};
 use super::{think, weight, Overrides, ScenarioError};
 use crate::config::line_col;
 use crate::engine::pool::DEFAULT_POOL_CAPACITY;
 use crate::model::{Kind, Op, Service, Verdict};
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
@@ -35,6 +36,9 @@ pub const STEP_TYPES: [&str; 17] = [
     "http",
 ];
 
+/// Methods an `http` step may use.
+const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
 /// Fields every step may have, whatever its type.
 const COMMON_FIELDS: [&str; 7] = [
     "op", "name", "expect", "think", "capture", "push", "for_each",
@@ -56,32 +60,273 @@ impl Ctx<'_> {
     ) -> ScenarioError {
         ScenarioError {
             origin: self.origin.to_string(),
-            position: Some(line_col(self.source, span.start)),
+            position: Some(position(self.source, span.start)),
             message: message.into(),
             hint,
         }
     }
 
     fn line(&self, span: &Range<usize>) -> usize {
-        line_col(self.source, span.start).0
+        position(self.source, span.start).0
     }
 
-    /// A template error inside a string value starting at `span`.
+    /// A template error inside the string value at `span`.
     fn template_err(&self, span: Range<usize>, e: TemplateError) -> ScenarioError {
-        let opening = &self.source[span.start.min(self.source.len())..];
-        let quote = if opening.starts_with("\"\"\"") || opening.starts_with("'''") {
-            3
-        } else if opening.starts_with('"') || opening.starts_with('\'') {
-            1
-        } else {
-            0
-        };
-        let at = span.start + quote + e.offset;
+        let at = source_offset(self.source, span.start, e.offset);
         self.err(at..at, e.message, e.hint)
+    }
+
+    /// The entries of the array or inline table at `span`, each with its own position (the
+    /// file's parse keeps only the position of the whole value), in file order. Empty when the
+    /// value is neither.
+    fn entries(&self, span: &Range<usize>) -> Vec<Entry> {
+        #[derive(Deserialize)]
+        struct Wrap<T> {
+            v: T,
+        }
+        let Some(text) = self.source.get(span.clone()) else {
+            return Vec::new();
+        };
+        // Parsed as a document `v = <value>`: only documents keep positions.
+        const PREFIX: &str = "v = ";
+        let doc = format!("{PREFIX}{text}");
+        let shift = |r: Range<usize>| {
+            let at = |o: usize| (o + span.start).saturating_sub(PREFIX.len());
+            at(r.start)..at(r.end)
+        };
+        let mut out: Vec<Entry> =
+            match toml::from_str::<Wrap<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>(&doc)
+                .map(|w| w.v)
+            {
+                Ok(map) => map
+                    .into_iter()
+                    .map(|(k, v)| Entry {
+                        key: Some(Spanned::new(shift(k.span()), k.into_inner())),
+                        value: Spanned::new(shift(v.span()), v.into_inner()),
+                    })
+                    .collect(),
+                Err(_) => toml::from_str::<Wrap<Vec<Spanned<toml::Value>>>>(&doc)
+                    .map(|w| w.v)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|v| Entry {
+                        key: None,
+                        value: Spanned::new(shift(v.span()), v.into_inner()),
+                    })
+                    .collect(),
+            };
+        out.sort_by_key(|e| e.value.span().start);
+        out
+    }
+
+    /// The entries of `value` with their positions; should the value not parse on its own,
+    /// each entry gets the position of the whole value.
+    fn entries_of(&self, value: &Spanned<toml::Value>) -> Vec<Entry> {
+        let entries = self.entries(&value.span());
+        let whole = |v: &toml::Value| Spanned::new(value.span(), v.clone());
+        match value.get_ref() {
+            toml::Value::Array(a) if a.len() != entries.len() => a
+                .iter()
+                .map(|v| Entry {
+                    key: None,
+                    value: whole(v),
+                })
+                .collect(),
+            toml::Value::Table(t) if t.len() != entries.len() => t
+                .iter()
+                .map(|(k, v)| Entry {
+                    key: Some(Spanned::new(value.span(), k.clone())),
+                    value: whole(v),
+                })
+                .collect(),
+            _ => entries,
+        }
+    }
+
+    /// The entry of the inline table at `span` with this key.
+    fn entry(&self, span: &Range<usize>, key: &str) -> Option<Entry> {
+        self.entries(span)
+            .into_iter()
+            .find(|e| e.key.as_ref().is_some_and(|k| k.get_ref() == key))
     }
 
     fn template(&self, value: &Spanned<String>, names: &Names) -> Result<Template> {
         Template::parse(value.get_ref(), names).map_err(|e| self.template_err(value.span(), e))
+    }
+}
+
+/// One element of an array, or one `key = value` of an inline table, with positions.
+struct Entry {
+    key: Option<Spanned<String>>,
+    value: Spanned<toml::Value>,
+}
+
+impl Entry {
+    fn key_span(&self) -> Range<usize> {
+        self.key.as_ref().map_or(self.value.span(), |k| k.span())
+    }
+}
+
+/// `offset` moved into `source` and back to the start of the character it falls in.
+fn clamp(source: &str, offset: usize) -> usize {
+    let mut at = offset.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn position(source: &str, offset: usize) -> (usize, usize) {
+    line_col(source, clamp(source, offset))
+}
+
+/// Where byte `offset` of the text of the string value written at `start` is in the source:
+/// escapes (`\"`, `\u00e9`, a line-ending backslash) and a multi-line string's leading newline
+/// make the two differ. A value that is not a string maps one to one.
+fn source_offset(source: &str, start: usize, offset: usize) -> usize {
+    let start = clamp(source, start);
+    let rest = &source[start..];
+    let (delimiter, basic, multiline) = if rest.starts_with("\"\"\"") {
+        (3, true, true)
+    } else if rest.starts_with("'''") {
+        (3, false, true)
+    } else if rest.starts_with('"') {
+        (1, true, false)
+    } else if rest.starts_with('\'') {
+        (1, false, false)
+    } else {
+        return clamp(source, start + offset);
+    };
+    let body = &rest[delimiter..];
+    let mut i = 0;
+    if multiline {
+        if body.starts_with("\r\n") {
+            i = 2;
+        } else if body.starts_with('\n') {
+            i = 1;
+        }
+    }
+    let mut decoded = 0;
+    while decoded < offset {
+        let Some(c) = body.get(i..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        if basic && c == '\\' {
+            match body[i + 1..].chars().next() {
+                Some(u @ ('u' | 'U')) => {
+                    let digits = if u == 'u' { 4 } else { 8 };
+                    let Some(hex) = body.get(i + 2..i + 2 + digits) else {
+                        break;
+                    };
+                    decoded += u32::from_str_radix(hex, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .map_or(1, char::len_utf8);
+                    i += 2 + digits;
+                }
+                // A line-ending backslash: it and the whitespace after it are not text.
+                Some(' ' | '\t' | '\r' | '\n') if multiline => {
+                    i += 1;
+                    while body[i..].starts_with([' ', '\t', '\r', '\n']) {
+                        i += 1;
+                    }
+                }
+                Some(escaped) => {
+                    decoded += 1;
+                    i += 1 + escaped.len_utf8();
+                }
+                None => break,
+            }
+        } else if multiline && body[i..].starts_with("\r\n") {
+            decoded += 1;
+            i += 2;
+        } else {
+            decoded += c.len_utf8();
+            i += c.len_utf8();
+        }
+    }
+    clamp(source, start + delimiter + i)
+}
+
+/// A TOML error (syntax, or a key that has no place in a scenario) as `what (hint)`.
+fn toml_error(origin: &str, source: &str, e: &toml::de::Error) -> ScenarioError {
+    let at = clamp(source, e.span().map_or(0, |s| s.start));
+    let text = e.message().trim();
+    let next = source[at..].chars().next();
+    let missing_value = matches!(next, None | Some('\n' | '\r' | '#'))
+        && source[..at].trim_end_matches([' ', '\t']).ends_with('=');
+    let (message, hint) = if missing_value {
+        (
+            "`=` without a value".to_string(),
+            Some(
+                "a value is a \"string\", a number, true or false, [a list] or { a = table }"
+                    .into(),
+            ),
+        )
+    } else if let Some(rest) = text.strip_prefix("unknown field ") {
+        // serde: "unknown field `x`, expected one of `a`, `b`" (or "there are no fields")
+        let key_end = rest
+            .get(1..)
+            .and_then(|r| r.find('`'))
+            .map_or(rest.len(), |i| i + 2);
+        let (key, expected) = rest.split_at(key_end);
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let suggestion = closest(key.trim_matches('`'), &candidates)
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        let keys = candidates.join(", ");
+        (
+            format!("unknown key {key}"),
+            Some(if keys.is_empty() {
+                "this table takes no keys".to_string()
+            } else {
+                format!("{suggestion}keys here: {keys}")
+            }),
+        )
+    } else if text == "missing field `name`" {
+        (
+            "the scenario has no `name`".to_string(),
+            Some("start the file with name = \"my-scenario\"".into()),
+        )
+    } else if let Some((what, expected)) = text.split_once(", expected ") {
+        // serde: "invalid type: integer `3`, expected a string"
+        (what.to_string(), Some(format!("expected {expected}")))
+    } else if let Some((what, expected)) = text.split_once("\nexpected ") {
+        // The TOML parser: "invalid table header\nexpected `.`, `]]`"
+        (
+            what.replace('\n', " "),
+            Some(format!("expected {expected}")),
+        )
+    } else if text.is_empty() {
+        let found = match next {
+            None => "end of file".to_string(),
+            Some('\n' | '\r') => "end of line".to_string(),
+            Some(c) => format!("`{c}`"),
+        };
+        (
+            format!("invalid TOML: unexpected {found}"),
+            Some(
+                "a value is a \"string\", a number, true or false, [a list] or { a = table }"
+                    .into(),
+            ),
+        )
+    } else if text.starts_with("duplicate key") {
+        (
+            text.replace('\n', " "),
+            Some("a key can appear only once in a table".into()),
+        )
+    } else {
+        (
+            text.replace('\n', " "),
+            Some("see https://toml.io for the syntax".into()),
+        )
+    };
+    ScenarioError {
+        origin: origin.to_string(),
+        position: Some(position(source, at)),
+        message,
+        hint,
     }
 }
 
@@ -93,12 +338,7 @@ pub fn compile(
     overrides: &Overrides,
 ) -> Result<Scenario> {
     let ctx = Ctx { origin, source };
-    let raw: RawScenario = toml::from_str(source).map_err(|e| ScenarioError {
-        origin: origin.to_string(),
-        position: Some(e.span().map_or((1, 1), |s| line_col(source, s.start))),
-        message: e.message().trim().replace('\n', " "),
-        hint: None,
-    })?;
+    let raw: RawScenario = toml::from_str(source).map_err(|e| toml_error(origin, source, &e))?;
     check_name(&ctx, &raw.name)?;
     let mut declared = BTreeMap::new();
     let groups = match &raw.include {
@@ -111,7 +351,11 @@ pub fn compile(
                 ));
             }
             if include.get_ref().is_empty() {
-                return Err(ctx.err(include.span(), "`include` is empty", None));
+                return Err(ctx.err(
+                    include.span(),
+                    "`include` is empty",
+                    Some("e.g. include = [\"kratos\", \"keto\"]".into()),
+                ));
             }
             let mut groups = Vec::new();
             for entry in include.get_ref() {
@@ -120,13 +364,8 @@ pub fn compile(
                     origin: &inc_origin,
                     source: &inc_source,
                 };
-                let inc_raw: RawScenario =
-                    toml::from_str(&inc_source).map_err(|e| ScenarioError {
-                        origin: inc_origin.clone(),
-                        position: Some(e.span().map_or((1, 1), |s| line_col(&inc_source, s.start))),
-                        message: e.message().trim().replace('\n', " "),
-                        hint: None,
-                    })?;
+                let inc_raw: RawScenario = toml::from_str(&inc_source)
+                    .map_err(|e| toml_error(&inc_origin, &inc_source, &e))?;
                 if inc_raw.include.is_some() {
                     return Err(ctx.err(
                         entry.span(),
@@ -174,8 +413,8 @@ fn check_name(ctx: &Ctx, name: &Spanned<String>) -> Result<()> {
     {
         return Err(ctx.err(
             name.span(),
-            format!("scenario name `{n}` must be letters, digits, `-` or `_`"),
-            None,
+            format!("scenario name `{n}` is not a valid name"),
+            Some("letters, digits, `-` and `_`, e.g. name = \"login-check\"".into()),
         ));
     }
     Ok(())
@@ -197,11 +436,15 @@ fn included_source(
     std::fs::read_to_string(&path)
         .map(|s| (path.display().to_string(), s))
         .map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                _ => e.to_string(),
+            };
             ctx.err(
                 entry.span(),
-                format!("cannot include `{name}`: {e}"),
+                format!("cannot include `{name}`: {why}"),
                 Some(format!(
-                    "a built-in ({}) or a path relative to this file",
+                    "built-ins: {}; other files are found relative to this one",
                     super::BUILTINS.map(|(n, _)| n).join(", ")
                 )),
             )
@@ -222,11 +465,14 @@ fn param_text(v: &toml::Value) -> Option<String> {
 fn pool_schemas(ctx: &Ctx, raw: &RawScenario) -> Result<BTreeMap<String, (Vec<String>, usize)>> {
     let mut schemas: BTreeMap<String, (Vec<String>, usize)> = BTreeMap::new();
     let phases = [&raw.setup, &raw.teardown, &raw.cleanup];
-    let steps = phases
+    let mut steps: Vec<&Spanned<RawStep>> = phases
         .iter()
         .filter_map(|p| p.as_ref())
         .flat_map(|p| p.step.iter())
-        .chain(raw.flow.iter().flat_map(|f| f.get_ref().step.iter()));
+        .chain(raw.flow.iter().flat_map(|f| f.get_ref().step.iter()))
+        .collect();
+    // In file order, so that a disagreement is reported where the later push is.
+    steps.sort_by_key(|s| s.span().start);
     for step in steps {
         let Some((_, push)) = step.get_ref().iter().find(|(k, _)| k.get_ref() == "push") else {
             continue;
@@ -234,14 +480,17 @@ fn pool_schemas(ctx: &Ctx, raw: &RawScenario) -> Result<BTreeMap<String, (Vec<St
         let Some(table) = push.get_ref().as_table() else {
             return Err(ctx.err(
                 push.span(),
-                "`push` must be a table: push = { pool = { field = \"{{ value }}\" } }",
-                None,
+                "`push` must be a table of pools",
+                Some("push = { pool = { field = \"{{ value }}\" } }".into()),
             ));
         };
         for (pool, fields) in table {
+            let entry = ctx.entry(&push.span(), pool);
+            let key_span = entry.as_ref().map_or(push.span(), Entry::key_span);
+            let value_span = entry.as_ref().map_or(push.span(), |e| e.value.span());
             let Some(fields) = fields.as_table() else {
                 return Err(ctx.err(
-                    push.span(),
+                    value_span,
                     format!("push to `{pool}`: give the entry's fields as a table"),
                     Some(format!(
                         "push = {{ {pool} = {{ id = \"{{{{ identity_id }}}}\" }} }}"
@@ -249,14 +498,20 @@ fn pool_schemas(ctx: &Ctx, raw: &RawScenario) -> Result<BTreeMap<String, (Vec<St
                 ));
             };
             if fields.is_empty() {
-                return Err(ctx.err(push.span(), format!("push to `{pool}` has no fields"), None));
+                return Err(ctx.err(
+                    value_span,
+                    format!("push to `{pool}` has no fields"),
+                    Some(format!(
+                        "push = {{ {pool} = {{ id = \"{{{{ identity_id }}}}\" }} }}"
+                    )),
+                ));
             }
             let names: Vec<String> = fields.keys().cloned().collect();
-            let line = ctx.line(&push.span());
+            let line = ctx.line(&key_span);
             match schemas.get(pool) {
                 Some((existing, at)) if *existing != names => {
                     return Err(ctx.err(
-                        push.span(),
+                        key_span,
                         format!(
                             "pool `{pool}` gets fields {} here but {} at line {at}",
                             names.join(", "),
@@ -290,7 +545,7 @@ fn compile_group(
                     "parameter `{}` must be a string, number or boolean",
                     key.get_ref()
                 ),
-                None,
+                Some("parameters are single values: lists and tables are not".into()),
             ));
         };
         if let Some(v) = overrides.get(key.get_ref()) {
@@ -489,7 +744,11 @@ fn check_var_name(ctx: &Ctx, key: &Spanned<String>) -> Result<()> {
         ));
     }
     if reserved.contains(&k.as_str()) {
-        return Err(ctx.err(key.span(), format!("`{k}` is a reserved name"), None));
+        return Err(ctx.err(
+            key.span(),
+            format!("`{k}` is a reserved name"),
+            Some(format!("reserved: {}", reserved.join(", "))),
+        ));
     }
     Ok(())
 }
@@ -595,11 +854,20 @@ fn compile_flow(
                 Ok(x) => {
                     return Err(ctx.err(
                         w.span(),
-                        format!("weight `{expr}` is {x}, below zero"),
-                        None,
+                        format!("weight `{expr}` is {x}, not a number of zero or more"),
+                        Some("check the parameters the weight uses".into()),
                     ))
                 }
-                Err(e) => return Err(ctx.err(w.span(), format!("weight `{expr}`: {e}"), None)),
+                Err(e) => {
+                    let at = source_offset(ctx.source, w.span().start, e.offset);
+                    return Err(ctx.err(
+                        at..at,
+                        format!("weight `{expr}`: {}", e.message),
+                        Some(e.hint.unwrap_or_else(|| {
+                            "a number, or arithmetic over numbers and param.NAME".into()
+                        })),
+                    ));
+                }
             },
             _ => {
                 return Err(ctx.err(
@@ -618,8 +886,11 @@ fn compile_flow(
             other => {
                 return Err(ctx.err(
                     m.span(),
-                    format!("mix = \"{other}\": must be \"read\" or \"write\""),
-                    None,
+                    format!("mix = \"{other}\" is neither \"read\" nor \"write\""),
+                    Some(match closest(other, &["read", "write"]) {
+                        Some(c) => format!("did you mean \"{c}\"?"),
+                        None => "--read-ratio draws from the read flows and the write flows".into(),
+                    }),
                 ))
             }
         },
@@ -630,8 +901,8 @@ fn compile_flow(
         Some(v) => {
             return Err(ctx.err(
                 v.span(),
-                format!("vus = {}: must be 1 to 100000", v.get_ref()),
-                None,
+                format!("vus = {} is out of range", v.get_ref()),
+                Some("1 to 100000 virtual users".into()),
             ))
         }
     };
@@ -745,7 +1016,9 @@ impl<'a> Fields<'a> {
                 _ => Err(self.ctx.err(
                     v.span(),
                     format!("{}: `{name}` must be a string", self.op_name),
-                    None,
+                    Some(format!(
+                        "{name} = \"...\", with {{{{ placeholders }}}} if needed"
+                    )),
                 )),
             },
         }
@@ -762,7 +1035,7 @@ impl<'a> Fields<'a> {
             self.ctx.err(
                 self.span.clone(),
                 format!("{} needs `{name}`", self.op_name),
-                None,
+                Some(format!("add {name} = \"...\" to this step")),
             )
         })
     }
@@ -788,7 +1061,7 @@ impl<'a> Fields<'a> {
                 _ => Err(self.ctx.err(
                     v.span(),
                     format!("{}: `{name}` must be a positive integer", self.op_name),
-                    None,
+                    Some(format!("e.g. {name} = 5")),
                 )),
             },
         }
@@ -799,15 +1072,28 @@ impl<'a> Fields<'a> {
         for (key, _) in in_file_order(self.map) {
             let k = key.get_ref().as_str();
             if !self.known.contains(&k) && !COMMON_FIELDS.contains(&k) {
-                let mut fields: Vec<&str> = self.known.clone();
+                let mut fields: Vec<&str> = self
+                    .known
+                    .iter()
+                    .copied()
+                    .filter(|f| !COMMON_FIELDS.contains(f))
+                    .collect();
                 fields.sort();
                 fields.dedup();
+                let all: Vec<&str> = fields.iter().chain(&COMMON_FIELDS).copied().collect();
+                let suggestion = closest(k, &all)
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                let own = if fields.is_empty() {
+                    "it has no fields of its own".to_string()
+                } else {
+                    format!("its fields: {}", fields.join(", "))
+                };
                 return Err(self.ctx.err(
                     key.span(),
                     format!("unknown field `{k}` for {}", self.op_name),
                     Some(format!(
-                        "its fields: {}; every step: {}",
-                        fields.join(", "),
+                        "{suggestion}{own}; every step: {}",
                         COMMON_FIELDS[1..].join(", ")
                     )),
                 ));
@@ -819,6 +1105,7 @@ impl<'a> Fields<'a> {
 
 fn subject(f: &mut Fields, names: &Names, required: bool) -> Result<Option<SubjectT>> {
     let id = f.template("subject_id", names)?;
+    let set_key = f.get("subject_set").map(|(k, _)| k.span());
     let set_raw = f.string("subject_set")?;
     let set = match &set_raw {
         Some(s) => {
@@ -828,7 +1115,7 @@ fn subject(f: &mut Fields, names: &Names, required: bool) -> Result<Option<Subje
                     return Err(f.ctx.err(
                         s.span(),
                         format!("subject_set `{c}` is not namespace:object#relation"),
-                        None,
+                        Some("e.g. subject_set = \"groups:admins#member\"".into()),
                     ));
                 }
             }
@@ -838,19 +1125,27 @@ fn subject(f: &mut Fields, names: &Names, required: bool) -> Result<Option<Subje
     };
     match (id, set) {
         (Some(_), Some(_)) => Err(f.ctx.err(
-            f.span.clone(),
+            set_key.unwrap_or(f.span.clone()),
             format!(
                 "{}: give `subject_id` or `subject_set`, not both",
                 f.op_name
             ),
-            None,
+            Some(
+                "a tuple has one subject: an id such as user:alice, or a set such as \
+                 groups:admins#member"
+                    .into(),
+            ),
         )),
         (Some(id), None) => Ok(Some(SubjectT::Id(id))),
         (None, Some(set)) => Ok(Some(SubjectT::Set(set))),
         (None, None) if required => Err(f.ctx.err(
             f.span.clone(),
             format!("{} needs `subject_id` or `subject_set`", f.op_name),
-            None,
+            Some(
+                "an id (subject_id = \"user:alice\") or a set \
+                 (subject_set = \"groups:admins#member\")"
+                    .into(),
+            ),
         )),
         (None, None) => Ok(None),
     }
@@ -943,7 +1238,11 @@ fn compile_step(
         ));
     };
     let Some(op_name) = op_value.get_ref().as_str() else {
-        return Err(ctx.err(op_value.span(), "`op` must be a string", None));
+        return Err(ctx.err(
+            op_value.span(),
+            "`op` must be a string",
+            Some("e.g. op = \"keto.check\"".into()),
+        ));
     };
     if !STEP_TYPES.contains(&op_name) {
         return Err(ctx.err(
@@ -964,6 +1263,7 @@ fn compile_step(
     };
 
     // `for_each` binds the entry's fields as `item.<field>` before anything else is read.
+    let for_each_key = map.keys().find(|k| k.get_ref() == "for_each");
     let for_each = match f.string("for_each")? {
         None => None,
         Some(pool) if matches!(phase, Phase::Teardown | Phase::Cleanup) => {
@@ -972,9 +1272,18 @@ fn compile_step(
         }
         Some(pool) => {
             return Err(ctx.err(
-                pool.span(),
-                "`for_each` is for teardown and cleanup steps",
-                Some("in a flow, use pick or take".into()),
+                for_each_key.map_or(pool.span(), |k| k.span()),
+                format!(
+                    "`for_each` is for teardown and cleanup steps, not {}",
+                    match phase {
+                        Phase::Setup => "setup",
+                        _ => "flows",
+                    }
+                ),
+                Some(match phase {
+                    Phase::Setup => "setup runs each step once".into(),
+                    _ => format!("in a flow, use pick = {{ item = \"{}\" }}", pool.get_ref()),
+                }),
             ))
         }
     };
@@ -1094,47 +1403,51 @@ fn compile_step(
     // Captures bind after the step's own fields were resolved: a step cannot use its output.
     let mut captures = Vec::new();
     if let Some((_, capture)) = map.iter().find(|(k, _)| k.get_ref() == "capture") {
-        let pairs: Vec<(String, String)> = match capture.get_ref() {
-            toml::Value::Array(a) => a
-                .iter()
-                .map(|v| v.as_str().map(|s| (s.to_string(), s.to_string())))
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    ctx.err(
-                        capture.span(),
-                        "capture = [\"name\", ...] takes strings",
-                        None,
-                    )
-                })?,
-            toml::Value::Table(t) => t
-                .iter()
-                .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    ctx.err(
-                        capture.span(),
-                        "capture = { alias = \"output\" } takes strings",
-                        None,
-                    )
-                })?,
+        let entries = ctx.entries_of(capture);
+        let table = match capture.get_ref() {
+            toml::Value::Array(_) => false,
+            toml::Value::Table(_) => true,
             _ => {
                 return Err(ctx.err(
                     capture.span(),
                     "`capture` is a list of outputs or a table alias = output",
-                    None,
+                    Some(
+                        "capture = [\"identity_id\"] or capture = { id = \"identity_id\" }".into(),
+                    ),
                 ))
             }
         };
-        for (alias, output_name) in pairs {
-            let output = if matches!(
-                op,
-                Op::KratosHttpRead
-                    | Op::KratosHttpWrite
-                    | Op::HydraHttpRead
-                    | Op::HydraHttpWrite
-                    | Op::KetoHttpRead
-                    | Op::KetoHttpWrite
-            ) {
+        // (alias, where it is written, output, where it is written)
+        let mut pairs = Vec::new();
+        for entry in &entries {
+            let Some(output_name) = entry.value.get_ref().as_str() else {
+                return Err(ctx.err(
+                    entry.value.span(),
+                    "a captured output is a string",
+                    Some(if table {
+                        "capture = { alias = \"output\" }".into()
+                    } else {
+                        "capture = [\"output\", ...]".into()
+                    }),
+                ));
+            };
+            let alias = entry
+                .key
+                .clone()
+                .unwrap_or_else(|| Spanned::new(entry.value.span(), output_name.to_string()));
+            pairs.push((alias, output_name.to_string(), entry.value.span()));
+        }
+        let is_http = matches!(
+            op,
+            Op::KratosHttpRead
+                | Op::KratosHttpWrite
+                | Op::HydraHttpRead
+                | Op::HydraHttpWrite
+                | Op::KetoHttpRead
+                | Op::KetoHttpWrite
+        );
+        for (alias, output_name, output_span) in pairs {
+            let output = if is_http {
                 match output_name.as_str() {
                     "status" => Some(Output::Status),
                     p if p.starts_with('/') || p.is_empty() => Some(Output::Json(p.to_string())),
@@ -1147,60 +1460,79 @@ fn compile_step(
                     .cloned()
             };
             let Some(output) = output else {
-                let available: Vec<&str> = if op_name == "http" {
+                let available: Vec<&str> = if is_http {
                     vec!["status", "/json/pointer"]
                 } else {
                     outputs(op).iter().map(|o| o.name()).collect()
                 };
                 return Err(ctx.err(
-                    capture.span(),
+                    output_span,
                     format!("{op_name} has no output `{output_name}`"),
                     Some(if available.is_empty() {
                         format!("{op_name} has nothing to capture")
                     } else {
-                        format!("it can capture: {}", available.join(", "))
+                        match closest(&output_name, &available) {
+                            Some(c) if !is_http => format!("did you mean `{c}`?"),
+                            _ => format!("it can capture: {}", available.join(", ")),
+                        }
                     }),
                 ));
             };
-            if alias.is_empty() || !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            let alias_text = alias.get_ref();
+            if alias_text.is_empty()
+                || !alias_text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
                 return Err(ctx.err(
-                    capture.span(),
-                    format!("`{alias}` is not a valid name"),
-                    None,
+                    alias.span(),
+                    format!("`{alias_text}` is not a valid name"),
+                    Some(if is_http && !table {
+                        "name what an http step captures: capture = { name = \"/json/pointer\" }"
+                            .into()
+                    } else {
+                        "letters, digits and `_`".into()
+                    }),
                 ));
             }
-            names.later.remove(&alias);
-            captures.push((output, names.bind_iter(&alias)));
+            names.later.remove(alias_text);
+            captures.push((output, names.bind_iter(alias_text)));
         }
     }
 
     let mut pushes = Vec::new();
-    if let Some((_, push)) = map.iter().find(|(k, _)| k.get_ref() == "push") {
+    if let Some((push_key, push)) = map.iter().find(|(k, _)| k.get_ref() == "push") {
         if phase != Phase::Setup && phase != Phase::Flow {
-            return Err(ctx.err(push.span(), "teardown and cleanup steps cannot push", None));
+            return Err(ctx.err(
+                push_key.span(),
+                "teardown and cleanup steps cannot push",
+                Some("push from setup or from a flow".into()),
+            ));
         }
         // Shapes were checked with the pool schemas.
         for (pool_name, fields) in push.get_ref().as_table().into_iter().flatten() {
-            let pool = pools
-                .iter()
-                .position(|p| &p.name == pool_name)
-                .expect("every pushed pool has a schema");
+            let Some(pool) = pools.iter().position(|p| &p.name == pool_name) else {
+                return Err(ctx.err(
+                    push.span(),
+                    format!("push to `{pool_name}`: no such pool"),
+                    Some("every pool a step pushes to exists".into()),
+                ));
+            };
+            let pool_span = ctx
+                .entry(&push.span(), pool_name)
+                .map_or(push.span(), |e| e.value.span());
             let mut templates = Vec::new();
             for field in &pools[pool].fields {
-                let value = fields.get(field).and_then(|v| v.as_str()).ok_or_else(|| {
-                    ctx.err(
-                        push.span(),
+                let entry = ctx.entry(&pool_span, field);
+                let span = entry.as_ref().map_or(pool_span.clone(), |e| e.value.span());
+                let Some(value) = fields.get(field).and_then(|v| v.as_str()) else {
+                    return Err(ctx.err(
+                        span,
                         format!("push to `{pool_name}`: field `{field}` must be a string"),
-                        None,
-                    )
-                })?;
-                let t = Template::parse(value, names).map_err(|e| {
-                    ctx.err(
-                        push.span(),
-                        format!("push to `{pool_name}`, field `{field}`: {}", e.message),
-                        e.hint,
-                    )
-                })?;
+                        Some(format!("e.g. {field} = \"{{{{ identity_id }}}}\"")),
+                    ));
+                };
+                let t = Template::parse(value, names).map_err(|e| ctx.template_err(span, e))?;
                 templates.push(t);
             }
             pushes.push((pool, templates));
@@ -1263,7 +1595,19 @@ fn compile_expect(f: &mut Fields, op: Op) -> Result<Expect> {
                 )),
             }
         }
-        _ => Err(f.ctx.err(v.span(), "`expect` must be a string", None)),
+        _ => Err(f.ctx.err(
+            v.span(),
+            "`expect` must be a string",
+            Some(format!(
+                "{} answers: {}",
+                f.op_name,
+                possible_verdicts(op)
+                    .iter()
+                    .map(|v| v.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        )),
     }
 }
 
@@ -1284,21 +1628,34 @@ fn http_step(f: &mut Fields, names: &Names) -> Result<(Op, Action)> {
         None => {
             return Err(f.ctx.err(
                 f.span.clone(),
-                "http needs `service` (kratos, hydra or keto): the figures it counts in",
-                None,
+                "http needs `service`",
+                Some(
+                    "service = \"kratos\", \"hydra\" or \"keto\": the figures it counts in".into(),
+                ),
             ))
         }
     };
     let method = match f.string("method")? {
         None => reqwest::Method::GET,
-        Some(m) => reqwest::Method::from_bytes(m.get_ref().to_ascii_uppercase().as_bytes())
-            .map_err(|_| {
-                f.ctx.err(
-                    m.span(),
-                    format!("http: `{}` is not an HTTP method", m.get_ref()),
-                    None,
-                )
-            })?,
+        Some(m) => {
+            let upper = m.get_ref().to_ascii_uppercase();
+            // Any token is a valid method to `http`, so a typo would go out on the wire.
+            match HTTP_METHODS.iter().find(|known| **known == upper) {
+                Some(known) => {
+                    reqwest::Method::from_bytes(known.as_bytes()).unwrap_or(reqwest::Method::GET)
+                }
+                None => {
+                    return Err(f.ctx.err(
+                        m.span(),
+                        format!("http: `{}` is not an HTTP method", m.get_ref()),
+                        Some(match closest(&upper, &HTTP_METHODS) {
+                            Some(c) => format!("did you mean `{c}`?"),
+                            None => format!("one of: {}", HTTP_METHODS.join(", ")),
+                        }),
+                    ))
+                }
+            }
+        }
     };
     let url_raw = f.string("url")?.ok_or_else(|| {
         f.ctx.err(
@@ -1319,25 +1676,31 @@ fn http_step(f: &mut Fields, names: &Names) -> Result<(Op, Action)> {
     }
     let mut headers = Vec::new();
     if let Some((_, h)) = f.get("headers") {
-        let Some(table) = h.get_ref().as_table() else {
-            return Err(f.ctx.err(h.span(), "http: `headers` must be a table", None));
-        };
-        for (k, v) in table {
+        if h.get_ref().as_table().is_none() {
+            return Err(f.ctx.err(
+                h.span(),
+                "http: `headers` must be a table",
+                Some("headers = { accept = \"application/json\" }".into()),
+            ));
+        }
+        for entry in f.ctx.entries_of(h) {
+            let k = entry.key.as_ref().map_or("", |k| k.get_ref().as_str());
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                f.ctx
-                    .err(h.span(), format!("http: `{k}` is not a header name"), None)
+                f.ctx.err(
+                    entry.key_span(),
+                    format!("http: `{k}` is not a header name"),
+                    Some("letters, digits and `-`".into()),
+                )
             })?;
-            let Some(v) = v.as_str() else {
+            let Some(v) = entry.value.get_ref().as_str() else {
                 return Err(f.ctx.err(
-                    h.span(),
+                    entry.value.span(),
                     format!("http: header `{k}` must be a string"),
-                    None,
+                    Some(format!("{k} = \"...\"")),
                 ));
             };
-            let t = Template::parse(v, names).map_err(|e| {
-                f.ctx
-                    .err(h.span(), format!("header `{k}`: {}", e.message), e.hint)
-            })?;
+            let t =
+                Template::parse(v, names).map_err(|e| f.ctx.template_err(entry.value.span(), e))?;
             headers.push((name, t));
         }
     }
@@ -1345,8 +1708,11 @@ fn http_step(f: &mut Fields, names: &Names) -> Result<(Op, Action)> {
     let admin_auth = match f.get("admin_auth") {
         None => false,
         Some((_, v)) => v.get_ref().as_bool().ok_or_else(|| {
-            f.ctx
-                .err(v.span(), "http: `admin_auth` is true or false", None)
+            f.ctx.err(
+                v.span(),
+                "http: `admin_auth` is true or false",
+                Some("true sends the configured admin API key".into()),
+            )
         })?,
     };
     let kind = match f.string("kind")? {
@@ -1359,7 +1725,7 @@ fn http_step(f: &mut Fields, names: &Names) -> Result<(Op, Action)> {
                 return Err(f.ctx.err(
                     k.span(),
                     format!("http: kind `{other}` is not read or write"),
-                    None,
+                    Some("the side of --read-ratio the call counts on".into()),
                 ))
             }
         },
@@ -1384,26 +1750,194 @@ fn http_step(f: &mut Fields, names: &Names) -> Result<(Op, Action)> {
     ))
 }
 
-/// The candidate nearest to `s` by edit distance, when it is close enough to be a typo.
-fn closest<'a>(s: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(s, c), *c))
-        .filter(|(d, c)| *d <= 3.max(c.len() / 4))
-        .min()
-        .map(|(_, c)| c)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+    fn error(source: &str) -> String {
+        match compile("t.toml", source, None, &Overrides::new()) {
+            Ok(_) => "it compiles".into(),
+            Err(e) => e.to_string(),
         }
-        prev = cur;
     }
-    prev[b.len()]
+
+    const FLOW: &str = "[[flow]]\n[[flow.step]]\nop = \"kratos.register\"\n";
+
+    #[test]
+    fn template_errors_point_into_the_source_past_escapes() {
+        // Before: the offset into the decoded text was used as an offset into the source, so
+        // escapes moved the column, and a multi-byte character could make it panic.
+        let step = |value: &str| {
+            format!("name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"kratos.register\"\nemail = {value}\n")
+        };
+        let e = error(&step(r#""\t\t\té{{x}}""#));
+        assert_eq!(
+            e,
+            "t.toml:5:19: `x` is used before it is set (set it under `let`, `[vu]`, with \
+             `pick`, or capture it in an earlier step: capture = [\"x\"])"
+        );
+        assert!(error(&step(r#""\"q\" \u00e9-{{ nope }}""#)).starts_with("t.toml:5:26: `nope`"));
+        assert!(error(&step(r#""\U0001F600{{ nope }}""#)).starts_with("t.toml:5:23: `nope`"));
+        // Literal strings have no escapes; multi-line strings drop their first newline and
+        // line-ending backslashes.
+        assert!(error(&step(r#"'\t{{ nope }}'"#)).starts_with("t.toml:5:15: `nope`"));
+        assert!(error(&step("\"\"\"\n  a-{{ nope }}\"\"\"")).starts_with("t.toml:6:8: `nope`"));
+        assert!(error(&step("\"\"\"a \\\n    b{{ nope }}\"\"\"")).starts_with("t.toml:6:9: `nope`"));
+    }
+
+    #[test]
+    fn source_offsets_stay_on_character_boundaries() {
+        let source = "x = \"é\\t\"";
+        for offset in 0..20 {
+            let at = source_offset(source, 4, offset);
+            assert!(
+                source.is_char_boundary(at) && at <= source.len(),
+                "{offset} -> {at}"
+            );
+        }
+        // Truncated escapes end the walk instead of slicing out of bounds.
+        for source in ["\"\\u12", "\"\\", "\"\"\"\\  ", "'"] {
+            assert!(source_offset(source, 0, 10) <= source.len());
+        }
+        assert_eq!(position("aé\nb", 2), (1, 2));
+    }
+
+    #[test]
+    fn toml_errors_read_as_what_and_hint() {
+        assert_eq!(
+            error("name = \"x\"\n[[flow]\n"),
+            "t.toml:2:7: invalid table header (expected `.`, `]]`)"
+        );
+        let hint = "(a value is a \"string\", a number, true or false, [a list] or { a = table })";
+        assert_eq!(
+            error("name ="),
+            format!("t.toml:1:7: `=` without a value {hint}")
+        );
+        assert_eq!(
+            error("name = \"x\"\nweight =  # none\n"),
+            format!("t.toml:2:11: `=` without a value {hint}")
+        );
+        assert_eq!(
+            error(&format!("name = \"x\"\n{FLOW}nmae = 1\n")),
+            "t.toml:5:1: unknown field `nmae` for kratos.register (did you mean `name`? its \
+             fields: email, first_name, last_name, password; every step: name, expect, think, \
+             capture, push, for_each)"
+        );
+        assert_eq!(
+            error("name = \"x\"\n[pools]\np = { size = 1 }\n"),
+            "t.toml:3:7: unknown key `size` (keys here: capacity, ledger, max_age)"
+        );
+        assert_eq!(
+            error("name = 3\n"),
+            "t.toml:1:8: invalid type: integer `3` (expected a string)"
+        );
+        assert_eq!(
+            error("name = \"x\"\nname = \"y\"\n"),
+            "t.toml:2:1: duplicate key `name` in document root (a key can appear only once in \
+             a table)"
+        );
+        assert_eq!(
+            error("description = \"x\"\n"),
+            "t.toml:1:1: the scenario has no `name` (start the file with name = \"my-scenario\")"
+        );
+    }
+
+    #[test]
+    fn list_and_table_entries_are_pointed_at_one_by_one() {
+        let source = "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"kratos.register\"\n";
+        let e = error(&format!(
+            "{source}capture = {{ id = \"identity_id\", t = \"token\" }}\n"
+        ));
+        assert_eq!(
+            e,
+            "t.toml:5:37: kratos.register has no output `token` (it can capture: identity_id, \
+             session_token, email, password)"
+        );
+        let e = error(&format!("{source}capture = {{ \"a b\" = \"email\" }}\n"));
+        assert!(
+            e.starts_with("t.toml:5:13: `a b` is not a valid name"),
+            "{e}"
+        );
+        let e = error(&format!("{source}capture = [\n  \"email\",\n  3,\n]\n"));
+        assert!(
+            e.starts_with("t.toml:7:3: a captured output is a string"),
+            "{e}"
+        );
+        let e = error(&format!("{source}capture = [\"sesion_token\"]\n"));
+        assert!(e.ends_with("(did you mean `session_token`?)"), "{e}");
+        let e = error(&format!(
+            "{source}capture = [\"email\"]\npush = {{ p = {{ e = \"{{{{ email }}}}\", n = 1 }} }}\n"
+        ));
+        assert!(
+            e.starts_with("t.toml:6:39: push to `p`: field `n` must be a string"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn http_methods_are_checked_and_headers_pointed_at() {
+        let step = |extra: &str| {
+            format!(
+                "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"http\"\nservice = \"keto\"\n\
+                 url = \"{{{{ endpoint.keto_read }}}}/health/ready\"\n{extra}\n"
+            )
+        };
+        assert_eq!(error(&step("method = \"post\"")), "it compiles");
+        assert_eq!(
+            error(&step("method = \"GTE\"")),
+            "t.toml:7:10: http: `GTE` is not an HTTP method (did you mean `GET`?)"
+        );
+        assert_eq!(
+            error(&step("method = \"BREW\"")),
+            "t.toml:7:10: http: `BREW` is not an HTTP method (one of: GET, HEAD, POST, PUT, \
+             PATCH, DELETE, OPTIONS)"
+        );
+        let e = error(&step(
+            "headers = { accept = \"x\", \"bad header\" = \"y\" }",
+        ));
+        assert!(
+            e.starts_with("t.toml:7:27: http: `bad header` is not a header name"),
+            "{e}"
+        );
+        let e = error(&step("headers = { x-id = \"{{ nope }}\" }"));
+        assert!(
+            e.starts_with("t.toml:7:24: `nope` is used before it is set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn misplaced_fields_are_pointed_at_by_their_key() {
+        let e = error(
+            "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"keto.check\"\nnamespace = \"n\"\n\
+             object = \"o\"\nrelation = \"r\"\nsubject_set = \"a:b#c\"\nsubject_id = \"u\"\n",
+        );
+        assert!(e.starts_with("t.toml:8:1: keto.check: give `subject_id` or `subject_set`"));
+        let e = error(&format!(
+            "name = \"x\"\n[[setup.step]]\nop = \"kratos.register\"\nfor_each = \"p\"\n{FLOW}"
+        ));
+        assert_eq!(
+            e,
+            "t.toml:4:1: `for_each` is for teardown and cleanup steps, not setup (setup runs \
+             each step once)"
+        );
+    }
+
+    #[test]
+    fn a_missing_include_says_so_plainly() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = compile(
+            "t.toml",
+            "name = \"x\"\ninclude = [\"gone.toml\"]\n",
+            Some(dir.path()),
+            &Overrides::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "t.toml:2:12: cannot include `gone.toml`: no such file (built-ins: kratos, hydra, \
+             keto, all, seed-parity; other files are found relative to this one)"
+        );
+    }
 }

@@ -20,6 +20,10 @@ pub trait Scope {
     fn lookup(&self, name: &str) -> Result<Slot, String>;
     /// A parameter's value as text.
     fn param(&self, name: &str) -> Option<String>;
+    /// Every parameter's name, for hints.
+    fn param_names(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 /// The names visible at one point while compiling, in three layers.
@@ -67,5 +71,50 @@ impl Scope for Names {
 
     fn param(&self, name: &str) -> Option<String> {
         self.params.get(name).cloned()
+    }
+
+    fn param_names(&self) -> Vec<&str> {
+        self.params.keys().map(String::as_str).collect()
+    }
+}
+
+/// The candidate nearest to `s` by edit distance, when it is close enough to be a typo.
+pub fn closest<'a>(s: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(s, c), *c))
+        // Close, but not so short that every candidate would be "close".
+        .filter(|(d, c)| *d <= 3.max(c.len() / 4) && *d < c.chars().count())
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_suggests_typos_only() {
+        let ops = ["kratos.login", "kratos.logout", "keto.check"];
+        assert_eq!(closest("kratos.logn", &ops), Some("kratos.login"));
+        assert_eq!(closest("keto.chek", &ops), Some("keto.check"));
+        assert_eq!(closest("hydra.token", &ops), None);
+        assert_eq!(closest("reads", &["read", "write"]), Some("read"));
+        // Two short words are always within three edits: no suggestion for those.
+        assert_eq!(closest("x", &["ok", "id"]), None);
     }
 }

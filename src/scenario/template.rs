@@ -5,7 +5,7 @@
 //! name look-ups. Parameters are constants by the time a run starts, so they are folded into
 //! the literal text.
 
-use super::names::{Scope, Slot};
+use super::names::{closest, Scope, Slot};
 use std::sync::Arc;
 
 /// One value in a virtual user's context. Values may be secrets (passwords, tokens), so
@@ -152,6 +152,25 @@ impl Template {
 
 type ExprError = (String, Option<String>);
 
+/// Placeholders that take arguments.
+const FUNCTIONS: [&str; 2] = ["random.int", "random.choice"];
+
+/// Placeholders without arguments that generate a value.
+const GENERATORS: [&str; 9] = [
+    "fake.email",
+    "fake.first_name",
+    "fake.last_name",
+    "fake.password",
+    "uuid",
+    "seq",
+    "vu.id",
+    "vu.iteration",
+    "run.tag",
+];
+
+/// Prefixes of generated values; names a file sets cannot start with them.
+const GENERATOR_PREFIXES: [&str; 4] = ["fake.", "random.", "vu.", "run."];
+
 fn parse_expr(expr: &str, scope: &dyn Scope) -> Result<Part, ExprError> {
     if expr.is_empty() {
         return Err(("empty placeholder `{{ }}`".into(), None));
@@ -220,7 +239,10 @@ fn parse_expr(expr: &str, scope: &dyn Scope) -> Result<Part, ExprError> {
                 Some(v) => no_args(Part::Text(v)),
                 None => Err((
                     format!("unknown parameter `{name}`"),
-                    Some("declare it under [params]".into()),
+                    Some(match closest(name, &scope.param_names()) {
+                        Some(c) => format!("did you mean `param.{c}`?"),
+                        None => "declare it under [params]".into(),
+                    }),
                 )),
             }
         }
@@ -228,7 +250,23 @@ fn parse_expr(expr: &str, scope: &dyn Scope) -> Result<Part, ExprError> {
             if args.is_some() {
                 return Err((
                     format!("unknown function `{head}`"),
-                    Some("functions: random.int, random.choice".into()),
+                    Some(match closest(head, &FUNCTIONS) {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => format!("functions: {}", FUNCTIONS.join(", ")),
+                    }),
+                ));
+            }
+            // User names never contain these prefixes (they are reserved), so this is a
+            // misspelt generator rather than a variable set too late.
+            if GENERATOR_PREFIXES.iter().any(|p| head.starts_with(p)) {
+                return Err((
+                    format!("unknown generator `{head}`"),
+                    Some(
+                        match closest(head, &[&GENERATORS[..], &FUNCTIONS[..]].concat()) {
+                            Some(c) => format!("did you mean `{c}`?"),
+                            None => format!("generators: {}", GENERATORS.join(", ")),
+                        },
+                    ),
                 ));
             }
             if !head
@@ -313,6 +351,9 @@ mod tests {
         fn param(&self, name: &str) -> Option<String> {
             (name == "namespace").then(|| "documents".to_string())
         }
+        fn param_names(&self) -> Vec<&str> {
+            vec!["namespace"]
+        }
     }
 
     fn parse(s: &str) -> Result<Template, TemplateError> {
@@ -379,5 +420,27 @@ mod tests {
             .message
             .contains("no arguments"));
         assert!(parse("{{ }}").is_err());
+    }
+
+    #[test]
+    fn misspelt_generators_functions_and_parameters_get_a_suggestion() {
+        let e = parse("{{ fake.emial }}").unwrap_err();
+        assert_eq!(e.message, "unknown generator `fake.emial`");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `fake.email`?"));
+        let e = parse("{{ vu.nothing_like_it }}").unwrap_err();
+        assert_eq!(e.message, "unknown generator `vu.nothing_like_it`");
+        assert!(e.hint.unwrap().starts_with("generators: fake.email"));
+        let e = parse("{{ random.ints(1, 2) }}").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean `random.int`?"));
+        let e = parse("{{ param.namespaces }}").unwrap_err();
+        assert_eq!(e.message, "unknown parameter `namespaces`");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `param.namespace`?"));
+        let e = parse("{{ param.other }}").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("declare it under [params]"));
+        // Names that are not generators are still variables.
+        assert_eq!(
+            parse("{{ session }}").unwrap_err().message,
+            "`session` is used before it is set"
+        );
     }
 }

@@ -16,7 +16,7 @@ pub fn parse(s: &str) -> Result<Think, String> {
     };
     if let Some(args) = inner("uniform") {
         let Some((lo, hi)) = args.split_once(',') else {
-            return Err("uniform needs two durations, e.g. uniform(100ms, 2s)".into());
+            return Err("uniform needs two durations, a minimum and a maximum".into());
         };
         let (lo, hi) = (dur(lo)?, dur(hi)?);
         if lo > hi {
@@ -31,6 +31,8 @@ pub fn parse(s: &str) -> Result<Think, String> {
 }
 
 /// One draw of the pause.
+// Not called yet outside the tests: the engine, which runs scenarios, is being wired to it.
+#[allow(dead_code)]
 pub fn sample(think: Think, rng: &mut impl Rng) -> Duration {
     match think {
         Think::Fixed(d) => d,
@@ -39,7 +41,9 @@ pub fn sample(think: Think, rng: &mut impl Rng) -> Duration {
         Think::Exponential(mean) => {
             // Inverse transform; capped at 20 means so one draw cannot stall a user for hours.
             let u: f64 = rng.gen_range(f64::EPSILON..1.0);
-            mean.mul_f64((-u.ln()).min(20.0))
+            // Saturating: `mul_f64` panics when a huge mean (which a file may give) overflows.
+            Duration::try_from_secs_f64(mean.as_secs_f64() * (-u.ln()).min(20.0))
+                .unwrap_or(Duration::MAX)
         }
     }
 }
@@ -83,5 +87,19 @@ mod tests {
             .sum();
         let mean_ms = total.as_secs_f64() * 1000.0 / n as f64;
         assert!((95.0..105.0).contains(&mean_ms), "mean {mean_ms} ms");
+    }
+
+    #[test]
+    fn a_huge_mean_saturates_instead_of_panicking() {
+        let Ok(Think::Exponential(mean)) = parse("exponential(500000000000years)") else {
+            panic!("a valid think time");
+        };
+        let mut rng = SmallRng::seed_from_u64(1);
+        for _ in 0..100 {
+            assert!(sample(Think::Exponential(mean), &mut rng) >= Duration::ZERO);
+        }
+        for _ in 0..100 {
+            sample(Think::Exponential(Duration::MAX), &mut rng);
+        }
     }
 }
