@@ -212,14 +212,26 @@ fn a_user_scenario_chaining_login_token_and_check_runs_on_real_ory() {
 #[test]
 #[ignore = "needs the real Ory stack: scripts/test"]
 fn seed_parity_and_cleanup_on_real_ory() {
-    let report = run_real_scenario("seed-parity", &["-c", "12", "-d", "4s", "--read-ratio", "3"]);
+    let report = run_real_scenario(
+        "seed-parity",
+        &["-c", "12", "-d", "4s", "--read-ratio", "3"],
+    );
     assert_eq!(report["totals"]["errors"], 0, "{}", report["operations"]);
     for name in ["kratos", "hydra", "keto"] {
         let s = service(&report, name);
         assert!(s["writes"].as_u64().unwrap() > 0, "{name}");
     }
     let out = run(orysim_real().args([
-        "run", "--scenario", "kratos", "-c", "2", "-d", "3s", "--read-ratio", "2", "--cleanup",
+        "run",
+        "--scenario",
+        "kratos",
+        "-c",
+        "2",
+        "-d",
+        "3s",
+        "--read-ratio",
+        "2",
+        "--cleanup",
         "--no-report",
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -182,8 +182,23 @@ fn get_json(rt: &tokio::runtime::Runtime, url: String) -> Value {
 fn run_against(sim: &orysim::sim::SimHandle, scenario: &str, extra: &[&str]) -> String {
     let u = &sim.urls;
     let out = run(orysim()
-        .args(["run", "--scenario", scenario, "-c", "2", "-d", "2s", "--read-ratio", "2"])
-        .args(["--kratos-public", &u.kratos_public, "--kratos-admin", &u.kratos_admin])
+        .args([
+            "run",
+            "--scenario",
+            scenario,
+            "-c",
+            "2",
+            "-d",
+            "2s",
+            "--read-ratio",
+            "2",
+        ])
+        .args([
+            "--kratos-public",
+            &u.kratos_public,
+            "--kratos-admin",
+            &u.kratos_admin,
+        ])
         .args(["--keto-read", &u.keto_read, "--keto-write", &u.keto_write])
         .args(["--no-report"])
         .args(extra));
@@ -195,14 +210,19 @@ fn run_against(sim: &orysim::sim::SimHandle, scenario: &str, extra: &[&str]) -> 
 fn cleanup_deletes_every_identity_and_tuple_the_run_created() {
     let (rt, sim) = external_sim();
     let identities = |rt: &tokio::runtime::Runtime| {
-        get_json(rt, format!("{}/admin/identities?page_size=1000", sim.urls.kratos_admin))
-            .as_array()
-            .unwrap()
-            .len()
+        get_json(
+            rt,
+            format!("{}/admin/identities?page_size=1000", sim.urls.kratos_admin),
+        )
+        .as_array()
+        .unwrap()
+        .len()
     };
     let tuples = |rt: &tokio::runtime::Runtime, ns: &str| {
-        get_json(rt, format!("{}/relation-tuples?namespace={ns}", sim.urls.keto_read))
-            ["relation_tuples"]
+        get_json(
+            rt,
+            format!("{}/relation-tuples?namespace={ns}", sim.urls.keto_read),
+        )["relation_tuples"]
             .as_array()
             .unwrap()
             .len()
@@ -213,11 +233,22 @@ fn cleanup_deletes_every_identity_and_tuple_the_run_created() {
     assert!(kept > 0);
 
     let err = run_against(&sim, "kratos", &["--cleanup"]);
-    assert_eq!(identities(&rt), kept, "the second run removed all it registered: {err}");
-    assert!(err.contains("🧹 Cleanup of kratos:") && err.contains(", 0 failed"), "{err}");
+    assert_eq!(
+        identities(&rt),
+        kept,
+        "the second run removed all it registered: {err}"
+    );
+    assert!(
+        err.contains("🧹 Cleanup of kratos:") && err.contains(", 0 failed"),
+        "{err}"
+    );
 
     run_against(&sim, "keto", &["--cleanup"]);
-    assert_eq!(tuples(&rt, "documents"), 0, "plain tuples and albums are gone");
+    assert_eq!(
+        tuples(&rt, "documents"),
+        0,
+        "plain tuples and albums are gone"
+    );
     assert_eq!(tuples(&rt, "groups"), 0, "album friend groups are gone");
     rt.block_on(sim.shutdown());
 }

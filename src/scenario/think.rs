@@ -31,8 +31,6 @@ pub fn parse(s: &str) -> Result<Think, String> {
 }
 
 /// One draw of the pause.
-// Not called yet outside the tests: the engine, which runs scenarios, is being wired to it.
-#[allow(dead_code)]
 pub fn sample(think: Think, rng: &mut impl Rng) -> Duration {
     match think {
         Think::Fixed(d) => d,
