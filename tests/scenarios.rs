@@ -307,3 +307,31 @@ fn run_refuses_a_broken_scenario_before_sending_anything() {
         "{err}"
     );
 }
+
+#[test]
+fn the_readme_example_is_valid_and_runs_without_errors() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = readme
+        .split("A complete scenario")
+        .nth(1)
+        .expect("the README has its complete scenario example");
+    let example = after
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a toml block follows");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("readme-example.toml");
+    std::fs::write(&path, example).unwrap();
+    let (report, _) = run_scenario(path.to_str().unwrap(), &["-c", "3", "-d", "2s"]);
+    assert_no_errors(&report);
+    assert!(
+        report["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["step"] == "may view own profile"
+                && o["outcomes"]["denied"].as_u64() > Some(0))
+    );
+}

@@ -285,14 +285,7 @@ impl GroupWorkload {
         for (slot, template) in &flow.lets {
             let value = {
                 let cx = step_env.context(&local.slots);
-                render(
-                    template,
-                    &cx,
-                    &mut Draws {
-                        rng: &mut vu.rng,
-                        seq: &mut vu.seq,
-                    },
-                )
+                render(template, &cx, &mut draws(vu))
             };
             local.slots[*slot] = Some(value);
         }
@@ -404,18 +397,19 @@ impl GroupWorkload {
                     run_tag: &self.env.run_tag,
                     endpoints: &self.env.endpoints,
                 };
-                render(
-                    template,
-                    &cx,
-                    &mut Draws {
-                        rng: &mut vu.rng,
-                        seq: &mut vu.seq,
-                    },
-                )
+                render(template, &cx, &mut draws(vu))
             };
             values.push(v);
         }
         values
+    }
+}
+
+/// The virtual user's random draws for rendering.
+fn draws(vu: &mut Vu) -> Draws<'_> {
+    Draws {
+        rng: &mut vu.rng,
+        seq: &mut vu.seq,
     }
 }
 
