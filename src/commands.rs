@@ -178,7 +178,8 @@ pub fn scenarios(cmd: ScenariosCommand) -> u8 {
                 match scenario::load(&path, &Overrides::new()) {
                     Ok(s) => {
                         let flows: usize = s.groups.iter().map(|g| g.flows.len()).sum();
-                        println!("{path}: ok (scenario `{}`, {flows} flows)", s.name);
+                        let plural = if flows == 1 { "" } else { "s" };
+                        println!("{path}: ok (scenario `{}`, {flows} flow{plural})", s.name);
                     }
                     Err(e) => {
                         eprintln!("{e}");
