@@ -333,6 +333,15 @@ async fn run_against(
     }
 
     let mut users = JoinSet::new();
+    let stop = shared.stop.clone();
+    users.spawn(async move {
+        while !stop.is_raised() {
+            tokio::select! {
+                _ = tokio::time::sleep(watch::RELEASE_MEMORY_EVERY) => watch::release_free_memory(),
+                _ = stop.raised() => {}
+            }
+        }
+    });
     let load_start = Instant::now();
     let cpu_start = watch::process_cpu_time();
     for (w, ids) in &workloads {

@@ -72,28 +72,30 @@ pub fn describe(cfg: &RunConfig) -> String {
         let _ = writeln!(out, "🔧 Parameters:  {}", params.join(", "));
     }
     for group in &scenario.groups {
-        let total: f64 = group
-            .flows
-            .iter()
-            .filter(|f| f.dedicated_vus.is_none())
-            .map(|f| f.weight)
-            .sum();
+        // Weights split the iterations of their kind (read or write) when flows have a mix.
+        let total = |mix| -> f64 {
+            group
+                .flows
+                .iter()
+                .filter(|f| f.dedicated_vus.is_none() && f.mix == mix)
+                .map(|f| f.weight)
+                .sum::<f64>()
+                .max(f64::MIN_POSITIVE)
+        };
         let flows: Vec<String> = group
             .flows
             .iter()
             .map(|f| match (f.dedicated_vus, f.mix) {
                 (Some(n), _) => format!("{} ({n} dedicated)", f.name),
-                (None, Some(kind)) => format!(
-                    "{} ({kind:?} {:.0}%)",
-                    f.name,
-                    100.0 * f.weight / total.max(f64::MIN_POSITIVE)
-                )
-                .to_lowercase(),
-                (None, None) => format!(
-                    "{} ({:.0}%)",
-                    f.name,
-                    100.0 * f.weight / total.max(f64::MIN_POSITIVE)
-                ),
+                (None, mix) => {
+                    let kind = match mix {
+                        Some(crate::model::Kind::Read) => "of reads ",
+                        Some(crate::model::Kind::Write) => "of writes ",
+                        None => "",
+                    };
+                    let share = 100.0 * f.weight / total(mix);
+                    format!("{} ({share:.0}% {kind})", f.name).replace(" )", ")")
+                }
             })
             .collect();
         let _ = writeln!(out, "🧭 Flows of {}: {}", group.name, flows.join(", "));
