@@ -3,7 +3,8 @@
 //! of idle keep-alive connections instead of reqwest's general-purpose pool (no URL re-parsing,
 //! no per-request header map built from defaults, no redirect/retry layers).
 //!
-//! It keeps what the reqwest path guarantees: one timeout over connect + headers + body,
+//! Used for the Keto check, Kratos whoami and Hydra introspect. It keeps what the reqwest path
+//! guarantees: one timeout over connect + headers + body,
 //! the same error classes (see `http::classify_error`), the body cap, no redirects followed,
 //! the same request on the wire (`Host`, `Accept`, `User-Agent`, optional `Authorization`).
 //! It is only used for plain `http://` base URLs without credentials and when no proxy
@@ -11,10 +12,10 @@
 
 use crate::model::ErrorClass;
 use crate::ory::ClientOptions;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, HOST, USER_AGENT};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
@@ -25,7 +26,7 @@ use tokio::net::TcpStream;
 /// How long an idle connection is kept (reqwest's `pool_idle_timeout` for the shared client).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-type Sender = SendRequest<Empty<Bytes>>;
+type Sender = SendRequest<Full<Bytes>>;
 
 /// Idle connections to one origin, most recently used last.
 pub(crate) struct FastHttp {
@@ -81,22 +82,35 @@ impl FastHttp {
         })
     }
 
-    /// `GET target` (origin form: path and query, already encoded) with an optional
-    /// `Authorization` header; the status and the whole (capped) body.
+    /// `GET target` (origin form: path and query, already encoded) with optional extra headers
+    /// (e.g. `Authorization`); the status and the whole (capped) body.
     pub(crate) async fn get(
         &self,
         target: String,
-        auth: Option<&HeaderValue>,
+        extra: &[(HeaderName, &HeaderValue)],
+        cap: usize,
+    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+        self.request(Method::GET, target, extra, Bytes::new(), cap)
+            .await
+    }
+
+    /// A request with a body (sent with its `Content-Length`; none when empty).
+    pub(crate) async fn request(
+        &self,
+        method: Method,
+        target: String,
+        extra: &[(HeaderName, &HeaderValue)],
+        body: Bytes,
         cap: usize,
     ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
         let uri = Uri::try_from(target).map_err(|_| ErrorClass::Protocol)?;
-        let mut req = Request::new(Empty::new());
-        *req.method_mut() = Method::GET;
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
         *req.uri_mut() = uri;
         let headers = req.headers_mut();
         headers.clone_from(&self.headers);
-        if let Some(hv) = auth {
-            headers.insert(AUTHORIZATION, hv.clone());
+        for (name, value) in extra {
+            headers.insert(name.clone(), (*value).clone());
         }
         match tokio::time::timeout(self.timeout, self.send(req, cap)).await {
             Ok(result) => result,
@@ -141,7 +155,7 @@ impl FastHttp {
 
     async fn send(
         &self,
-        mut req: Request<Empty<Bytes>>,
+        mut req: Request<Full<Bytes>>,
         cap: usize,
     ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
         loop {
@@ -224,6 +238,7 @@ mod tests {
     use super::*;
     use crate::ory::http::MAX_BODY_BYTES;
     use crate::ory::test_server::{closed_port_url, raw_server, CannedServer, Reply};
+    use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 
     fn fast(base: &Url, timeout_ms: u64) -> FastHttp {
         FastHttp::for_base(
@@ -259,7 +274,10 @@ mod tests {
         let f = fast(&srv.base, 2000);
         let hv = HeaderValue::from_static("Bearer t");
         for _ in 0..3 {
-            let (status, body) = f.get("/x?q=a%20b".into(), Some(&hv), 1024).await.unwrap();
+            let (status, body) = f
+                .get("/x?q=a%20b".into(), &[(AUTHORIZATION, &hv)], 1024)
+                .await
+                .unwrap();
             assert_eq!((status.as_u16(), body.as_slice()), (200, &b"{\"a\":1}"[..]));
         }
         let seen = srv.seen();
@@ -281,15 +299,38 @@ mod tests {
             1,
             "one connection, kept alive"
         );
-        let (status, _) = f.get("/missing".into(), None, 1024).await.unwrap();
+        let (status, _) = f.get("/missing".into(), &[], 1024).await.unwrap();
         assert_eq!(status.as_u16(), 404);
+        assert!(seen[0].body.is_empty() && seen[0].header("content-length").is_none());
+
+        let srv = CannedServer::start(vec![Reply::new("POST", "/form", 200, "{}")]).await;
+        let f = fast(&srv.base, 2000);
+        let form = HeaderValue::from_static("application/x-www-form-urlencoded");
+        let (status, _) = f
+            .request(
+                Method::POST,
+                "/form".into(),
+                &[(CONTENT_TYPE, &form)],
+                Bytes::from_static(b"token=a%2Bb"),
+                1024,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 200);
+        let seen = &srv.seen()[0];
+        assert_eq!(seen.body, b"token=a%2Bb");
+        assert_eq!(seen.header("content-length"), Some("11"));
+        assert_eq!(
+            seen.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
     }
 
     #[tokio::test]
     async fn errors_are_classified_like_the_reqwest_path() {
         let closed = closed_port_url().await;
         assert_eq!(
-            fast(&closed, 2000).get("/".into(), None, 1024).await.err(),
+            fast(&closed, 2000).get("/".into(), &[], 1024).await.err(),
             Some(ErrorClass::Connect)
         );
 
@@ -299,7 +340,7 @@ mod tests {
         .await;
         assert_eq!(
             fast(&slow.base, 200)
-                .get("/slow".into(), None, 1024)
+                .get("/slow".into(), &[], 1024)
                 .await
                 .err(),
             Some(ErrorClass::Timeout)
@@ -307,10 +348,7 @@ mod tests {
 
         let big = CannedServer::start(vec![Reply::new("GET", "/big", 200, "0123456789")]).await;
         assert_eq!(
-            fast(&big.base, 2000)
-                .get("/big".into(), None, 5)
-                .await
-                .err(),
+            fast(&big.base, 2000).get("/big".into(), &[], 5).await.err(),
             Some(ErrorClass::Protocol)
         );
 
@@ -327,7 +365,7 @@ mod tests {
         .await;
         assert_eq!(
             fast(&chunked, 5000)
-                .get("/".into(), None, MAX_BODY_BYTES)
+                .get("/".into(), &[], MAX_BODY_BYTES)
                 .await
                 .err(),
             Some(ErrorClass::Protocol)
@@ -335,7 +373,7 @@ mod tests {
 
         let ssh = raw_server(|_req| b"SSH-2.0-OpenSSH_9.2\r\n\r\n".to_vec()).await;
         assert_eq!(
-            fast(&ssh, 2000).get("/".into(), None, 1024).await.err(),
+            fast(&ssh, 2000).get("/".into(), &[], 1024).await.err(),
             Some(ErrorClass::Protocol)
         );
 
@@ -345,13 +383,13 @@ mod tests {
         })
         .await;
         assert_eq!(
-            fast(&cut, 2000).get("/".into(), None, 1024).await.err(),
+            fast(&cut, 2000).get("/".into(), &[], 1024).await.err(),
             Some(ErrorClass::Connect)
         );
 
         let silent = raw_server(|_req| Vec::new()).await;
         assert_eq!(
-            fast(&silent, 2000).get("/".into(), None, 1024).await.err(),
+            fast(&silent, 2000).get("/".into(), &[], 1024).await.err(),
             Some(ErrorClass::Connect)
         );
     }
@@ -363,7 +401,7 @@ mod tests {
             raw_server(|_req| b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_vec()).await;
         let f = fast(&url, 2000);
         for _ in 0..3 {
-            let (status, body) = f.get("/".into(), None, 1024).await.unwrap();
+            let (status, body) = f.get("/".into(), &[], 1024).await.unwrap();
             assert_eq!((status.as_u16(), body.as_slice()), (200, &b"{}"[..]));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

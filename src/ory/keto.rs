@@ -8,7 +8,7 @@ use super::http::{self, AdminAuth, QueryBuf};
 use super::{Call, ClientOptions};
 use crate::model::{ErrorClass, Verdict};
 use crate::secret::Secret;
-use reqwest::header::{HeaderValue, ACCEPT};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -330,13 +330,15 @@ impl KetoClient {
     pub async fn check_ref(&self, t: &TupleRef<'_>, max_depth: Option<u32>) -> Call<()> {
         let answer = match &self.inner.read_fast {
             Some(fast) => {
-                let auth = match &self.inner.auth {
-                    AdminAuth::None => None,
-                    AdminAuth::Bearer(hv) => Some(hv),
-                    AdminAuth::Invalid => return Call::err(ErrorClass::Protocol),
-                };
                 let target = check_url(&self.inner.check_path, t, max_depth);
-                fast.get(target, auth, http::MAX_BODY_BYTES).await
+                match self.inner.auth.header() {
+                    Ok(Some(auth)) => {
+                        fast.get(target, &[(AUTHORIZATION, auth)], http::MAX_BODY_BYTES)
+                            .await
+                    }
+                    Ok(None) => fast.get(target, &[], http::MAX_BODY_BYTES).await,
+                    Err(class) => return Call::err(class),
+                }
             }
             None => {
                 let url = check_url(&self.inner.check_prefix, t, max_depth);

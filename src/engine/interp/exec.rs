@@ -34,13 +34,12 @@ impl Clients {
         endpoints: &crate::ory::Endpoints,
         opts: &crate::ory::ClientOptions,
     ) -> Self {
-        let token = opts.admin_token.clone();
         let kratos = match (&endpoints.kratos_public, &endpoints.kratos_admin) {
-            (Some(p), Some(a)) => Some(KratosClient::new(http.clone(), p, a, token.clone())),
+            (Some(p), Some(a)) => Some(KratosClient::with_options(http.clone(), p, a, opts)),
             _ => None,
         };
         let hydra = match (&endpoints.hydra_public, &endpoints.hydra_admin) {
-            (Some(p), Some(a)) => Some(HydraClient::new(http.clone(), p, a, token.clone())),
+            (Some(p), Some(a)) => Some(HydraClient::with_options(http.clone(), p, a, opts)),
             _ => None,
         };
         let keto = match (&endpoints.keto_read, &endpoints.keto_write) {
@@ -51,7 +50,7 @@ impl Clients {
             kratos,
             hydra,
             keto,
-            admin: AdminAuth::new(token.as_ref()),
+            admin: AdminAuth::new(opts.admin_token.as_ref()),
             http,
         }
     }
