@@ -301,7 +301,7 @@ async fn run_against(
         .collect();
     let recorder = Recorder::with_steps(&keys);
     let env = Arc::new(Env {
-        clients: Clients::new(http.clone(), endpoints, cfg.admin_token.clone()),
+        clients: Clients::new(http.clone(), endpoints, &opts),
         run_tag: data::run_tag(SystemTime::now()),
         endpoints: interp::render::Endpoints::from(endpoints),
     });

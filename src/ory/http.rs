@@ -168,6 +168,15 @@ impl AdminAuth {
         }
     }
 
+    /// The `Authorization` value to send, if any.
+    pub(crate) fn header(&self) -> Result<Option<&HeaderValue>, ErrorClass> {
+        match self {
+            AdminAuth::None => Ok(None),
+            AdminAuth::Bearer(hv) => Ok(Some(hv)),
+            AdminAuth::Invalid => Err(ErrorClass::Protocol),
+        }
+    }
+
     pub(crate) fn apply(&self, req: RequestBuilder) -> Result<RequestBuilder, ErrorClass> {
         match self {
             AdminAuth::None => Ok(req),

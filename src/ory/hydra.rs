@@ -4,8 +4,9 @@
 //! Client authentication at the token and revocation endpoints uses exactly the method the client
 //! was registered with (Hydra answers 401 `invalid_client` otherwise).
 
+use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
-use super::Call;
+use super::{Call, ClientOptions};
 use crate::model::{ErrorClass, Verdict};
 use crate::secret::Secret;
 use base64::Engine as _;
@@ -92,6 +93,10 @@ struct Inner {
     /// `{admin}/admin/clients/`
     client_prefix: String,
     introspect: Url,
+    /// The path of `introspect`, for the fast transport.
+    introspect_path: String,
+    /// The lean transport to the admin port, when it can be used (see `fast`).
+    admin_fast: Option<FastHttp>,
     token: Url,
     revoke: Url,
     admin: AdminAuth,
@@ -142,11 +147,35 @@ impl HydraClient {
         admin: &Url,
         admin_token: Option<Secret>,
     ) -> Self {
+        Self::build(http, public, admin, admin_token, None)
+    }
+
+    /// `new`, with introspection sent over the lean transport when the admin URL allows it
+    /// (plain `http://`, no credentials, no proxy), bounded by `opts.timeout`.
+    pub fn with_options(
+        http: reqwest::Client,
+        public: &Url,
+        admin: &Url,
+        opts: &ClientOptions,
+    ) -> Self {
+        Self::build(http, public, admin, opts.admin_token.clone(), Some(opts))
+    }
+
+    fn build(
+        http: reqwest::Client,
+        public: &Url,
+        admin: &Url,
+        admin_token: Option<Secret>,
+        opts: Option<&ClientOptions>,
+    ) -> Self {
+        let introspect = http::join(admin, "/admin/oauth2/introspect");
         let inner = Inner {
             http,
+            introspect_path: introspect.path().to_string(),
+            admin_fast: opts.and_then(|o| FastHttp::for_base(admin, o)),
+            introspect,
             clients: http::join(admin, "/admin/clients"),
             client_prefix: http::join_str(admin, "/admin/clients") + "/",
-            introspect: http::join(admin, "/admin/oauth2/introspect"),
             token: http::join(public, "/oauth2/token"),
             revoke: http::join(public, "/oauth2/revoke"),
             admin: AdminAuth::new(admin_token.as_ref()),
@@ -245,11 +274,35 @@ impl HydraClient {
     pub async fn introspect(&self, token: &Secret) -> Call<()> {
         let mut form = QueryBuf::new("", token.expose().len() + 8);
         form.pair("token", token.expose());
-        let req = match self.admin(self.inner.http.post(self.inner.introspect.clone())) {
-            Ok(r) => r.header(CONTENT_TYPE, form_content_type()).body(form.s),
-            Err(class) => return Call::err(class),
+        let answer = match &self.inner.admin_fast {
+            Some(fast) => {
+                let form_type = form_content_type();
+                let mut headers = vec![(CONTENT_TYPE, &form_type)];
+                match self.inner.admin.header() {
+                    Ok(Some(auth)) => headers.push((AUTHORIZATION, auth)),
+                    Ok(None) => {}
+                    Err(class) => return Call::err(class),
+                }
+                let target = self.inner.introspect_path.clone();
+                let body = form.s.into_bytes().into();
+                fast.request(
+                    reqwest::Method::POST,
+                    target,
+                    &headers,
+                    body,
+                    http::MAX_BODY_BYTES,
+                )
+                .await
+            }
+            None => {
+                let req = match self.admin(self.inner.http.post(self.inner.introspect.clone())) {
+                    Ok(r) => r.header(CONTENT_TYPE, form_content_type()).body(form.s),
+                    Err(class) => return Call::err(class),
+                };
+                http::execute(req).await
+            }
         };
-        match http::execute(req).await {
+        match answer {
             Ok((StatusCode::OK, body)) => match http::decode::<Introspection>(&body) {
                 Ok(Introspection { active: true }) => Call::ok(Verdict::Active),
                 Ok(Introspection { active: false }) => Call::ok(Verdict::Inactive),
@@ -504,8 +557,7 @@ mod tests {
         assert_eq!(call.outcome, Outcome::Err(ErrorClass::UnexpectedBody));
     }
 
-    #[tokio::test]
-    async fn introspect_active_and_inactive() {
+    async fn introspect_cases(hydra: fn(&CannedServer, Option<&str>) -> HydraClient) {
         let srv = CannedServer::start(vec![Reply::new(
             "POST",
             "/admin/oauth2/introspect",
@@ -519,6 +571,11 @@ mod tests {
         let seen = &srv.seen()[0];
         assert_eq!(seen.header("authorization"), Some("Bearer ory_pat_x"));
         assert_eq!(seen.body, b"token=ory_at_a%2Bb");
+        assert_eq!(
+            seen.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(seen.header("accept"), Some("application/json"));
 
         let srv = CannedServer::start(vec![Reply::new(
             "POST",
@@ -539,6 +596,27 @@ mod tests {
         .await;
         let call = hydra(&srv, None).introspect(&Secret::new("t")).await;
         assert_eq!(call.outcome, Outcome::Err(ErrorClass::Protocol));
+    }
+
+    #[tokio::test]
+    async fn introspect_active_and_inactive() {
+        introspect_cases(hydra).await;
+    }
+
+    #[tokio::test]
+    async fn introspect_over_the_fast_transport() {
+        introspect_cases(|srv, token| {
+            let opts = ClientOptions {
+                timeout: Duration::from_secs(2),
+                admin_token: token.map(Secret::new),
+                ..ClientOptions::default()
+            };
+            let h =
+                HydraClient::with_options(http_client(&opts).unwrap(), &srv.base, &srv.base, &opts);
+            assert!(h.inner.admin_fast.is_some() || std::env::var_os("HTTP_PROXY").is_some());
+            h
+        })
+        .await;
     }
 
     #[tokio::test]

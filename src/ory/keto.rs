@@ -3,11 +3,12 @@
 //! Checks use `/relation-tuples/check/openapi` (always 200), so denials are answers, not HTTP
 //! errors; a 403 `{"allowed":false}` (a deployment routing plain `/check`) is read as denied too.
 
+use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
-use super::Call;
+use super::{Call, ClientOptions};
 use crate::model::{ErrorClass, Verdict};
 use crate::secret::Secret;
-use reqwest::header::{HeaderValue, ACCEPT};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -33,6 +34,54 @@ pub struct RelationTuple {
     pub subject: Subject,
 }
 
+/// A subject by reference, for calls that only read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubjectRef<'a> {
+    Id(&'a str),
+    Set {
+        namespace: &'a str,
+        object: &'a str,
+        relation: &'a str,
+    },
+}
+
+/// A relation tuple by reference: what a check needs, without owning its strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TupleRef<'a> {
+    pub namespace: &'a str,
+    pub object: &'a str,
+    pub relation: &'a str,
+    pub subject: SubjectRef<'a>,
+}
+
+impl Subject {
+    pub fn as_ref(&self) -> SubjectRef<'_> {
+        match self {
+            Subject::Id(id) => SubjectRef::Id(id),
+            Subject::Set {
+                namespace,
+                object,
+                relation,
+            } => SubjectRef::Set {
+                namespace,
+                object,
+                relation,
+            },
+        }
+    }
+}
+
+impl RelationTuple {
+    pub fn as_ref(&self) -> TupleRef<'_> {
+        TupleRef {
+            namespace: &self.namespace,
+            object: &self.object,
+            relation: &self.relation,
+            subject: self.subject.as_ref(),
+        }
+    }
+}
+
 /// A filter for list and delete; `namespace` is required by Keto.
 #[derive(Clone, Debug, Default)]
 pub struct TupleQuery {
@@ -55,6 +104,10 @@ struct Inner {
     delete_prefix: String,
     /// `{read}/relation-tuples/check/openapi?`
     check_prefix: String,
+    /// The path part of `check_prefix` (with its `?`), for the fast transport.
+    check_path: String,
+    /// The lean transport to the read port, when it can be used (see `fast`).
+    read_fast: Option<FastHttp>,
     /// `{read}/relation-tuples/expand?`
     expand_prefix: String,
     /// `{read}/relation-tuples?`
@@ -167,12 +220,12 @@ fn json_accept() -> HeaderValue {
 use http::status_err;
 
 /// Append the subject to a query in Keto's query-string form.
-fn push_subject(q: &mut QueryBuf, subject: &Subject) {
+fn push_subject(q: &mut QueryBuf, subject: SubjectRef<'_>) {
     match subject {
-        Subject::Id(id) => {
+        SubjectRef::Id(id) => {
             q.pair("subject_id", id);
         }
-        Subject::Set {
+        SubjectRef::Set {
             namespace,
             object,
             relation,
@@ -193,16 +246,16 @@ fn push_query(q: &mut QueryBuf, tq: &TupleQuery) {
         q.pair("relation", r);
     }
     if let Some(s) = &tq.subject {
-        push_subject(q, s);
+        push_subject(q, s.as_ref());
     }
 }
 
-fn check_url(prefix: &str, t: &RelationTuple, max_depth: Option<u32>) -> String {
+fn check_url(prefix: &str, t: &TupleRef<'_>, max_depth: Option<u32>) -> String {
     let mut q = QueryBuf::new(prefix, 128);
-    q.pair("namespace", &t.namespace)
-        .pair("object", &t.object)
-        .pair("relation", &t.relation);
-    push_subject(&mut q, &t.subject);
+    q.pair("namespace", t.namespace)
+        .pair("object", t.object)
+        .pair("relation", t.relation);
+    push_subject(&mut q, t.subject);
     if let Some(d) = max_depth {
         q.pair_u32("max-depth", d);
     }
@@ -216,11 +269,35 @@ impl KetoClient {
         write: &Url,
         admin_token: Option<Secret>,
     ) -> Self {
+        Self::build(http, read, write, admin_token, None)
+    }
+
+    /// `new`, with checks sent over the lean transport when the read URL allows it (plain
+    /// `http://`, no credentials, no proxy), bounded by `opts.timeout`.
+    pub fn with_options(
+        http: reqwest::Client,
+        read: &Url,
+        write: &Url,
+        opts: &ClientOptions,
+    ) -> Self {
+        Self::build(http, read, write, opts.admin_token.clone(), Some(opts))
+    }
+
+    fn build(
+        http: reqwest::Client,
+        read: &Url,
+        write: &Url,
+        admin_token: Option<Secret>,
+        opts: Option<&ClientOptions>,
+    ) -> Self {
+        let check = http::join(read, "/relation-tuples/check/openapi");
         let inner = Inner {
             http,
             write: http::join(write, "/admin/relation-tuples"),
             delete_prefix: http::join_str(write, "/admin/relation-tuples") + "?",
-            check_prefix: http::join_str(read, "/relation-tuples/check/openapi") + "?",
+            check_path: check.path().to_string() + "?",
+            read_fast: opts.and_then(|o| FastHttp::for_base(read, o)),
+            check_prefix: String::from(check) + "?",
             expand_prefix: http::join_str(read, "/relation-tuples/expand") + "?",
             list_prefix: http::join_str(read, "/relation-tuples") + "?",
             auth: AdminAuth::new(admin_token.as_ref()),
@@ -246,12 +323,32 @@ impl KetoClient {
     /// `GET /relation-tuples/check/openapi`. `allowed:true` → `Allowed`, `false` → `Denied`;
     /// a 403 `{"allowed":false}` → `Denied`.
     pub async fn check(&self, t: &RelationTuple, max_depth: Option<u32>) -> Call<()> {
-        let url = check_url(&self.inner.check_prefix, t, max_depth);
-        let req = match self.prepare(self.inner.http.get(url)) {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
+        self.check_ref(&t.as_ref(), max_depth).await
+    }
+
+    /// `check` of a borrowed tuple.
+    pub async fn check_ref(&self, t: &TupleRef<'_>, max_depth: Option<u32>) -> Call<()> {
+        let answer = match &self.inner.read_fast {
+            Some(fast) => {
+                let target = check_url(&self.inner.check_path, t, max_depth);
+                match self.inner.auth.header() {
+                    Ok(Some(auth)) => {
+                        fast.get(target, &[(AUTHORIZATION, auth)], http::MAX_BODY_BYTES)
+                            .await
+                    }
+                    Ok(None) => fast.get(target, &[], http::MAX_BODY_BYTES).await,
+                    Err(class) => return Call::err(class),
+                }
+            }
+            None => {
+                let url = check_url(&self.inner.check_prefix, t, max_depth);
+                match self.prepare(self.inner.http.get(url)) {
+                    Ok(req) => http::execute(req).await,
+                    Err(class) => return Call::err(class),
+                }
+            }
         };
-        match http::execute(req).await {
+        match answer {
             Ok((StatusCode::OK, body)) => match http::decode::<CheckResult>(&body) {
                 Ok(CheckResult { allowed: true }) => Call::ok(Verdict::Allowed),
                 Ok(CheckResult { allowed: false }) => Call::ok(Verdict::Denied),
@@ -385,12 +482,16 @@ mod tests {
     fn check_query_encodes_ids_and_subject_sets() {
         let t = tuple(Subject::Id("user:a+b@example.com".into()));
         assert_eq!(
-            check_url("http://k/relation-tuples/check/openapi?", &t, Some(3)),
+            check_url(
+                "http://k/relation-tuples/check/openapi?",
+                &t.as_ref(),
+                Some(3)
+            ),
             "http://k/relation-tuples/check/openapi?namespace=documents&object=doc%201%2F%C3%A4\
              &relation=viewer&subject_id=user%3Aa%2Bb%40example.com&max-depth=3"
         );
         assert_eq!(
-            check_url("?", &tuple(set()), None),
+            check_url("?", &tuple(set()).as_ref(), None),
             "?namespace=documents&object=doc%201%2F%C3%A4&relation=viewer\
              &subject_set.namespace=groups&subject_set.object=eng&subject_set.relation=member"
         );
@@ -513,6 +614,77 @@ mod tests {
         .await;
         let call = keto(&srv, None).check(&tuple(set()), None).await;
         assert_eq!(call.outcome, Outcome::Err(ErrorClass::Protocol));
+    }
+
+    #[tokio::test]
+    async fn check_over_the_fast_transport_reads_answers_alike() {
+        let opts = |token: Option<&str>| ClientOptions {
+            timeout: Duration::from_secs(2),
+            admin_token: token.map(Secret::new),
+            max_connections_per_host: 4,
+        };
+        let fast = |srv: &CannedServer, token: Option<&str>| {
+            let o = opts(token);
+            let k = KetoClient::with_options(http_client(&o).unwrap(), &srv.base, &srv.base, &o);
+            assert!(
+                k.inner.read_fast.is_some() || std::env::var_os("HTTP_PROXY").is_some(),
+                "plain http on loopback takes the fast transport"
+            );
+            k
+        };
+        let srv = CannedServer::start(vec![Reply::new(
+            "GET",
+            "/relation-tuples/check/openapi",
+            200,
+            r#"{"allowed":true}"#,
+        )])
+        .await;
+        let call = fast(&srv, Some("ory_pat_k"))
+            .check(&tuple(set()), Some(5))
+            .await;
+        assert_eq!(call.outcome, Outcome::Ok(Verdict::Allowed));
+        let seen = &srv.seen()[0];
+        assert_eq!(
+            seen.target,
+            "/relation-tuples/check/openapi?namespace=documents&object=doc%201%2F%C3%A4\
+             &relation=viewer&subject_set.namespace=groups&subject_set.object=eng\
+             &subject_set.relation=member&max-depth=5"
+        );
+        assert_eq!(seen.header("authorization"), Some("Bearer ory_pat_k"));
+        assert_eq!(seen.header("accept"), Some("application/json"));
+
+        for (status, body, expect) in [
+            (200, r#"{"allowed":false}"#, Outcome::Ok(Verdict::Denied)),
+            (403, r#"{"allowed":false}"#, Outcome::Ok(Verdict::Denied)),
+            (
+                403,
+                r#"{"error":{"code":403}}"#,
+                Outcome::Err(ErrorClass::Status(403)),
+            ),
+            (200, "yes", Outcome::Err(ErrorClass::Protocol)),
+            (500, ENVELOPE_500, Outcome::Err(ErrorClass::Status(500))),
+        ] {
+            let srv = CannedServer::start(vec![Reply::new(
+                "GET",
+                "/relation-tuples/check/openapi",
+                status,
+                body,
+            )])
+            .await;
+            let call = fast(&srv, None)
+                .check(&tuple(Subject::Id("u1".into())), None)
+                .await;
+            assert_eq!(call.outcome, expect, "{status} {body}");
+        }
+
+        // An admin token that cannot be sent fails the call before anything is sent.
+        let srv = CannedServer::start(vec![]).await;
+        let o = opts(None);
+        let mut k = KetoClient::with_options(http_client(&o).unwrap(), &srv.base, &srv.base, &o);
+        Arc::get_mut(&mut k.inner).unwrap().auth = AdminAuth::Invalid;
+        let call = k.check(&tuple(set()), None).await;
+        assert_eq!(call.outcome, Outcome::Err(ErrorClass::Protocol));
+        assert!(srv.seen().is_empty());
     }
 
     #[tokio::test]

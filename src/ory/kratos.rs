@@ -5,11 +5,12 @@
 //! store). The admin token goes only to admin calls. Submit URLs are built from the configured
 //! public URL, never from `ui.action` (which holds Kratos's own idea of its host name).
 
+use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
-use super::Call;
+use super::{Call, ClientOptions};
 use crate::model::{ErrorClass, Verdict};
 use crate::secret::Secret;
-use reqwest::header::{HeaderValue, ACCEPT};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT};
 use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -37,6 +38,10 @@ struct Inner {
     /// `{public}/self-service/login?flow=`
     login_submit: String,
     whoami: Url,
+    /// The path of `whoami`, for the fast transport.
+    whoami_path: String,
+    /// The lean transport to the public port, when it can be used (see `fast`).
+    public_fast: Option<FastHttp>,
     logout: Url,
     /// `{admin}/admin/identities?credentials_identifier=`
     identities_by_identifier: String,
@@ -44,6 +49,8 @@ struct Inner {
     identity_prefix: String,
     admin: AdminAuth,
 }
+
+const X_SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
 
 /// Identity traits of the load-test schema: email plus `name.first` / `name.last`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,13 +172,37 @@ impl KratosClient {
         admin: &Url,
         admin_token: Option<Secret>,
     ) -> Self {
+        Self::build(http, public, admin, admin_token, None)
+    }
+
+    /// `new`, with whoami sent over the lean transport when the public URL allows it (plain
+    /// `http://`, no credentials, no proxy), bounded by `opts.timeout`.
+    pub fn with_options(
+        http: reqwest::Client,
+        public: &Url,
+        admin: &Url,
+        opts: &ClientOptions,
+    ) -> Self {
+        Self::build(http, public, admin, opts.admin_token.clone(), Some(opts))
+    }
+
+    fn build(
+        http: reqwest::Client,
+        public: &Url,
+        admin: &Url,
+        admin_token: Option<Secret>,
+        opts: Option<&ClientOptions>,
+    ) -> Self {
+        let whoami = http::join(public, "/sessions/whoami");
         let inner = Inner {
             http,
+            whoami_path: whoami.path().to_string(),
+            public_fast: opts.and_then(|o| FastHttp::for_base(public, o)),
+            whoami,
             registration_flow: http::join(public, "/self-service/registration/api"),
             registration_submit: http::join_str(public, "/self-service/registration") + "?flow=",
             login_flow: http::join(public, "/self-service/login/api"),
             login_submit: http::join_str(public, "/self-service/login") + "?flow=",
-            whoami: http::join(public, "/sessions/whoami"),
             logout: http::join(public, "/self-service/logout/api"),
             identities_by_identifier: http::join_str(admin, "/admin/identities")
                 + "?credentials_identifier=",
@@ -300,10 +331,20 @@ impl KratosClient {
             Ok(hv) => hv,
             Err(class) => return Call::err(class),
         };
-        let req = self
-            .public(self.inner.http.get(self.inner.whoami.clone()))
-            .header("x-session-token", hv);
-        match http::execute(req).await {
+        let answer = match &self.inner.public_fast {
+            Some(fast) => {
+                let target = self.inner.whoami_path.clone();
+                fast.get(target, &[(X_SESSION_TOKEN, &hv)], http::MAX_BODY_BYTES)
+                    .await
+            }
+            None => {
+                let req = self
+                    .public(self.inner.http.get(self.inner.whoami.clone()))
+                    .header(X_SESSION_TOKEN, hv);
+                http::execute(req).await
+            }
+        };
+        match answer {
             Ok((StatusCode::OK, body)) => match http::decode::<SessionActive>(&body) {
                 Ok(SessionActive {
                     active: Some(false),
@@ -607,8 +648,7 @@ mod tests {
         assert_eq!(call.outcome, Outcome::Err(ErrorClass::UnexpectedBody));
     }
 
-    #[tokio::test]
-    async fn whoami_active_inactive_and_error() {
+    async fn whoami_cases(client_for: fn(&CannedServer, Option<&str>) -> KratosClient) {
         let srv =
             CannedServer::start(vec![Reply::new("GET", "/sessions/whoami", 200, WHOAMI_OK)]).await;
         let k = client_for(&srv, Some("adm"));
@@ -644,6 +684,31 @@ mod tests {
             k.whoami(&Secret::new("bad\ntoken")).await.outcome,
             Outcome::Err(ErrorClass::Protocol)
         );
+    }
+
+    #[tokio::test]
+    async fn whoami_active_inactive_and_error() {
+        whoami_cases(client_for).await;
+    }
+
+    #[tokio::test]
+    async fn whoami_over_the_fast_transport() {
+        whoami_cases(|srv, token| {
+            let opts = ClientOptions {
+                timeout: Duration::from_secs(2),
+                admin_token: token.map(Secret::new),
+                ..ClientOptions::default()
+            };
+            let k = KratosClient::with_options(
+                http_client(&opts).unwrap(),
+                &srv.base,
+                &srv.base,
+                &opts,
+            );
+            assert!(k.inner.public_fast.is_some() || std::env::var_os("HTTP_PROXY").is_some());
+            k
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -5,13 +5,14 @@
 //! with a size cap and decoded into small structs. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
+pub(crate) mod fast;
 pub mod http;
 pub mod hydra;
 pub mod keto;
 pub mod kratos;
 
 pub use hydra::{AuthMethod, HydraClient, OAuthClient};
-pub use keto::{KetoClient, RelationTuple, Subject, TupleQuery};
+pub use keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
 pub use kratos::{KratosClient, LoggedIn, Registered, Traits};
 
 use crate::model::{ErrorClass, Outcome, Verdict};

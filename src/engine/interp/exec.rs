@@ -5,7 +5,7 @@ use super::render::{render, Context, Draws};
 use crate::model::{ErrorClass, Outcome, Verdict};
 use crate::ory::http::{self, AdminAuth};
 use crate::ory::hydra::{AuthMethod, HydraClient, OAuthClient};
-use crate::ory::keto::{KetoClient, RelationTuple, Subject, TupleQuery};
+use crate::ory::keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
 use crate::ory::kratos::{KratosClient, LoggedIn, Registered, Traits};
 use crate::ory::Call;
 use crate::scenario::model::{
@@ -27,28 +27,30 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// `opts` are the ones `http` was built with (its timeout also bounds the calls that
+    /// bypass it, see `ory::fast`).
     pub fn new(
         http: reqwest::Client,
         endpoints: &crate::ory::Endpoints,
-        token: Option<Secret>,
+        opts: &crate::ory::ClientOptions,
     ) -> Self {
         let kratos = match (&endpoints.kratos_public, &endpoints.kratos_admin) {
-            (Some(p), Some(a)) => Some(KratosClient::new(http.clone(), p, a, token.clone())),
+            (Some(p), Some(a)) => Some(KratosClient::with_options(http.clone(), p, a, opts)),
             _ => None,
         };
         let hydra = match (&endpoints.hydra_public, &endpoints.hydra_admin) {
-            (Some(p), Some(a)) => Some(HydraClient::new(http.clone(), p, a, token.clone())),
+            (Some(p), Some(a)) => Some(HydraClient::with_options(http.clone(), p, a, opts)),
             _ => None,
         };
         let keto = match (&endpoints.keto_read, &endpoints.keto_write) {
-            (Some(r), Some(w)) => Some(KetoClient::new(http.clone(), r, w, token.clone())),
+            (Some(r), Some(w)) => Some(KetoClient::with_options(http.clone(), r, w, opts)),
             _ => None,
         };
         Clients {
             kratos,
             hydra,
             keto,
-            admin: AdminAuth::new(token.as_ref()),
+            admin: AdminAuth::new(opts.admin_token.as_ref()),
             http,
         }
     }
@@ -341,10 +343,33 @@ pub async fn execute(
             let Some(k) = &clients.keto else {
                 return missing();
             };
-            let Some(tuple) = r.tuple(tuple) else {
-                return refused(ErrorClass::Protocol);
+            // Borrowed from the rendered values: no owned tuple per check.
+            let (ns, obj, rel) = (
+                r.get(&tuple.namespace),
+                r.get(&tuple.object),
+                r.get(&tuple.relation),
+            );
+            let subject_value = match &tuple.subject {
+                SubjectT::Id(t) | SubjectT::Set(t) => r.get(t),
             };
-            timed(k.check(&tuple, *max_depth), nothing).await
+            let subject = match &tuple.subject {
+                SubjectT::Id(_) => SubjectRef::Id(&subject_value),
+                SubjectT::Set(_) => match parse_subject_set(&subject_value) {
+                    Some((namespace, object, relation)) => SubjectRef::Set {
+                        namespace,
+                        object,
+                        relation,
+                    },
+                    None => return refused(ErrorClass::Protocol),
+                },
+            };
+            let t = TupleRef {
+                namespace: &ns,
+                object: &obj,
+                relation: &rel,
+                subject,
+            };
+            timed(k.check_ref(&t, *max_depth), nothing).await
         }
         Action::KetoExpand {
             namespace,

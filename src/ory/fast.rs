@@ -1,0 +1,409 @@
+//! A lean HTTP/1.1 transport for the hottest read calls (the Keto check): hyper's connection
+//! API directly, with the request line and headers prepared once per client, and a plain stack
+//! of idle keep-alive connections instead of reqwest's general-purpose pool (no URL re-parsing,
+//! no per-request header map built from defaults, no redirect/retry layers).
+//!
+//! Used for the Keto check, Kratos whoami and Hydra introspect. It keeps what the reqwest path
+//! guarantees: one timeout over connect + headers + body,
+//! the same error classes (see `http::classify_error`), the body cap, no redirects followed,
+//! the same request on the wire (`Host`, `Accept`, `User-Agent`, optional `Authorization`).
+//! It is only used for plain `http://` base URLs without credentials and when no proxy
+//! environment variable is set; anything else stays on reqwest.
+
+use crate::model::ErrorClass;
+use crate::ory::ClientOptions;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT};
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// How long an idle connection is kept (reqwest's `pool_idle_timeout` for the shared client).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Idle connections to one origin, most recently used last.
+pub(crate) struct FastHttp {
+    /// `host:port` to connect to.
+    addr: String,
+    /// Headers every request carries: `Host`, `User-Agent`, `Accept: application/json`.
+    headers: HeaderMap,
+    timeout: Duration,
+    max_idle: usize,
+    idle: Mutex<Vec<(Sender, Instant)>>,
+}
+
+/// Proxy variables reqwest honours: with any of them set, requests go through reqwest.
+fn proxy_configured() -> bool {
+    ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+impl FastHttp {
+    /// The fast transport for `base`, or `None` when `base` needs reqwest (TLS, credentials in
+    /// the URL, a proxy).
+    pub(crate) fn for_base(base: &Url, opts: &ClientOptions) -> Option<FastHttp> {
+        if base.scheme() != "http"
+            || !base.username().is_empty()
+            || base.password().is_some()
+            || proxy_configured()
+        {
+            return None;
+        }
+        let host = base.host_str()?;
+        let port = base.port_or_known_default()?;
+        let host_header = match base.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(HOST, HeaderValue::from_str(&host_header).ok()?);
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("orysim/", env!("CARGO_PKG_VERSION"))),
+        );
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        Some(FastHttp {
+            addr: format!("{host}:{port}"),
+            headers,
+            timeout: opts.timeout,
+            max_idle: match opts.max_connections_per_host {
+                0 => usize::MAX,
+                n => n,
+            },
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `GET target` (origin form: path and query, already encoded) with optional extra headers
+    /// (e.g. `Authorization`); the status and the whole (capped) body.
+    pub(crate) async fn get(
+        &self,
+        target: String,
+        extra: &[(HeaderName, &HeaderValue)],
+        cap: usize,
+    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+        self.request(Method::GET, target, extra, Bytes::new(), cap)
+            .await
+    }
+
+    /// A request with a body (sent with its `Content-Length`; none when empty).
+    pub(crate) async fn request(
+        &self,
+        method: Method,
+        target: String,
+        extra: &[(HeaderName, &HeaderValue)],
+        body: Bytes,
+        cap: usize,
+    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+        let uri = Uri::try_from(target).map_err(|_| ErrorClass::Protocol)?;
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        headers.clone_from(&self.headers);
+        for (name, value) in extra {
+            headers.insert(name.clone(), (*value).clone());
+        }
+        match tokio::time::timeout(self.timeout, self.send(req, cap)).await {
+            Ok(result) => result,
+            Err(_) => Err(ErrorClass::Timeout),
+        }
+    }
+
+    fn checkout(&self) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((sender, since)) = idle.pop() {
+            if !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push((sender, Instant::now()));
+        }
+    }
+
+    async fn connect(&self) -> Result<Sender, ErrorClass> {
+        let stream = TcpStream::connect(&self.addr)
+            .await
+            .map_err(|_| ErrorClass::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| ErrorClass::Connect)?;
+        tokio::spawn(async move {
+            // Errors surface through the request that hit them.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    async fn send(
+        &self,
+        mut req: Request<Full<Bytes>>,
+        cap: usize,
+    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+        loop {
+            // A pooled connection may have been closed by the server meanwhile: when the
+            // request was not sent on it, it is sent again on a fresh connection (as reqwest
+            // does); a fresh connection is never retried.
+            let (mut sender, reused) = match self.checkout() {
+                Some(s) => (s, true),
+                None => (self.connect().await?, false),
+            };
+            if sender.ready().await.is_err() {
+                if reused {
+                    continue;
+                }
+                return Err(ErrorClass::Connect);
+            }
+            let resp = match sender.try_send_request(req).await {
+                Ok(resp) => resp,
+                Err(mut e) => match e.take_message() {
+                    Some(r) if reused => {
+                        req = r;
+                        continue;
+                    }
+                    _ => return Err(classify(e.error())),
+                },
+            };
+            let status = resp.status();
+            let body = read_body(resp.into_body(), cap).await?;
+            self.checkin(sender);
+            return Ok((status, body));
+        }
+    }
+}
+
+async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Vec<u8>, ErrorClass> {
+    use hyper::body::Body as _;
+    let hint = body.size_hint().exact();
+    if let Some(len) = hint {
+        if len > cap as u64 {
+            return Err(ErrorClass::Protocol);
+        }
+    }
+    let mut buf = Vec::with_capacity(hint.map_or(0, |n| n as usize));
+    while let Some(frame) = body.frame().await {
+        // A body that breaks off is a broken connection, as on the reqwest path.
+        let frame = frame.map_err(|_| ErrorClass::Connect)?;
+        if let Ok(chunk) = frame.into_data() {
+            if buf.len() + chunk.len() > cap {
+                return Err(ErrorClass::Protocol);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    Ok(buf)
+}
+
+/// `http::classify_error` for hyper's errors while sending and reading the head: an answer that
+/// is not HTTP → `Protocol`, anything else (reset, closed before the answer) → `Connect`.
+fn classify(err: &hyper::Error) -> ErrorClass {
+    if err.is_timeout() {
+        return ErrorClass::Timeout;
+    }
+    if err.is_parse() || err.is_parse_status() || err.is_parse_too_large() {
+        return ErrorClass::Protocol;
+    }
+    let text = err.to_string();
+    if text.starts_with("invalid ")
+        || text.starts_with("message head is too large")
+        || text.starts_with("unexpected transfer-encoding")
+        || text.starts_with("received unexpected message")
+    {
+        ErrorClass::Protocol
+    } else {
+        ErrorClass::Connect
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ory::http::MAX_BODY_BYTES;
+    use crate::ory::test_server::{closed_port_url, raw_server, CannedServer, Reply};
+    use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+
+    fn fast(base: &Url, timeout_ms: u64) -> FastHttp {
+        FastHttp::for_base(
+            base,
+            &ClientOptions {
+                timeout: Duration::from_millis(timeout_ms),
+                admin_token: None,
+                max_connections_per_host: 4,
+            },
+        )
+        .expect("plain http base")
+    }
+
+    #[test]
+    fn only_plain_http_without_credentials() {
+        let opts = ClientOptions::default();
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(FastHttp::for_base(&u("https://h:4466"), &opts).is_none());
+        assert!(FastHttp::for_base(&u("http://a:b@h:4466"), &opts).is_none());
+        if !proxy_configured() {
+            let f = FastHttp::for_base(&u("http://h:4466/p"), &opts).unwrap();
+            assert_eq!(f.addr, "h:4466");
+            assert_eq!(f.headers[HOST], "h:4466");
+            let f = FastHttp::for_base(&u("http://[::1]/"), &opts).unwrap();
+            assert_eq!(f.addr, "[::1]:80");
+            assert_eq!(f.headers[HOST], "[::1]");
+        }
+    }
+
+    #[tokio::test]
+    async fn sends_the_same_request_and_reuses_the_connection() {
+        let srv = CannedServer::start(vec![Reply::new("GET", "/x", 200, "{\"a\":1}")]).await;
+        let f = fast(&srv.base, 2000);
+        let hv = HeaderValue::from_static("Bearer t");
+        for _ in 0..3 {
+            let (status, body) = f
+                .get("/x?q=a%20b".into(), &[(AUTHORIZATION, &hv)], 1024)
+                .await
+                .unwrap();
+            assert_eq!((status.as_u16(), body.as_slice()), (200, &b"{\"a\":1}"[..]));
+        }
+        let seen = srv.seen();
+        assert_eq!(seen[0].target, "/x?q=a%20b");
+        assert_eq!(seen[0].header("authorization"), Some("Bearer t"));
+        assert_eq!(seen[0].header("accept"), Some("application/json"));
+        assert!(seen[0].header("user-agent").unwrap().starts_with("orysim/"));
+        assert_eq!(
+            seen[0].header("host"),
+            Some(
+                srv.base
+                    .as_str()
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+            )
+        );
+        assert_eq!(
+            f.idle.lock().unwrap().len(),
+            1,
+            "one connection, kept alive"
+        );
+        let (status, _) = f.get("/missing".into(), &[], 1024).await.unwrap();
+        assert_eq!(status.as_u16(), 404);
+        assert!(seen[0].body.is_empty() && seen[0].header("content-length").is_none());
+
+        let srv = CannedServer::start(vec![Reply::new("POST", "/form", 200, "{}")]).await;
+        let f = fast(&srv.base, 2000);
+        let form = HeaderValue::from_static("application/x-www-form-urlencoded");
+        let (status, _) = f
+            .request(
+                Method::POST,
+                "/form".into(),
+                &[(CONTENT_TYPE, &form)],
+                Bytes::from_static(b"token=a%2Bb"),
+                1024,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 200);
+        let seen = &srv.seen()[0];
+        assert_eq!(seen.body, b"token=a%2Bb");
+        assert_eq!(seen.header("content-length"), Some("11"));
+        assert_eq!(
+            seen.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_are_classified_like_the_reqwest_path() {
+        let closed = closed_port_url().await;
+        assert_eq!(
+            fast(&closed, 2000).get("/".into(), &[], 1024).await.err(),
+            Some(ErrorClass::Connect)
+        );
+
+        let slow = CannedServer::start(vec![
+            Reply::new("GET", "/slow", 200, "{}").delay(Duration::from_millis(1500))
+        ])
+        .await;
+        assert_eq!(
+            fast(&slow.base, 200)
+                .get("/slow".into(), &[], 1024)
+                .await
+                .err(),
+            Some(ErrorClass::Timeout)
+        );
+
+        let big = CannedServer::start(vec![Reply::new("GET", "/big", 200, "0123456789")]).await;
+        assert_eq!(
+            fast(&big.base, 2000).get("/big".into(), &[], 5).await.err(),
+            Some(ErrorClass::Protocol)
+        );
+
+        let chunked = raw_server(|_req| {
+            let mut r = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            for _ in 0..20 {
+                r.extend_from_slice(b"10000\r\n");
+                r.extend(std::iter::repeat_n(b'a', 0x10000));
+                r.extend_from_slice(b"\r\n");
+            }
+            r.extend_from_slice(b"0\r\n\r\n");
+            r
+        })
+        .await;
+        assert_eq!(
+            fast(&chunked, 5000)
+                .get("/".into(), &[], MAX_BODY_BYTES)
+                .await
+                .err(),
+            Some(ErrorClass::Protocol)
+        );
+
+        let ssh = raw_server(|_req| b"SSH-2.0-OpenSSH_9.2\r\n\r\n".to_vec()).await;
+        assert_eq!(
+            fast(&ssh, 2000).get("/".into(), &[], 1024).await.err(),
+            Some(ErrorClass::Protocol)
+        );
+
+        let cut = raw_server(|_req| {
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\ncontent-type: application/json\r\n\r\n{\"id\":"
+                .to_vec()
+        })
+        .await;
+        assert_eq!(
+            fast(&cut, 2000).get("/".into(), &[], 1024).await.err(),
+            Some(ErrorClass::Connect)
+        );
+
+        let silent = raw_server(|_req| Vec::new()).await;
+        assert_eq!(
+            fast(&silent, 2000).get("/".into(), &[], 1024).await.err(),
+            Some(ErrorClass::Connect)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_replaced() {
+        // The raw server answers once per connection, then closes it.
+        let url =
+            raw_server(|_req| b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_vec()).await;
+        let f = fast(&url, 2000);
+        for _ in 0..3 {
+            let (status, body) = f.get("/".into(), &[], 1024).await.unwrap();
+            assert_eq!((status.as_u16(), body.as_slice()), (200, &b"{}"[..]));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
