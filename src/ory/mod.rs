@@ -2,7 +2,9 @@
 //!
 //! Everything here runs on the load generator's hot path: one shared `reqwest::Client` (pooled,
 //! no cookie store, no redirects, per-request timeout), URLs prebuilt at construction, bodies read
-//! with a size cap and decoded into small structs. Every call returns a [`Call`] whose
+//! with a size cap and decoded into small structs. The most repeated reads (Keto check, Kratos
+//! whoami, Hydra introspect) take a leaner HTTP/1.1 path to plain `http://` targets (`fast`),
+//! with the same timeout, error classes and body cap. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
 pub(crate) mod fast;
