@@ -142,24 +142,42 @@ fn ctrl_c_prints_the_summary_writes_the_report_and_exits_130() {
 }
 
 #[test]
-fn an_iteration_limit_runs_exactly_that_many_calls() {
+fn an_iteration_limit_runs_exactly_that_many_flow_iterations() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("iterations.json");
+    // One iteration is one run of a flow: here two calls, a write and its check.
+    let scenario = dir.path().join("two-steps.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "two-steps"
+[[flow]]
+let = { object = "doc-{{ vu.id }}-{{ seq }}" }
+  [[flow.step]]
+  op = "keto.write"
+  namespace = "documents"
+  object = "{{ object }}"
+  relation = "viewer"
+  subject_id = "user:1"
+  expect = "ok"
+  [[flow.step]]
+  op = "keto.check"
+  namespace = "documents"
+  object = "{{ object }}"
+  relation = "viewer"
+  subject_id = "user:1"
+  expect = "allowed"
+"#,
+    )
+    .unwrap();
     let out = run(orysim()
-        .args([
-            "run",
-            "--scope",
-            "keto",
-            "-c",
-            "4",
-            "--iterations",
-            "300",
-            "--report",
-        ])
+        .args(["run", "--scenario"])
+        .arg(&scenario)
+        .args(["-c", "4", "--iterations", "150", "--report"])
         .arg(&path));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = read_json(&path);
     assert_eq!(report["totals"]["requests"], 300);
+    assert_eq!(report["totals"]["errors"], 0);
 }
 
 #[test]
