@@ -268,8 +268,6 @@ impl GroupWorkload {
 
     async fn run_flow(&self, index: usize, vu: &mut Vu, local: &mut GroupLocal) {
         let flow = &self.group.flows[index];
-        let (_, mix) = &self.mixes[self.flow_mix[index]];
-        mix.commit(flow.reads, flow.writes);
         local.slots.clear();
         local.slots.resize(flow.slots, None);
         let vu_values = local.vu_values.as_deref().unwrap_or(&[]);
@@ -298,6 +296,9 @@ impl GroupWorkload {
                 local.slots[*slot] = Some(value.clone());
             }
         }
+        // Counted once the iteration is sure to issue its calls, before the first of them.
+        let (_, mix) = &self.mixes[self.flow_mix[index]];
+        mix.commit(flow.reads, flow.writes);
         for (step, metric) in flow.steps.iter().zip(&self.metrics[index]) {
             let done = step_env
                 .run_step(step, &mut local.slots, &mut vu.rng, &mut vu.seq)
