@@ -237,7 +237,9 @@ fn classify(err: &hyper::Error) -> ErrorClass {
 mod tests {
     use super::*;
     use crate::ory::http::MAX_BODY_BYTES;
-    use crate::ory::test_server::{closed_port_url, raw_server, CannedServer, Reply};
+    use crate::ory::test_server::{
+        closed_port_url, oversized_chunked_response, raw_server, CannedServer, Reply,
+    };
     use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 
     fn fast(base: &Url, timeout_ms: u64) -> FastHttp {
@@ -352,17 +354,7 @@ mod tests {
             Some(ErrorClass::Protocol)
         );
 
-        let chunked = raw_server(|_req| {
-            let mut r = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-            for _ in 0..20 {
-                r.extend_from_slice(b"10000\r\n");
-                r.extend(std::iter::repeat_n(b'a', 0x10000));
-                r.extend_from_slice(b"\r\n");
-            }
-            r.extend_from_slice(b"0\r\n\r\n");
-            r
-        })
-        .await;
+        let chunked = raw_server(oversized_chunked_response).await;
         assert_eq!(
             fast(&chunked, 5000)
                 .get("/".into(), &[], MAX_BODY_BYTES)

@@ -318,7 +318,9 @@ pub fn snippet(body: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ory::test_server::{closed_port_url, raw_server, CannedServer, Reply};
+    use crate::ory::test_server::{
+        closed_port_url, oversized_chunked_response, raw_server, CannedServer, Reply,
+    };
     use std::time::Duration;
 
     fn client(timeout_ms: u64) -> reqwest::Client {
@@ -460,17 +462,7 @@ mod tests {
     #[tokio::test]
     async fn chunked_body_larger_than_the_cap_is_protocol() {
         // No Content-Length: the cap must be enforced while streaming.
-        let url = raw_server(|_req| {
-            let mut r = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-            for _ in 0..20 {
-                r.extend_from_slice(b"10000\r\n");
-                r.extend(std::iter::repeat_n(b'a', 0x10000));
-                r.extend_from_slice(b"\r\n");
-            }
-            r.extend_from_slice(b"0\r\n\r\n");
-            r
-        })
-        .await;
+        let url = raw_server(oversized_chunked_response).await;
         let c = client(5000);
         assert_eq!(
             fetch(&c, url.as_str()).await.err(),

@@ -361,6 +361,19 @@ pub(crate) mod test_server {
         Url::parse(&format!("http://{addr}/")).unwrap()
     }
 
+    /// A 200 answer with a chunked body of 1.25 MiB and no Content-Length: the body cap must be
+    /// enforced while streaming.
+    pub fn oversized_chunked_response(_request: &[u8]) -> Vec<u8> {
+        let mut r = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..20 {
+            r.extend_from_slice(b"10000\r\n");
+            r.extend(std::iter::repeat_n(b'a', 0x10000));
+            r.extend_from_slice(b"\r\n");
+        }
+        r.extend_from_slice(b"0\r\n\r\n");
+        r
+    }
+
     /// A raw TCP server: reads one request head, writes `respond(head)` verbatim, closes.
     pub async fn raw_server(respond: fn(&[u8]) -> Vec<u8>) -> Url {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
