@@ -4,13 +4,17 @@
 
 use rand::Rng;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 pub const DEFAULT_POOL_CAPACITY: usize = 10_000;
 
 pub struct Pool<T> {
     items: Mutex<VecDeque<T>>,
     capacity: usize,
+    /// The number of entries, kept beside the lock: choosing a flow asks every pool it reads
+    /// whether it is empty, and that must not queue behind the writers on the mutex.
+    len: AtomicUsize,
 }
 
 impl<T: Clone> Pool<T> {
@@ -18,11 +22,17 @@ impl<T: Clone> Pool<T> {
         Pool {
             items: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
             capacity: capacity.max(1),
+            len: AtomicUsize::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<T>> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
         self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes the length after a change made under the lock.
+    fn settle(&self, items: &MutexGuard<'_, VecDeque<T>>) {
+        self.len.store(items.len(), Ordering::Relaxed);
     }
 
     pub fn push(&self, item: T) {
@@ -31,6 +41,7 @@ impl<T: Clone> Pool<T> {
             items.pop_front();
         }
         items.push_back(item);
+        self.settle(&items);
     }
 
     /// A copy of a uniformly chosen entry, leaving it in the pool.
@@ -50,7 +61,9 @@ impl<T: Clone> Pool<T> {
             return None;
         }
         let i = rng.gen_range(0..items.len());
-        items.swap_remove_back(i)
+        let taken = items.swap_remove_back(i);
+        self.settle(&items);
+        taken
     }
 
     /// Drops entries from the oldest end while `expired` says so.
@@ -59,6 +72,7 @@ impl<T: Clone> Pool<T> {
         while items.front().is_some_and(&expired) {
             items.pop_front();
         }
+        self.settle(&items);
     }
 
     /// A copy of every entry, oldest first.
@@ -67,11 +81,11 @@ impl<T: Clone> Pool<T> {
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.len.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.len() == 0
     }
 }
 
