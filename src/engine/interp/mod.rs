@@ -28,7 +28,7 @@ use rand::rngs::SmallRng;
 use rand::Rng;
 use render::{render, Context, Draws, Endpoints};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What every group of a run shares.
 pub struct Env {
@@ -37,17 +37,10 @@ pub struct Env {
     pub endpoints: Endpoints,
 }
 
-/// An entry of a pool: one value per pool field.
-#[derive(Clone)]
-pub struct Entry {
-    values: Arc<[Value]>,
-    pushed: Instant,
-}
-
 /// A pool while the run goes on, with its ledger when cleanup needs every entry ever pushed.
 pub struct RuntimePool {
     pub decl: PoolDecl,
-    entries: Pool<Entry>,
+    entries: Pool,
     ledger: Option<Ledger>,
 }
 
@@ -62,35 +55,39 @@ impl RuntimePool {
         };
         Ok(RuntimePool {
             decl: decl.clone(),
-            entries: Pool::new(decl.capacity),
+            entries: Pool::new(decl.capacity, decl.fields.len()),
             ledger,
         })
     }
 
-    fn push(&self, values: Arc<[Value]>) {
+    fn push(&self, values: &[Value]) {
         if let Some(ledger) = &self.ledger {
-            ledger.append(&values);
+            ledger.append(values);
         }
-        self.entries.push(Entry {
-            values,
-            pushed: Instant::now(),
-        });
+        self.entries.push(values);
     }
 
-    fn evict_expired(&self) {
+    /// Draws an entry into `slots` (field i into `targets[i]`); false when the pool is empty.
+    fn draw_into(
+        &self,
+        remove: bool,
+        rng: &mut SmallRng,
+        targets: &[usize],
+        slots: &mut [Option<Value>],
+    ) -> bool {
         if let Some(max_age) = self.decl.max_age {
-            self.entries
-                .evict_oldest_while(|e| e.pushed.elapsed() > max_age);
+            self.entries.evict_older_than(max_age);
         }
+        self.entries.draw(rng, remove, |field, value| {
+            if let Some(&slot) = targets.get(field) {
+                slots[slot] = Some(Value::from(value));
+            }
+        })
     }
 
-    fn draw(&self, remove: bool, rng: &mut SmallRng) -> Option<Entry> {
-        self.evict_expired();
-        if remove {
-            self.entries.take(rng)
-        } else {
-            self.entries.pick(rng)
-        }
+    /// Every entry, oldest first.
+    fn entries(&self) -> Vec<Vec<Value>> {
+        self.entries.entries()
     }
 
     fn is_empty(&self) -> bool {
@@ -289,11 +286,9 @@ impl GroupWorkload {
         }
         for pick in &flow.picks {
             // Another user may have emptied the pool since the flow was chosen.
-            let Some(entry) = self.pools[pick.pool].draw(pick.remove, &mut vu.rng) else {
+            let pool = &self.pools[pick.pool];
+            if !pool.draw_into(pick.remove, &mut vu.rng, &pick.slots, &mut local.slots) {
                 return;
-            };
-            for (slot, value) in pick.slots.iter().zip(entry.values.iter()) {
-                local.slots[*slot] = Some(value.clone());
             }
         }
         // Counted once the iteration is sure to issue its calls, before the first of them.
@@ -475,11 +470,11 @@ impl StepEnv<'_> {
         for (pool, templates) in &step.pushes {
             let cx = self.context(slots);
             let mut draws = Draws { rng, seq };
-            let values: Arc<[Value]> = templates
+            let values: Vec<Value> = templates
                 .iter()
                 .map(|t| render(t, &cx, &mut draws))
                 .collect();
-            self.pools[*pool].push(values);
+            self.pools[*pool].push(&values);
         }
         done
     }

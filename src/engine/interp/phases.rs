@@ -130,19 +130,9 @@ async fn run_phase_step(w: &PhaseHandle, phase: Phase, index: usize) -> PhaseTot
     let rows: Box<dyn Iterator<Item = Vec<Value>> + Send + '_> = match (&pool.ledger, phase) {
         (Some(ledger), Phase::Cleanup) => match ledger.reader() {
             Ok(rows) => Box::new(rows),
-            Err(_) => Box::new(
-                pool.entries
-                    .entries()
-                    .into_iter()
-                    .map(|e| e.values.to_vec()),
-            ),
+            Err(_) => Box::new(pool.entries().into_iter()),
         },
-        _ => Box::new(
-            pool.entries
-                .entries()
-                .into_iter()
-                .map(|e| e.values.to_vec()),
-        ),
+        _ => Box::new(pool.entries().into_iter()),
     };
     let limit = Arc::new(Semaphore::new(CLEANUP_CONCURRENCY));
     let mut tasks = JoinSet::new();
