@@ -433,6 +433,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_timeout_holds_on_a_reused_connection_and_its_re_armed_timer() {
+        let srv = CannedServer::start(vec![
+            Reply::new("GET", "/fast", 200, "{}"),
+            Reply::new("GET", "/slow", 200, "{}").delay(Duration::from_millis(1500)),
+        ])
+        .await;
+        let f = fast(&srv.base, 200);
+        for pause in [0, 300] {
+            // 300 ms idle: the timer kept with the connection fires meanwhile, and is re-armed.
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let (status, _) = f.get("/fast".into(), &[], 1024).await.unwrap();
+            assert_eq!(status.as_u16(), 200);
+            assert_eq!(f.idle.lock().unwrap().len(), 1, "kept with its timer");
+        }
+        // Each request gets the whole timeout from its own start, not from the timer's
+        // first arming.
+        let start = Instant::now();
+        assert_eq!(
+            f.get("/slow".into(), &[], 1024).await.err(),
+            Some(ErrorClass::Timeout)
+        );
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_millis(1200),
+            "timed out after {took:?}"
+        );
+        assert!(
+            f.idle.lock().unwrap().is_empty(),
+            "a timed-out connection is dropped"
+        );
+    }
+
+    #[tokio::test]
     async fn a_connection_the_server_closed_is_replaced() {
         // The raw server answers once per connection, then closes it.
         let url =
