@@ -7,8 +7,10 @@
 //!   queue is full the arrival is counted as dropped. Every iteration carries its intended start,
 //!   so latency is measured from the schedule (coordinated-omission correction, as wrk2 does).
 //!
-//! Checking the stop flag is one relaxed atomic load per step; each step's future is boxed so a
-//! parked virtual user costs a few hundred bytes, not the size of an in-flight HTTP call.
+//! Checking the stop flag is one relaxed atomic load per step. Where virtual users can park
+//! (open model, closed model with stages), each step's future is boxed so a parked virtual user
+//! costs a few hundred bytes, not the size of an in-flight HTTP call; a closed model without
+//! stages never parks its users and awaits each step in place.
 
 use super::data::vu_rng;
 use super::profile::{ArrivalSchedule, Profile};
@@ -111,19 +113,32 @@ pub fn spawn_closed<W: Workload>(
     for id in ids {
         let workload = Arc::clone(&workload);
         let shared = shared.clone();
-        let level = level.clone();
         let mut vu = shared.new_vu(id);
+        let Some(level) = level.clone() else {
+            // Without stages a user never parks: it always holds an iteration, so a box would
+            // not make it smaller, only cost an allocation and a copy per iteration. Its
+            // iteration is awaited in place.
+            set.spawn(async move {
+                let mut local = W::Local::default();
+                while !shared.stop.is_raised() {
+                    if !shared.budget.take() {
+                        shared.stop.raise();
+                        break;
+                    }
+                    workload.step(&mut vu, &mut local).await;
+                }
+            });
+            continue;
+        };
         set.spawn(async move {
             let mut local = W::Local::default();
             while !shared.stop.is_raised() {
-                if let Some(level) = &level {
-                    if id - first >= level.load(Ordering::Relaxed) {
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-                            _ = shared.stop.raised() => {}
-                        }
-                        continue;
+                if id - first >= level.load(Ordering::Relaxed) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                        _ = shared.stop.raised() => {}
                     }
+                    continue;
                 }
                 if !shared.budget.take() {
                     shared.stop.raise();

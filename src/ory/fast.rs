@@ -19,14 +19,30 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 /// How long an idle connection is kept (reqwest's `pool_idle_timeout` for the shared client).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type Sender = SendRequest<Full<Bytes>>;
+
+/// A request's timeout timer. Each idle connection keeps the one its last request used, and
+/// the next request on it re-arms it: tokio moves a registered timer's deadline later with one
+/// atomic update, where a fresh timer per request takes the timer driver's lock twice (to
+/// register it and to remove it) and walks its wheel. The timeout itself is unchanged: the
+/// deadline is still `timeout` after the request starts and covers connect, headers and body.
+type Timer = Pin<Box<Sleep>>;
+
+/// An idle keep-alive connection.
+struct Idle {
+    sender: Sender,
+    timer: Timer,
+    since: Instant,
+}
 
 /// Idle connections to one origin, most recently used last.
 pub(crate) struct FastHttp {
@@ -36,7 +52,7 @@ pub(crate) struct FastHttp {
     headers: HeaderMap,
     timeout: Duration,
     max_idle: usize,
-    idle: Mutex<Vec<(Sender, Instant)>>,
+    idle: Mutex<Vec<Idle>>,
 }
 
 /// Proxy variables reqwest honours: with any of them set, requests go through reqwest.
@@ -112,29 +128,49 @@ impl FastHttp {
         for (name, value) in extra {
             headers.insert(name.clone(), (*value).clone());
         }
-        match tokio::time::timeout(self.timeout, self.send(req, cap)).await {
-            Ok(result) => result,
-            Err(_) => Err(ErrorClass::Timeout),
-        }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let (conn, mut timer) = match self.checkout() {
+            Some(Idle {
+                sender, mut timer, ..
+            }) => {
+                timer.as_mut().reset(deadline);
+                (Some(sender), timer)
+            }
+            None => (None, Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        let mut req = Some(req);
+        // As `tokio::time::timeout`: the call first, then the deadline.
+        let sent = tokio::select! {
+            biased;
+            sent = self.send(conn, &mut req, cap) => sent,
+            () = timer.as_mut() => return Err(ErrorClass::Timeout),
+        };
+        let (status, body, sender) = sent?;
+        self.checkin(sender, timer);
+        Ok((status, body))
     }
 
-    fn checkout(&self) -> Option<Sender> {
+    fn checkout(&self) -> Option<Idle> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some((sender, since)) = idle.pop() {
-            if !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT {
-                return Some(sender);
+        while let Some(conn) = idle.pop() {
+            if !conn.sender.is_closed() && conn.since.elapsed() < IDLE_TIMEOUT {
+                return Some(conn);
             }
         }
         None
     }
 
-    fn checkin(&self, sender: Sender) {
+    fn checkin(&self, sender: Sender, timer: Timer) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.max_idle {
-            idle.push((sender, Instant::now()));
+            idle.push(Idle {
+                sender,
+                timer,
+                since: Instant::now(),
+            });
         }
     }
 
@@ -153,16 +189,24 @@ impl FastHttp {
         Ok(sender)
     }
 
+    /// Sends `req` on `conn` (a connection just taken from the idle ones) or on the next one;
+    /// the status, the body and the connection to keep. `req` is borrowed, taken when sent and
+    /// put back for a retry: an `async fn` keeps its by-value arguments for its whole life
+    /// beside its locals, and this future is part of every call's.
     async fn send(
         &self,
-        mut req: Request<Full<Bytes>>,
+        mut conn: Option<Sender>,
+        req: &mut Option<Request<Full<Bytes>>>,
         cap: usize,
-    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+    ) -> Result<(StatusCode, Vec<u8>, Sender), ErrorClass> {
         loop {
             // A pooled connection may have been closed by the server meanwhile: when the
             // request was not sent on it, it is sent again on a fresh connection (as reqwest
             // does); a fresh connection is never retried.
-            let (mut sender, reused) = match self.checkout() {
+            let next = conn
+                .take()
+                .or_else(|| self.checkout().map(|idle| idle.sender));
+            let (mut sender, reused) = match next {
                 Some(s) => (s, true),
                 None => (self.connect().await?, false),
             };
@@ -172,11 +216,14 @@ impl FastHttp {
                 }
                 return Err(ErrorClass::Connect);
             }
-            let resp = match sender.try_send_request(req).await {
+            let Some(r) = req.take() else {
+                unreachable!("the request is put back before every retry");
+            };
+            let resp = match sender.try_send_request(r).await {
                 Ok(resp) => resp,
                 Err(mut e) => match e.take_message() {
                     Some(r) if reused => {
-                        req = r;
+                        *req = Some(r);
                         continue;
                     }
                     _ => return Err(classify(e.error())),
@@ -184,8 +231,7 @@ impl FastHttp {
             };
             let status = resp.status();
             let body = read_body(resp.into_body(), cap).await?;
-            self.checkin(sender);
-            return Ok((status, body));
+            return Ok((status, body, sender));
         }
     }
 }
@@ -383,6 +429,39 @@ mod tests {
         assert_eq!(
             fast(&silent, 2000).get("/".into(), &[], 1024).await.err(),
             Some(ErrorClass::Connect)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_timeout_holds_on_a_reused_connection_and_its_re_armed_timer() {
+        let srv = CannedServer::start(vec![
+            Reply::new("GET", "/fast", 200, "{}"),
+            Reply::new("GET", "/slow", 200, "{}").delay(Duration::from_millis(1500)),
+        ])
+        .await;
+        let f = fast(&srv.base, 200);
+        for pause in [0, 300] {
+            // 300 ms idle: the timer kept with the connection fires meanwhile, and is re-armed.
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let (status, _) = f.get("/fast".into(), &[], 1024).await.unwrap();
+            assert_eq!(status.as_u16(), 200);
+            assert_eq!(f.idle.lock().unwrap().len(), 1, "kept with its timer");
+        }
+        // Each request gets the whole timeout from its own start, not from the timer's
+        // first arming.
+        let start = Instant::now();
+        assert_eq!(
+            f.get("/slow".into(), &[], 1024).await.err(),
+            Some(ErrorClass::Timeout)
+        );
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_millis(1200),
+            "timed out after {took:?}"
+        );
+        assert!(
+            f.idle.lock().unwrap().is_empty(),
+            "a timed-out connection is dropped"
         );
     }
 

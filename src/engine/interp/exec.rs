@@ -117,9 +117,16 @@ pub struct Done {
     pub produced: Produced,
 }
 
-async fn timed<T>(call: impl Future<Output = Call<T>>, wrap: impl FnOnce(T) -> Produced) -> Done {
+/// Times one call. It takes a closure that makes the call's future rather than the future: an
+/// `async fn` keeps its by-value arguments for its whole life next to what it awaits, so a
+/// future argument would be stored twice, and this future is part of every iteration's (see
+/// `execute`). Making a call's future does no work, so the timing is the same.
+async fn timed<T, F: Future<Output = Call<T>>>(
+    call: impl FnOnce() -> F,
+    wrap: impl FnOnce(T) -> Produced,
+) -> Done {
     let start = Instant::now();
-    let Call { outcome, value } = call.await;
+    let Call { outcome, value } = call().await;
     let end = Instant::now();
     Done {
         start,
@@ -209,6 +216,11 @@ impl Renderer<'_, '_> {
 }
 
 /// Renders the step's fields and makes its call.
+///
+/// This future is part of every iteration's, which the executor boxes (see
+/// `engine::executor`), so it is kept small: only the calls on the lean transport (the Keto
+/// check, Kratos whoami, Hydra introspect; the hot reads) run inline, every other action runs
+/// in a box of its own.
 pub async fn execute(
     action: &Action,
     expect: &Expect,
@@ -221,124 +233,6 @@ pub async fn execute(
     // a missing one here means the endpoint is not configured: a connect failure.
     let missing = || refused(ErrorClass::Connect);
     match action {
-        Action::KratosRegister {
-            email,
-            password,
-            first_name,
-            last_name,
-        } => {
-            let Some(k) = &clients.kratos else {
-                return missing();
-            };
-            let traits = Traits {
-                email: r.get(email).to_string(),
-                first: r.get(first_name).to_string(),
-                last: r.get(last_name).to_string(),
-            };
-            let password_value = r.get(password);
-            let secret = Secret::new(password_value.to_string());
-            let email_value = Value::from(traits.email.as_str());
-            timed(k.register(&traits, &secret), |registered| {
-                Produced::Registered {
-                    registered,
-                    email: email_value,
-                    password: password_value,
-                }
-            })
-            .await
-        }
-        Action::KratosLogin {
-            identifier,
-            password,
-        } => {
-            let Some(k) = &clients.kratos else {
-                return missing();
-            };
-            let id = r.get(identifier);
-            let pw = r.secret(password);
-            timed(k.login(&id, &pw), Produced::LoggedIn).await
-        }
-        Action::KratosWhoami { session_token } => {
-            let Some(k) = &clients.kratos else {
-                return missing();
-            };
-            let token = r.secret(session_token);
-            timed(k.whoami(&token), nothing).await
-        }
-        Action::KratosLogout { session_token } => {
-            let Some(k) = &clients.kratos else {
-                return missing();
-            };
-            let token = r.secret(session_token);
-            timed(k.logout(&token), nothing).await
-        }
-        Action::KratosLookupIdentity { identifier } => {
-            let Some(k) = &clients.kratos else {
-                return missing();
-            };
-            let id = r.get(identifier);
-            timed(k.lookup_identity(&id), Produced::IdentityId).await
-        }
-        Action::KratosDeleteIdentity { identity_id } => {
-            let Some(k) = &clients.kratos else {
-                return missing();
-            };
-            let id = r.get(identity_id);
-            timed(k.delete_identity(&id), nothing).await
-        }
-        Action::HydraCreateClient { auth_method, scope } => {
-            let Some(h) = &clients.hydra else {
-                return missing();
-            };
-            let Some(auth) = AuthMethod::from_name(&r.get(auth_method)) else {
-                return refused(ErrorClass::Protocol);
-            };
-            let scope = r.get(scope);
-            timed(h.create_client(auth, &scope), Produced::Client).await
-        }
-        Action::HydraToken { client, scope } => {
-            let Some(h) = &clients.hydra else {
-                return missing();
-            };
-            let Some(c) = r.oauth_client(client) else {
-                return refused(ErrorClass::Protocol);
-            };
-            let scope = scope.as_ref().map(|s| r.get(s));
-            timed(h.token(&c, scope.as_deref()), Produced::Token).await
-        }
-        Action::HydraIntrospect { token } => {
-            let Some(h) = &clients.hydra else {
-                return missing();
-            };
-            let token = r.secret(token);
-            timed(h.introspect(&token), nothing).await
-        }
-        Action::HydraRevoke { client, token } => {
-            let Some(h) = &clients.hydra else {
-                return missing();
-            };
-            let Some(c) = r.oauth_client(client) else {
-                return refused(ErrorClass::Protocol);
-            };
-            let token = r.secret(token);
-            timed(h.revoke(&c, &token), nothing).await
-        }
-        Action::HydraDeleteClient { client_id } => {
-            let Some(h) = &clients.hydra else {
-                return missing();
-            };
-            let id = r.get(client_id);
-            timed(h.delete_client(&id), nothing).await
-        }
-        Action::KetoWrite(t) => {
-            let Some(k) = &clients.keto else {
-                return missing();
-            };
-            let Some(tuple) = r.tuple(t) else {
-                return refused(ErrorClass::Protocol);
-            };
-            timed(k.write(&tuple), nothing).await
-        }
         Action::KetoCheck { tuple, max_depth } => {
             let Some(k) = &clients.keto else {
                 return missing();
@@ -369,7 +263,140 @@ pub async fn execute(
                 relation: &rel,
                 subject,
             };
-            timed(k.check_ref(&t, *max_depth), nothing).await
+            timed(|| k.check_ref(&t, *max_depth), nothing).await
+        }
+        Action::KratosWhoami { session_token } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let token = r.secret(session_token);
+            timed(|| k.whoami(&token), nothing).await
+        }
+        Action::HydraIntrospect { token } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let token = r.secret(token);
+            timed(|| h.introspect(&token), nothing).await
+        }
+        _ => Box::pin(execute_other(action, expect, clients, &mut r)).await,
+    }
+}
+
+/// `execute` for every other action: the calls on reqwest (writes, logins, admin calls,
+/// `http` steps), whose futures are larger and whose calls cost far more than a box.
+async fn execute_other(
+    action: &Action,
+    expect: &Expect,
+    clients: &Clients,
+    r: &mut Renderer<'_, '_>,
+) -> Done {
+    let missing = || refused(ErrorClass::Connect);
+    match action {
+        Action::KratosRegister {
+            email,
+            password,
+            first_name,
+            last_name,
+        } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let traits = Traits {
+                email: r.get(email).to_string(),
+                first: r.get(first_name).to_string(),
+                last: r.get(last_name).to_string(),
+            };
+            let password_value = r.get(password);
+            let secret = Secret::new(password_value.to_string());
+            let email_value = Value::from(traits.email.as_str());
+            timed(
+                || k.register(&traits, &secret),
+                |registered| Produced::Registered {
+                    registered,
+                    email: email_value,
+                    password: password_value,
+                },
+            )
+            .await
+        }
+        Action::KratosLogin {
+            identifier,
+            password,
+        } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let id = r.get(identifier);
+            let pw = r.secret(password);
+            timed(|| k.login(&id, &pw), Produced::LoggedIn).await
+        }
+        Action::KratosLogout { session_token } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let token = r.secret(session_token);
+            timed(|| k.logout(&token), nothing).await
+        }
+        Action::KratosLookupIdentity { identifier } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let id = r.get(identifier);
+            timed(|| k.lookup_identity(&id), Produced::IdentityId).await
+        }
+        Action::KratosDeleteIdentity { identity_id } => {
+            let Some(k) = &clients.kratos else {
+                return missing();
+            };
+            let id = r.get(identity_id);
+            timed(|| k.delete_identity(&id), nothing).await
+        }
+        Action::HydraCreateClient { auth_method, scope } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(auth) = AuthMethod::from_name(&r.get(auth_method)) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let scope = r.get(scope);
+            timed(|| h.create_client(auth, &scope), Produced::Client).await
+        }
+        Action::HydraToken { client, scope } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(c) = r.oauth_client(client) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let scope = scope.as_ref().map(|s| r.get(s));
+            timed(|| h.token(&c, scope.as_deref()), Produced::Token).await
+        }
+        Action::HydraRevoke { client, token } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(c) = r.oauth_client(client) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let token = r.secret(token);
+            timed(|| h.revoke(&c, &token), nothing).await
+        }
+        Action::HydraDeleteClient { client_id } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let id = r.get(client_id);
+            timed(|| h.delete_client(&id), nothing).await
+        }
+        Action::KetoWrite(t) => {
+            let Some(k) = &clients.keto else {
+                return missing();
+            };
+            let Some(tuple) = r.tuple(t) else {
+                return refused(ErrorClass::Protocol);
+            };
+            timed(|| k.write(&tuple), nothing).await
         }
         Action::KetoExpand {
             namespace,
@@ -381,7 +408,7 @@ pub async fn execute(
                 return missing();
             };
             let (ns, obj, rel) = (r.get(namespace), r.get(object), r.get(relation));
-            timed(k.expand(&ns, &obj, &rel, *max_depth), Produced::Count).await
+            timed(|| k.expand(&ns, &obj, &rel, *max_depth), Produced::Count).await
         }
         Action::KetoList { query, page_size } => {
             let Some(k) = &clients.keto else {
@@ -390,7 +417,7 @@ pub async fn execute(
             let Some(q) = r.query(query) else {
                 return refused(ErrorClass::Protocol);
             };
-            timed(k.list(&q, *page_size), Produced::Count).await
+            timed(|| k.list(&q, *page_size), Produced::Count).await
         }
         Action::KetoDelete(query) => {
             let Some(k) = &clients.keto else {
@@ -399,9 +426,12 @@ pub async fn execute(
             let Some(q) = r.query(query) else {
                 return refused(ErrorClass::Protocol);
             };
-            timed(k.delete(&q), nothing).await
+            timed(|| k.delete(&q), nothing).await
         }
-        Action::Http(h) => http_call(h, expect, clients, &mut r).await,
+        Action::Http(h) => http_call(h, expect, clients, r).await,
+        Action::KetoCheck { .. } | Action::KratosWhoami { .. } | Action::HydraIntrospect { .. } => {
+            unreachable!("executed inline by `execute`")
+        }
     }
 }
 
