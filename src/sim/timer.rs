@@ -80,16 +80,23 @@ mod tests {
 
     #[tokio::test]
     async fn sleeps_are_precise_to_well_under_a_millisecond() {
-        let mut worst = Duration::ZERO;
-        for _ in 0..20 {
+        let mut overshoots = Vec::new();
+        for _ in 0..30 {
             let start = Instant::now();
             sleep(Duration::from_millis(5)).await;
-            let over = start.elapsed().saturating_sub(Duration::from_millis(5));
-            assert!(start.elapsed() >= Duration::from_millis(5));
-            worst = worst.max(over);
+            let took = start.elapsed();
+            assert!(took >= Duration::from_millis(5), "woke early: {took:?}");
+            overshoots.push(took - Duration::from_millis(5));
         }
-        // Generous bound for a loaded 2-core machine; typical is ~0.1 ms.
-        assert!(worst < Duration::from_millis(5), "overshoot {worst:?}");
+        // The median, not the worst: on a shared 2-core machine a few wake-ups are delayed by
+        // whatever else runs, which says nothing about the timer. Tokio's wheel rounds each
+        // deadline up to its next millisecond tick; this timer typically overshoots ~0.1 ms.
+        overshoots.sort();
+        let median = overshoots[overshoots.len() / 2];
+        assert!(
+            median < Duration::from_millis(1),
+            "median overshoot {median:?}"
+        );
     }
 
     #[tokio::test]
