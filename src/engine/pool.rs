@@ -7,6 +7,8 @@
 //! run instead of creeping up while the pool fills (which at a realistic write rate takes most
 //! of an hour), and a multi-hour soak run does not churn the allocator with millions of small
 //! entries of different lifetimes. An entry larger than its slot is kept on the heap instead.
+//! A pool too large to pay for up front ([`PREFAULT_LIMIT`]) gets the same buffer, but its
+//! pages become resident only as slots are first used: memory then grows while it fills.
 
 use rand::Rng;
 use std::collections::VecDeque;
@@ -19,6 +21,11 @@ pub const DEFAULT_POOL_CAPACITY: usize = 10_000;
 /// Room for entries somewhat longer than the first one (emails and names vary in length).
 const SLOT_HEADROOM_NUM: usize = 3;
 const SLOT_HEADROOM_DEN: usize = 2;
+
+/// Pools whose buffer and slot records fit in this are made resident when their first entry
+/// arrives (the default 10,000 entries take 1-3 MiB); a user's pool of millions of entries
+/// must not take gigabytes at once.
+pub const PREFAULT_LIMIT: usize = 64 << 20;
 
 pub struct Pool {
     slots: Mutex<Slots>,
@@ -37,10 +44,19 @@ struct Slots {
     data: Vec<u8>,
     /// Occupied slots, oldest first (`take` may reorder the middle).
     order: VecDeque<u32>,
+    /// Slots emptied by `take` or by age, to be reused before fresh ones.
     free: Vec<u32>,
-    pushed: Vec<Instant>,
-    /// Entries that did not fit their slot, by slot.
-    spilled: Vec<Option<Box<[u8]>>>,
+    /// Per slot ever used (slots `0..meta.len()`), or per slot of the pool when prefaulted.
+    meta: Vec<SlotMeta>,
+    /// Slots ever used; the next fresh slot.
+    fresh: usize,
+}
+
+#[derive(Clone)]
+struct SlotMeta {
+    pushed: Instant,
+    /// The entry, when it did not fit its slot.
+    spilled: Option<Box<[u8]>>,
 }
 
 impl Pool {
@@ -51,8 +67,8 @@ impl Pool {
                 data: Vec::new(),
                 order: VecDeque::new(),
                 free: Vec::new(),
-                pushed: Vec::new(),
-                spilled: Vec::new(),
+                meta: Vec::new(),
+                fresh: 0,
             }),
             capacity: capacity.max(1),
             fields,
@@ -81,20 +97,24 @@ impl Pool {
             slots.order.pop_front()
         } else {
             slots.free.pop()
-        }
-        .expect("a pool below capacity has a free slot");
-        let i = slot as usize;
+        };
+        // Every slot below `fresh` is either occupied or free, so a pool below capacity with
+        // no free slot has a fresh one.
+        let i = slot.map_or_else(|| slots.take_fresh(), |s| s as usize);
         let range = i * slots.slot_bytes..(i + 1) * slots.slot_bytes;
-        if encoded_len <= slots.slot_bytes {
+        let spilled = if encoded_len <= slots.slot_bytes {
             encode(values, &mut slots.data[range]);
-            slots.spilled[i] = None;
+            None
         } else {
             let mut own = vec![0; encoded_len].into_boxed_slice();
             encode(values, &mut own);
-            slots.spilled[i] = Some(own);
-        }
-        slots.pushed[i] = Instant::now();
-        slots.order.push_back(slot);
+            Some(own)
+        };
+        slots.meta[i] = SlotMeta {
+            pushed: Instant::now(),
+            spilled,
+        };
+        slots.order.push_back(i as u32);
         self.settle(&slots);
     }
 
@@ -120,7 +140,7 @@ impl Pool {
     pub fn evict_older_than(&self, max_age: Duration) {
         let mut slots = self.lock();
         while let Some(&slot) = slots.order.front() {
-            if slots.pushed[slot as usize].elapsed() <= max_age {
+            if slots.meta[slot as usize].pushed.elapsed() <= max_age {
                 break;
             }
             slots.order.pop_front();
@@ -158,22 +178,44 @@ impl Slots {
     fn reserve(&mut self, capacity: usize, first_entry: usize) {
         let slot_bytes = (first_entry * SLOT_HEADROOM_NUM / SLOT_HEADROOM_DEN).next_multiple_of(8);
         self.slot_bytes = slot_bytes.max(8);
-        self.data = vec![0xa5; capacity * self.slot_bytes];
-        self.order = VecDeque::with_capacity(capacity);
-        // Popped from the end: slot 0 is used first.
-        self.free = (0..capacity as u32).rev().collect();
-        self.pushed = vec![Instant::now(); capacity];
-        self.spilled = (0..capacity).map(|_| None).collect();
+        let per_slot = self.slot_bytes + std::mem::size_of::<SlotMeta>() + 4;
+        if capacity.saturating_mul(per_slot) <= PREFAULT_LIMIT {
+            // A non-zero fill: zeroed memory would come from calloc as pages not yet resident.
+            self.data = vec![0xa5; capacity * self.slot_bytes];
+            self.meta = vec![self.empty_meta(); capacity];
+            self.order = VecDeque::with_capacity(capacity);
+        } else {
+            // Zeroed: the kernel makes each page resident on its first write.
+            self.data = vec![0; capacity * self.slot_bytes];
+        }
+    }
+
+    fn empty_meta(&self) -> SlotMeta {
+        SlotMeta {
+            pushed: Instant::now(),
+            spilled: None,
+        }
+    }
+
+    /// A slot never used before.
+    fn take_fresh(&mut self) -> usize {
+        let i = self.fresh;
+        self.fresh += 1;
+        if self.meta.len() < self.fresh {
+            let meta = self.empty_meta();
+            self.meta.push(meta);
+        }
+        i
     }
 
     fn release(&mut self, slot: u32) {
-        self.spilled[slot as usize] = None;
+        self.meta[slot as usize].spilled = None;
         self.free.push(slot);
     }
 
     fn decode(&self, slot: u32, fields: usize, mut each: impl FnMut(usize, &str)) {
         let i = slot as usize;
-        let bytes = match &self.spilled[i] {
+        let bytes = match &self.meta[i].spilled {
             Some(own) => &own[..],
             None => &self.data[i * self.slot_bytes..(i + 1) * self.slot_bytes],
         };
@@ -328,6 +370,28 @@ mod tests {
         let slots = pool.lock();
         assert!(slots.slot_bytes >= encoded_len(&["0123456789", "abcdef"]));
         assert_eq!(slots.data.len(), 1000 * slots.slot_bytes);
-        assert_eq!(slots.free.len(), 999);
+        assert_eq!(slots.meta.len(), 1000, "slot records made up front");
+        assert_eq!(slots.fresh, 1);
+    }
+
+    #[test]
+    fn a_pool_too_large_to_prefault_grows_its_slot_records_as_it_fills() {
+        let capacity = PREFAULT_LIMIT / 8;
+        let pool = Pool::new(capacity, 1);
+        for i in 0..5 {
+            pool.push(&[format!("entry-{i}")]);
+        }
+        {
+            let slots = pool.lock();
+            assert_eq!(slots.data.len(), capacity * slots.slot_bytes);
+            assert_eq!(slots.meta.len(), 5);
+        }
+        let mut rng = SmallRng::seed_from_u64(4);
+        let taken = one(&pool, &mut rng, true).unwrap().remove(0);
+        pool.push(&["again"]);
+        assert_eq!(pool.lock().meta.len(), 5, "the freed slot was reused");
+        let kept = firsts(&pool);
+        assert_eq!(kept.len(), 5);
+        assert!(kept.contains(&"again".to_string()) && !kept.contains(&taken));
     }
 }
