@@ -12,6 +12,7 @@
 //! costs a few hundred bytes, not the size of an in-flight HTTP call; a closed model without
 //! stages never parks its users and awaits each step in place.
 
+use super::arrival_timer::ArrivalTimer;
 use super::data::vu_rng;
 use super::profile::{ArrivalSchedule, Profile};
 use super::vu::Vu;
@@ -221,13 +222,14 @@ pub fn spawn_open<W: Workload>(
     let shared = shared.clone();
     set.spawn(async move {
         let mut schedule = ArrivalSchedule::new(profile);
+        let mut timer = ArrivalTimer::new();
         while let Some(offset) = schedule.next_arrival() {
             let Some(at) = start.checked_add(offset) else {
                 break;
             };
             if at > Instant::now() {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(at.into()) => {}
+                    () = timer.sleep_until(at) => {}
                     _ = shared.stop.raised() => break,
                 }
             }

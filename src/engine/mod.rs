@@ -2,6 +2,7 @@
 //! checks every endpoint is ready, sets up what the workloads need, runs the virtual users
 //! until the deadline or Ctrl-C, tears down, and hands back `RunInfo` + `Snapshot`.
 
+pub mod arrival_timer;
 pub mod data;
 pub mod executor;
 pub mod interp;
