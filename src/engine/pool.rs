@@ -30,6 +30,8 @@ pub const PREFAULT_LIMIT: usize = 64 << 20;
 pub struct Pool {
     slots: Mutex<Slots>,
     capacity: usize,
+    /// Entries older than this leave before each draw.
+    max_age: Option<Duration>,
     fields: usize,
     /// The number of entries, kept beside the lock: choosing a flow asks every pool it reads
     /// whether it is empty, and that must not queue behind the writers on the mutex.
@@ -71,9 +73,17 @@ impl Pool {
                 fresh: 0,
             }),
             capacity: capacity.max(1),
+            max_age: None,
             fields,
             len: AtomicUsize::new(0),
         }
+    }
+
+    /// Entries pushed more than `max_age` ago are dropped when the pool is next drawn from,
+    /// under the same lock as the draw.
+    pub fn with_max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.max_age = max_age;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
@@ -122,6 +132,10 @@ impl Pool {
     /// entry out of the pool (no one else will get it). False when the pool is empty.
     pub fn draw(&self, rng: &mut impl Rng, remove: bool, each: impl FnMut(usize, &str)) -> bool {
         let mut slots = self.lock();
+        if let Some(max_age) = self.max_age {
+            slots.evict_older_than(max_age);
+            self.settle(&slots);
+        }
         if slots.order.is_empty() {
             return false;
         }
@@ -136,16 +150,12 @@ impl Pool {
         true
     }
 
-    /// Drops entries from the oldest end that were pushed more than `max_age` ago.
-    pub fn evict_older_than(&self, max_age: Duration) {
+    /// Drops entries from the oldest end that were pushed more than `max_age` ago (what a
+    /// draw does first when the pool has a maximum age).
+    #[cfg(test)]
+    fn evict_older_than(&self, max_age: Duration) {
         let mut slots = self.lock();
-        while let Some(&slot) = slots.order.front() {
-            if slots.meta[slot as usize].pushed.elapsed() <= max_age {
-                break;
-            }
-            slots.order.pop_front();
-            slots.release(slot);
-        }
+        slots.evict_older_than(max_age);
         self.settle(&slots);
     }
 
@@ -206,6 +216,16 @@ impl Slots {
             self.meta.push(meta);
         }
         i
+    }
+
+    fn evict_older_than(&mut self, max_age: Duration) {
+        while let Some(&slot) = self.order.front() {
+            if self.meta[slot as usize].pushed.elapsed() <= max_age {
+                break;
+            }
+            self.order.pop_front();
+            self.release(slot);
+        }
     }
 
     fn release(&mut self, slot: u32) {

@@ -55,7 +55,7 @@ impl RuntimePool {
         };
         Ok(RuntimePool {
             decl: decl.clone(),
-            entries: Pool::new(decl.capacity, decl.fields.len()),
+            entries: Pool::new(decl.capacity, decl.fields.len()).with_max_age(decl.max_age),
             ledger,
         })
     }
@@ -75,9 +75,6 @@ impl RuntimePool {
         targets: &[usize],
         slots: &mut [Option<Value>],
     ) -> bool {
-        if let Some(max_age) = self.decl.max_age {
-            self.entries.evict_older_than(max_age);
-        }
         self.entries.draw(rng, remove, |field, value| {
             if let Some(&slot) = targets.get(field) {
                 slots[slot] = Some(Value::from(value));
