@@ -86,19 +86,18 @@ mod timerfd {
         /// resets the expiry count, so an expiry left over from a cancelled wait is not
         /// mistaken for this one.
         pub async fn sleep(&self, after: Duration) -> io::Result<()> {
-            let spec =
-                libc::itimerspec {
-                    it_interval: libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 0,
-                    },
-                    it_value: libc::timespec {
-                        tv_sec: after.as_secs() as libc::time_t,
-                        // A zero value would disarm the timer: `after` is positive, so at least 1 ns.
-                        tv_nsec: (after.subsec_nanos() as libc::c_long)
-                            .max(if after.as_secs() == 0 { 1 } else { 0 }),
-                    },
-                };
+            // A zero value would disarm the timer instead of expiring at once.
+            let after = after.max(Duration::from_nanos(1));
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: libc::timespec {
+                    tv_sec: after.as_secs() as libc::time_t,
+                    tv_nsec: after.subsec_nanos() as libc::c_long,
+                },
+            };
             let fd = self.0.get_ref().as_raw_fd();
             // SAFETY: `spec` is a valid itimerspec; the old value is not asked for.
             if unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) } != 0 {

@@ -61,6 +61,15 @@ struct SlotMeta {
     spilled: Option<Box<[u8]>>,
 }
 
+impl SlotMeta {
+    fn vacant() -> Self {
+        SlotMeta {
+            pushed: Instant::now(),
+            spilled: None,
+        }
+    }
+}
+
 impl Pool {
     pub fn new(capacity: usize, fields: usize) -> Self {
         Pool {
@@ -192,18 +201,11 @@ impl Slots {
         if capacity.saturating_mul(per_slot) <= PREFAULT_LIMIT {
             // A non-zero fill: zeroed memory would come from calloc as pages not yet resident.
             self.data = vec![0xa5; capacity * self.slot_bytes];
-            self.meta = vec![self.empty_meta(); capacity];
+            self.meta = vec![SlotMeta::vacant(); capacity];
             self.order = VecDeque::with_capacity(capacity);
         } else {
             // Zeroed: the kernel makes each page resident on its first write.
             self.data = vec![0; capacity * self.slot_bytes];
-        }
-    }
-
-    fn empty_meta(&self) -> SlotMeta {
-        SlotMeta {
-            pushed: Instant::now(),
-            spilled: None,
         }
     }
 
@@ -212,8 +214,7 @@ impl Slots {
         let i = self.fresh;
         self.fresh += 1;
         if self.meta.len() < self.fresh {
-            let meta = self.empty_meta();
-            self.meta.push(meta);
+            self.meta.push(SlotMeta::vacant());
         }
         i
     }

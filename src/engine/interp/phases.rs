@@ -127,12 +127,15 @@ async fn run_phase_step(w: &PhaseHandle, phase: Phase, index: usize) -> PhaseTot
         return once(w, phase, index, &mut slots).await;
     };
     let pool = &w.pools[pick.pool];
-    let rows: Box<dyn Iterator<Item = Vec<Value>> + Send + '_> = match (&pool.ledger, phase) {
-        (Some(ledger), Phase::Cleanup) => match ledger.reader() {
-            Ok(rows) => Box::new(rows),
-            Err(_) => Box::new(pool.entries().into_iter()),
-        },
-        _ => Box::new(pool.entries().into_iter()),
+    // Cleanup reads every entry ever pushed from the ledger; otherwise, or when the ledger
+    // cannot be read, the entries the pool holds now.
+    let ledger_rows = match (&pool.ledger, phase) {
+        (Some(ledger), Phase::Cleanup) => ledger.reader().ok(),
+        _ => None,
+    };
+    let rows: Box<dyn Iterator<Item = Vec<Value>> + Send + '_> = match ledger_rows {
+        Some(rows) => Box::new(rows),
+        None => Box::new(pool.entries().into_iter()),
     };
     let limit = Arc::new(Semaphore::new(CLEANUP_CONCURRENCY));
     let mut tasks = JoinSet::new();
