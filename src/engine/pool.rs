@@ -23,7 +23,7 @@ const SLOT_HEADROOM_NUM: usize = 3;
 const SLOT_HEADROOM_DEN: usize = 2;
 
 /// Pools whose buffer and slot records fit in this are made resident when their first entry
-/// arrives (the default 10,000 entries take 1-3 MiB); a user's pool of millions of entries
+/// arrives (10,000 entries of 100-200 bytes take a few MiB); a user's pool of millions of entries
 /// must not take gigabytes at once.
 pub const PREFAULT_LIMIT: usize = 64 << 20;
 
