@@ -1,8 +1,9 @@
 //! What each subcommand does, from resolved options to printed output and an exit code.
 
 use orysim::cli::{RunArgs, ScenariosCommand, SimArgs};
-use orysim::config::{self, parse_duration, UsageError};
+use orysim::config;
 use orysim::engine;
+use orysim::ground::parse::{parse_duration, UsageError};
 use orysim::report::{json, summary};
 use std::io::IsTerminal;
 

@@ -7,8 +7,8 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod ground;
 pub mod metrics;
-pub mod model;
 pub mod ory;
 pub mod report;
 pub mod scenario;

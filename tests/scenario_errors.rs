@@ -4,7 +4,7 @@
 //! `tests/scenarios/broken/` holds one small file per mistake; its first line,
 //! `# expect: <line>:<col>: <message>`, is the exact error expected after the path.
 
-use orysim::model::Op;
+use orysim::ground::Op;
 use orysim::scenario::{self, Overrides, BUILTINS};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -379,6 +379,6 @@ fn the_login_token_check_scenario_chains_kratos_hydra_and_keto() {
     assert_eq!(client_slots, ["Run(0)", "Run(1)"]);
     assert_eq!(
         main.steps[3].expect,
-        scenario::model::Expect::Verdict(orysim::model::Verdict::Allowed)
+        scenario::model::Expect::Verdict(orysim::ground::Verdict::Allowed)
     );
 }

@@ -13,11 +13,12 @@
 //! stages never parks its users and awaits each step in place.
 
 use super::arrival_timer::ArrivalTimer;
+use super::arrivals::ArrivalSchedule;
 use super::data::vu_rng;
-use super::profile::{ArrivalSchedule, Profile};
 use super::vu::Vu;
 use super::watch::GeneratorWatch;
 use super::workload::Workload;
+use crate::config::profile::Profile;
 use crate::metrics::Recorder;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -276,26 +277,10 @@ pub async fn drain(set: &mut JoinSet<()>, grace: Duration) -> Instant {
     Instant::now()
 }
 
-/// How virtual users are split between services: evenly, the remainder to the first ones.
-pub fn split_users(total: usize, parts: usize) -> Vec<usize> {
-    let parts = parts.max(1);
-    (0..parts)
-        .map(|i| total / parts + usize::from(i < total % parts))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
-
-    #[test]
-    fn users_split_evenly_with_the_remainder_first() {
-        assert_eq!(split_users(100, 3), vec![34, 33, 33]);
-        assert_eq!(split_users(3, 3), vec![1, 1, 1]);
-        assert_eq!(split_users(7, 1), vec![7]);
-        assert_eq!(split_users(10, 3).iter().sum::<usize>(), 10);
-    }
 
     #[test]
     fn the_budget_allows_exactly_its_iterations() {

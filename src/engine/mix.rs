@@ -5,7 +5,7 @@
 //! random: the ratio is then exact up to the number of in-flight decisions, not just in
 //! expectation.
 
-use crate::model::Kind;
+use crate::ground::Kind;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::sync::Notify;

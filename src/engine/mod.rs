@@ -3,29 +3,28 @@
 //! until the deadline or Ctrl-C, tears down, and hands back `RunInfo` + `Snapshot`.
 
 pub mod arrival_timer;
+pub mod arrivals;
 pub mod data;
 pub mod executor;
 pub mod interp;
 pub mod mix;
 pub mod plan;
 pub mod pool;
-pub mod profile;
 pub mod progress;
 pub mod vu;
 pub mod watch;
 pub mod workload;
 
 use crate::config::{endpoint_urls, LoadModel, RunConfig, Target};
+use crate::ground::MetricKey;
+use crate::ground::Service;
 use crate::metrics::{GeneratorStats, WarmupTotals};
 use crate::metrics::{Recorder, Snapshot};
-use crate::model::MetricKey;
-use crate::model::Service;
 use crate::ory::{self, ClientOptions, Endpoints};
 use crate::report::{Mode, RunInfo, TargetKind};
-use crate::scenario::model::Group;
+use crate::scenario::model::{split_users, Group};
 use executor::{
-    drain, spawn_closed, spawn_level_controller, spawn_open, split_users, IterationBudget, Shared,
-    StopFlag,
+    drain, spawn_closed, spawn_level_controller, spawn_open, IterationBudget, Shared, StopFlag,
 };
 use interp::{Clients, Env, GroupWorkload, PhaseTotals, RuntimePool};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The plan as words: what a run will do, printed by `--dry-run` (and nothing is sent).
 
-use super::executor::split_users;
 use crate::config::{endpoint_urls, LoadModel, RunConfig, Target};
+use crate::scenario::model::split_users;
 use std::fmt::Write;
 
 pub fn describe(cfg: &RunConfig) -> String {
@@ -89,8 +89,8 @@ pub fn describe(cfg: &RunConfig) -> String {
                 (Some(n), _) => format!("{} ({n} dedicated)", f.name),
                 (None, mix) => {
                     let kind = match mix {
-                        Some(crate::model::Kind::Read) => "of reads ",
-                        Some(crate::model::Kind::Write) => "of writes ",
+                        Some(crate::ground::Kind::Read) => "of reads ",
+                        Some(crate::ground::Kind::Write) => "of writes ",
                         None => "",
                     };
                     let share = 100.0 * f.weight / total(mix);
@@ -128,7 +128,7 @@ pub fn describe(cfg: &RunConfig) -> String {
     out
 }
 
-fn stages(p: &crate::engine::profile::Profile, unit: &str) -> String {
+fn stages(p: &crate::config::profile::Profile, unit: &str) -> String {
     if p.stages.len() == 1 && p.start == p.peak() {
         return format!("{}{unit}", p.start);
     }

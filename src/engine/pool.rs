@@ -16,8 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub const DEFAULT_POOL_CAPACITY: usize = 10_000;
-
 /// Room for entries somewhat longer than the first one (emails and names vary in length).
 const SLOT_HEADROOM_NUM: usize = 3;
 const SLOT_HEADROOM_DEN: usize = 2;

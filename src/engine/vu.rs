@@ -1,8 +1,8 @@
 //! A virtual user: its own RNG, its handle on the recorder, and the one helper every workload
 //! uses to time a call, hold it to its expected result and record it.
 
+use crate::ground::{ErrorClass, Op, Outcome, Verdict};
 use crate::metrics::RecorderHandle;
-use crate::model::{ErrorClass, Op, Outcome, Verdict};
 use crate::ory::Call;
 use rand::rngs::SmallRng;
 use std::future::Future;

@@ -8,7 +8,7 @@
 //! registered when the recorder was built. Recording is an index into a vector, no hashing.
 
 use super::snapshot::{OpStats, Snapshot};
-use crate::model::{MetricKey, Op, Outcome};
+use crate::ground::{MetricKey, Op, Outcome};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -208,7 +208,7 @@ fn micros(d: std::time::Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ErrorClass, Verdict};
+    use crate::ground::{ErrorClass, Verdict};
     use std::time::Duration;
 
     #[test]

@@ -3,7 +3,7 @@
 //! never touch the recorder.
 
 use super::histogram::{new_latency_histogram, LatencyHistogram};
-use crate::model::{ErrorClass, Kind, MetricKey, Op, Outcome, Service, Verdict};
+use crate::ground::{ErrorClass, Kind, MetricKey, Op, Outcome, Service, Verdict};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

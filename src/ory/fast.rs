@@ -10,7 +10,7 @@
 //! It is only used for plain `http://` base URLs without credentials and when no proxy
 //! environment variable is set; anything else stays on reqwest.
 
-use crate::model::ErrorClass;
+use crate::ground::ErrorClass;
 use crate::ory::ClientOptions;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;

@@ -3,7 +3,7 @@
 //!
 //! Nothing here logs and nothing here formats a secret into a message.
 
-use crate::model::{ErrorClass, Verdict};
+use crate::ground::{ErrorClass, Verdict};
 use crate::ory::Call;
 use crate::secret::Secret;
 use reqwest::header::HeaderValue;

@@ -7,39 +7,14 @@
 use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
 use super::{Call, ClientOptions};
-use crate::model::{ErrorClass, Verdict};
+use crate::ground::AuthMethod;
+use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
 use base64::Engine as _;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// How a client authenticates at the token endpoint (`token_endpoint_auth_method`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
-    #[default]
-    ClientSecretBasic,
-    ClientSecretPost,
-}
-
-impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<AuthMethod> {
-        match name {
-            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
-            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
-            _ => None,
-        }
-    }
-}
 
 /// A registered OAuth2 client and how it authenticates.
 #[derive(Clone, Debug)]
@@ -343,7 +318,7 @@ impl HydraClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Outcome;
+    use crate::ground::Outcome;
     use crate::ory::test_server::{CannedServer, Reply};
     use crate::ory::{http_client, ClientOptions};
     use std::time::Duration;

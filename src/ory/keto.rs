@@ -6,7 +6,7 @@
 use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
 use super::{Call, ClientOptions};
-use crate::model::{ErrorClass, Verdict};
+use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{RequestBuilder, StatusCode, Url};
@@ -441,7 +441,7 @@ impl KetoClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Outcome;
+    use crate::ground::Outcome;
     use crate::ory::test_server::{CannedServer, Reply};
     use crate::ory::{http_client, ClientOptions};
     use std::time::Duration;

@@ -8,7 +8,7 @@
 use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
 use super::{Call, ClientOptions};
-use crate::model::{ErrorClass, Verdict};
+use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT};
 use reqwest::{RequestBuilder, StatusCode, Url};
@@ -407,7 +407,7 @@ impl KratosClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Outcome;
+    use crate::ground::Outcome;
     use crate::ory::test_server::{closed_port_url, CannedServer, Reply, Seen};
     use crate::ory::{http_client, ClientOptions};
     use std::time::Duration;

@@ -13,11 +13,11 @@ pub mod hydra;
 pub mod keto;
 pub mod kratos;
 
-pub use hydra::{AuthMethod, HydraClient, OAuthClient};
+pub use hydra::{HydraClient, OAuthClient};
 pub use keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
 pub use kratos::{KratosClient, LoggedIn, Registered, Traits};
 
-use crate::model::{ErrorClass, Outcome, Verdict};
+use crate::ground::{ErrorClass, Outcome, Verdict};
 use crate::secret::Secret;
 use anyhow::Context as _;
 use reqwest::Url;

@@ -8,8 +8,8 @@
 //! meaning, bumps it. Readers therefore ignore unknown fields.
 
 use super::{Mode, RunInfo, TargetKind};
+use crate::ground::{ErrorClass, Kind, MetricKey, Op, Service, Verdict};
 use crate::metrics::{new_latency_histogram, LatencyHistogram, OpStats, Snapshot};
-use crate::model::{ErrorClass, Kind, MetricKey, Op, Service, Verdict};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
@@ -560,7 +560,7 @@ pub fn load(path: &Path) -> anyhow::Result<Report> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::{ErrorClass, Outcome};
+    use crate::ground::{ErrorClass, Outcome};
 
     /// A three-service run used by the JSON and summary tests.
     pub(crate) fn sample_info() -> RunInfo {
@@ -599,7 +599,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn sample_snapshot() -> Snapshot {
-        use crate::model::ErrorClass::*;
+        use crate::ground::ErrorClass::*;
         let mut snap = Snapshot::default();
         record(
             &mut snap,

@@ -4,8 +4,8 @@
 pub mod json;
 pub mod summary;
 
+use crate::ground::Service;
 use crate::metrics::{GeneratorStats, WarmupTotals};
-use crate::model::Service;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

@@ -7,8 +7,8 @@
 
 use super::json::{headline_verdicts, per_second, services_in_order};
 use super::{Mode, RunInfo, TargetKind};
+use crate::ground::{Op, Service, Verdict};
 use crate::metrics::{LatencyHistogram, OpStats, Snapshot};
-use crate::model::{Op, Service, Verdict};
 use std::time::Duration;
 
 /// How to render: with ANSI colours or not, and the terminal width to stay within.
@@ -768,9 +768,9 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ground::MetricKey;
+    use crate::ground::{ErrorClass, Op, Outcome};
     use crate::metrics::OpStats;
-    use crate::model::MetricKey;
-    use crate::model::{ErrorClass, Op, Outcome};
     use crate::report::json::tests::{
         open_model_snapshot, sample_info, sample_snapshot, steps_snapshot,
     };

@@ -2,7 +2,7 @@
 //! fields checked. The engine runs this, never the file.
 
 use super::template::Template;
-use crate::model::{Kind, Op, Service, Verdict};
+use crate::ground::{Kind, Op, Output, Service, Verdict};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -63,6 +63,9 @@ impl Group {
         self.flows.iter().filter_map(|f| f.dedicated_vus).sum()
     }
 }
+
+/// Entries a pool keeps when its declaration gives no `capacity`.
+pub const DEFAULT_POOL_CAPACITY: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct PoolDecl {
@@ -130,39 +133,6 @@ pub enum Expect {
     Verdict(Verdict),
     /// `http` steps: one of these statuses.
     Status(Vec<u16>),
-}
-
-/// A value a step can hand to later steps.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    IdentityId,
-    SessionToken,
-    Email,
-    Password,
-    ClientId,
-    ClientSecret,
-    AccessToken,
-    Count,
-    Status,
-    /// `http` steps: a JSON pointer into the response body.
-    Json(String),
-}
-
-impl Output {
-    pub fn name(&self) -> &str {
-        match self {
-            Output::IdentityId => "identity_id",
-            Output::SessionToken => "session_token",
-            Output::Email => "email",
-            Output::Password => "password",
-            Output::ClientId => "client_id",
-            Output::ClientSecret => "client_secret",
-            Output::AccessToken => "access_token",
-            Output::Count => "count",
-            Output::Status => "status",
-            Output::Json(p) => p,
-        }
-    }
 }
 
 /// A Keto subject: an id, or a subject set `namespace:object#relation`.
@@ -335,4 +305,25 @@ pub fn parse_subject_set(s: &str) -> Option<(&str, &str, &str)> {
     let (object, relation) = rest.rsplit_once('#')?;
     (!namespace.is_empty() && !object.is_empty() && !relation.is_empty())
         .then_some((namespace, object, relation))
+}
+
+/// How virtual users are split between the groups of a scenario: evenly, the remainder to the first ones.
+pub fn split_users(total: usize, parts: usize) -> Vec<usize> {
+    let parts = parts.max(1);
+    (0..parts)
+        .map(|i| total / parts + usize::from(i < total % parts))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_split_evenly_with_the_remainder_first() {
+        assert_eq!(split_users(100, 3), vec![34, 33, 33]);
+        assert_eq!(split_users(3, 3), vec![1, 1, 1]);
+        assert_eq!(split_users(7, 1), vec![7]);
+        assert_eq!(split_users(10, 3).iter().sum::<usize>(), 10);
+    }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Kind, Service};
+use crate::ground::{Kind, Service};
 
 #[test]
 fn every_builtin_compiles_and_uses_the_services_it_is_named_after() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 pub fn parse(s: &str) -> Result<Think, String> {
     let s = s.trim();
     let dur = |v: &str| -> Result<Duration, String> {
-        humantime::parse_duration(v.trim()).map_err(|_| format!("`{}` is not a duration", v.trim()))
+        crate::ground::parse::duration(v).map_err(|_| format!("`{}` is not a duration", v.trim()))
     };
     let inner = |prefix: &str| {
         s.strip_prefix(prefix)

@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultSpec, Stall};
 
-use crate::model::Service;
+use crate::ground::Service;
 use http::{go_method_not_allowed, go_redirect_307, herodot_json, HError, Req, Resp};
 
 /// Largest request body read (Kratos uses the same 5 MB cap).

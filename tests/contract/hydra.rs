@@ -4,9 +4,10 @@
 
 use crate::{client, send, unique, Answer, Targets};
 use base64::Engine as _;
-use orysim::model::{ErrorClass, Outcome, Verdict};
+use orysim::ground::AuthMethod;
+use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::http::encode;
-use orysim::ory::{AuthMethod, OAuthClient};
+use orysim::ory::OAuthClient;
 use orysim::secret::Secret;
 use serde_json::{json, Value};
 

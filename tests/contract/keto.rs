@@ -2,7 +2,7 @@
 //! unknown-namespace errors and the expand quirk, and how `KetoClient` classifies them.
 
 use crate::{client, send, unique, Answer, Targets};
-use orysim::model::{ErrorClass, Outcome, Verdict};
+use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::{RelationTuple, Subject, TupleQuery};
 use serde_json::{json, Value};
 

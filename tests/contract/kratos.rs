@@ -2,7 +2,7 @@
 //! calls orysim makes, with their error shapes, and how `KratosClient` classifies them.
 
 use crate::{client, send, unique, Answer, Targets};
-use orysim::model::{ErrorClass, Outcome, Verdict};
+use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::kratos::{MSG_DUPLICATE_IDENTIFIER, MSG_INVALID_CREDENTIALS};
 use orysim::ory::Traits;
 use orysim::secret::Secret;

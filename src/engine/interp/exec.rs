@@ -2,14 +2,15 @@
 //! back the outcome with whatever the call produced for captures.
 
 use super::render::{render, Context, Draws};
-use crate::model::{ErrorClass, Outcome, Verdict};
+use crate::ground::AuthMethod;
+use crate::ground::{ErrorClass, Outcome, Output, Verdict};
 use crate::ory::http::{self, AdminAuth};
-use crate::ory::hydra::{AuthMethod, HydraClient, OAuthClient};
+use crate::ory::hydra::{HydraClient, OAuthClient};
 use crate::ory::keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
 use crate::ory::kratos::{KratosClient, LoggedIn, Registered, Traits};
 use crate::ory::Call;
 use crate::scenario::model::{
-    parse_subject_set, Action, Expect, HttpT, HydraClientT, Output, QueryT, SubjectT, TupleT,
+    parse_subject_set, Action, Expect, HttpT, HydraClientT, QueryT, SubjectT, TupleT,
 };
 use crate::scenario::template::{Template, Value};
 use crate::secret::Secret;

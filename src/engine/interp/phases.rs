@@ -4,8 +4,8 @@
 
 use super::{metric_id, Env, GroupWorkload, PhaseHandle, RuntimePool, StepEnv};
 use crate::engine::data;
+use crate::ground::{Outcome, Verdict};
 use crate::metrics::Recorder;
-use crate::model::{Outcome, Verdict};
 use crate::scenario::model::{Group, Step};
 use crate::scenario::template::Value;
 use std::sync::Arc;

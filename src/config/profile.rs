@@ -2,7 +2,7 @@
 //! model) the run asks for at each moment, as stages with linear ramps, the vocabulary k6 users
 //! know: `--stages "30s:10,5m:100,30s:0"` (virtual users) or `"30s:100/s,1m:500/s"` (rates).
 
-use crate::config::{parse_duration, UsageError};
+use crate::ground::parse::{parse_duration, parse_rate, UsageError};
 use std::time::Duration;
 
 /// Ramp linearly from the previous stage's target to `target` over `duration`.
@@ -81,101 +81,6 @@ impl Profile {
                 })
                 .collect(),
         }
-    }
-}
-
-/// Arrival times of an open-model profile read as iterations per second: iteration `n`
-/// (0-based) is due when the integral of the rate reaches `n`. Walks forward only, so each
-/// step is O(1) amortised.
-pub struct ArrivalSchedule {
-    profile: Profile,
-    stage: usize,
-    /// Start time and rate at the beginning of the current stage, and iterations due before it.
-    stage_start: f64,
-    stage_from: f64,
-    count_before: f64,
-    next: u64,
-}
-
-impl ArrivalSchedule {
-    pub fn new(profile: Profile) -> Self {
-        let from = profile.start;
-        ArrivalSchedule {
-            profile,
-            stage: 0,
-            stage_start: 0.0,
-            stage_from: from,
-            count_before: 0.0,
-            next: 0,
-        }
-    }
-
-    /// Offset from the start at which the next iteration is due; `None` after the profile ends.
-    pub fn next_arrival(&mut self) -> Option<Duration> {
-        let n = self.next as f64;
-        while let Some(stage) = self.profile.stages.get(self.stage) {
-            let d = if stage.duration == Duration::MAX {
-                f64::INFINITY
-            } else {
-                stage.duration.as_secs_f64()
-            };
-            let (r0, r1) = (self.stage_from, stage.target);
-            let in_stage = if d.is_infinite() {
-                f64::INFINITY
-            } else {
-                (r0 + r1) / 2.0 * d
-            };
-            let want = n - self.count_before;
-            if want < in_stage {
-                // Solve r0·t + (r1 − r0)·t²/(2d) = want for t in [0, d].
-                let a = if d.is_infinite() {
-                    0.0
-                } else {
-                    (r1 - r0) / (2.0 * d)
-                };
-                let t = if a.abs() < 1e-12 {
-                    if r0 <= 0.0 {
-                        return None;
-                    }
-                    want / r0
-                } else {
-                    let disc = (r0 * r0 + 4.0 * a * want).max(0.0);
-                    (-r0 + disc.sqrt()) / (2.0 * a)
-                };
-                self.next += 1;
-                return Some(Duration::from_secs_f64((self.stage_start + t).max(0.0)));
-            }
-            self.count_before += in_stage;
-            self.stage_start += d;
-            self.stage_from = r1;
-            self.stage += 1;
-        }
-        None
-    }
-}
-
-/// Parses `500/s`, `30/m`, `2/h` or a bare number (per second) into iterations per second.
-pub fn parse_rate(what: &str, value: &str) -> Result<f64, UsageError> {
-    let v = value.trim();
-    let (num, per) = match v.split_once('/') {
-        Some((n, unit)) => (n.trim(), unit.trim()),
-        None => (v, "s"),
-    };
-    let seconds = match per {
-        "s" | "sec" | "second" => 1.0,
-        "m" | "min" | "minute" => 60.0,
-        "h" | "hour" => 3600.0,
-        other => {
-            return Err(UsageError(format!(
-                "invalid {what} '{value}': unknown unit '/{other}' (use /s, /m or /h)"
-            )))
-        }
-    };
-    match num.parse::<f64>() {
-        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n / seconds),
-        _ => Err(UsageError(format!(
-            "invalid {what} '{value}': expected a rate such as 500/s"
-        ))),
     }
 }
 
@@ -268,15 +173,6 @@ mod tests {
     }
 
     #[test]
-    fn rates_parse_units() {
-        assert_eq!(parse_rate("--rate", "500/s").unwrap(), 500.0);
-        assert_eq!(parse_rate("--rate", "120/m").unwrap(), 2.0);
-        assert_eq!(parse_rate("--rate", "50").unwrap(), 50.0);
-        assert!(parse_rate("--rate", "5/fortnight").is_err());
-        assert!(parse_rate("--rate", "fast").is_err());
-    }
-
-    #[test]
     fn level_interpolates_linearly() {
         let p = Profile {
             start: 0.0,
@@ -295,42 +191,5 @@ mod tests {
         assert_eq!(p.level_at(secs(5)), 50.0);
         assert_eq!(p.level_at(secs(15)), 50.0);
         assert_eq!(p.level_at(secs(30)), 0.0);
-    }
-
-    #[test]
-    fn constant_rate_arrivals_are_evenly_spaced() {
-        let mut s = ArrivalSchedule::new(Profile::constant(100.0, Some(secs(1))));
-        let times: Vec<Duration> = std::iter::from_fn(|| s.next_arrival()).collect();
-        assert_eq!(times.len(), 100);
-        assert_eq!(times[0], Duration::ZERO);
-        assert!((times[50].as_secs_f64() - 0.5).abs() < 1e-9);
-    }
-
-    #[test]
-    fn a_ramp_delivers_its_integral() {
-        // 0 → 100/s over 10 s: 500 arrivals, the first half of them after ~7.07 s.
-        let p = Profile {
-            start: 0.0,
-            stages: vec![Stage {
-                duration: secs(10),
-                target: 100.0,
-            }],
-        };
-        let mut s = ArrivalSchedule::new(p);
-        let times: Vec<Duration> = std::iter::from_fn(|| s.next_arrival()).collect();
-        assert!((499..=501).contains(&times.len()), "{}", times.len());
-        let median = times[times.len() / 2].as_secs_f64();
-        assert!((median - 7.07).abs() < 0.05, "{median}");
-        assert!(times.windows(2).all(|w| w[0] <= w[1]));
-    }
-
-    #[test]
-    fn unbounded_constant_rate_never_ends() {
-        let mut s = ArrivalSchedule::new(Profile::constant(1000.0, None));
-        let mut last = Duration::ZERO;
-        for _ in 0..10_000 {
-            last = s.next_arrival().unwrap();
-        }
-        assert!((last.as_secs_f64() - 9.999).abs() < 1e-6);
     }
 }

@@ -1,9 +1,11 @@
-//! The vocabulary every other module shares: which Ory service a call went to, which operation it
-//! was, whether it reads or writes, and what came of it.
+//! The vocabulary every other module shares: which Ory service a call went to, whether it reads
+//! or writes, what came of it, and what it counts under (the operations themselves are in
+//! `ground::ops`).
 //!
 //! Outcomes are classified once, where the response is parsed (in `ory/`), and counted by class
 //! everywhere after that; nothing downstream matches on strings.
 
+use super::ops::Op;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -42,74 +44,6 @@ impl fmt::Display for Service {
 pub enum Kind {
     Read,
     Write,
-}
-
-macro_rules! ops {
-    ($($variant:ident => $name:literal, $service:ident, $kind:ident;)*) => {
-        /// Every Ory operation orysim knows how to call.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Op { $($variant),* }
-
-        impl Op {
-            pub const ALL: &'static [Op] = &[$(Op::$variant),*];
-
-            /// Dotted name used in reports and scenario files, e.g. `kratos.login`.
-            pub fn name(self) -> &'static str {
-                match self { $(Op::$variant => $name),* }
-            }
-
-            pub fn service(self) -> Service {
-                match self { $(Op::$variant => Service::$service),* }
-            }
-
-            pub fn kind(self) -> Kind {
-                match self { $(Op::$variant => Kind::$kind),* }
-            }
-
-            pub fn from_name(name: &str) -> Option<Op> {
-                match name { $($name => Some(Op::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-ops! {
-    KratosRegister => "kratos.register", Kratos, Write;
-    KratosLogin => "kratos.login", Kratos, Read;
-    KratosWhoami => "kratos.whoami", Kratos, Read;
-    KratosLogout => "kratos.logout", Kratos, Read;
-    KratosLookupIdentity => "kratos.lookup_identity", Kratos, Read;
-    KratosDeleteIdentity => "kratos.delete_identity", Kratos, Write;
-    HydraCreateClient => "hydra.create_client", Hydra, Write;
-    HydraToken => "hydra.token", Hydra, Write;
-    HydraIntrospect => "hydra.introspect", Hydra, Read;
-    HydraRevoke => "hydra.revoke", Hydra, Read;
-    HydraDeleteClient => "hydra.delete_client", Hydra, Write;
-    KetoWrite => "keto.write", Keto, Write;
-    KetoCheck => "keto.check", Keto, Read;
-    KetoExpand => "keto.expand", Keto, Read;
-    KetoList => "keto.list", Keto, Read;
-    KetoDelete => "keto.delete", Keto, Write;
-    // Generic `http` steps of scenario files, counted under the service they target.
-    KratosHttpRead => "kratos.http.read", Kratos, Read;
-    KratosHttpWrite => "kratos.http.write", Kratos, Write;
-    HydraHttpRead => "hydra.http.read", Hydra, Read;
-    HydraHttpWrite => "hydra.http.write", Hydra, Write;
-    KetoHttpRead => "keto.http.read", Keto, Read;
-    KetoHttpWrite => "keto.http.write", Keto, Write;
-}
-
-impl Op {
-    /// Dense index for array-based per-operation storage on the hot path.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// What a recorded call counts under: its operation, plus the scenario step's name when the step
@@ -274,25 +208,36 @@ impl Outcome {
     }
 }
 
+/// How a Hydra OAuth2 client authenticates at the token endpoint
+/// (`token_endpoint_auth_method`): the method it was registered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    #[default]
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AuthMethod> {
+        match name {
+            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn op_names_round_trip_and_are_prefixed_by_their_service() {
-        for &op in Op::ALL {
-            assert_eq!(Op::from_name(op.name()), Some(op));
-            assert!(op.name().starts_with(op.service().name()));
-        }
-        assert_eq!(Op::from_name("kratos.nope"), None);
-    }
-
-    #[test]
-    fn op_indices_are_dense() {
-        for (i, &op) in Op::ALL.iter().enumerate() {
-            assert_eq!(op.index(), i);
-        }
-    }
 
     #[test]
     fn metric_keys_label_and_order_by_op_then_step_plain_first() {
@@ -325,15 +270,5 @@ mod tests {
             assert_eq!(ErrorClass::from_key(&class.key()), Some(class));
         }
         assert_eq!(ErrorClass::from_key("http_x"), None);
-    }
-
-    #[test]
-    fn reads_and_writes_follow_the_documented_split() {
-        assert_eq!(Op::KratosRegister.kind(), Kind::Write);
-        assert_eq!(Op::KratosLogout.kind(), Kind::Read);
-        assert_eq!(Op::HydraToken.kind(), Kind::Write);
-        assert_eq!(Op::HydraIntrospect.kind(), Kind::Read);
-        assert_eq!(Op::KetoWrite.kind(), Kind::Write);
-        assert_eq!(Op::KetoCheck.kind(), Kind::Read);
     }
 }

@@ -2,36 +2,22 @@
 //! Precedence: flag > environment > config file > built-in default. Every problem becomes a
 //! one-line `UsageError` (exit code 2) that says what is wrong and how to fix it.
 
+pub mod profile;
+
 use crate::cli::{HydraAuth, RunArgs, Scope, TargetArgs};
-use crate::engine::profile::{parse_rate, parse_stages, Profile, StagesSpec};
-use crate::model::Service;
-use crate::ory::hydra::AuthMethod;
+use crate::ground::parse::{line_col, parse_base_url, parse_duration, parse_rate, usage};
+use crate::ground::parse::{strip_userinfo, UsageError};
+use crate::ground::{AuthMethod, Service};
 use crate::ory::Endpoints;
 use crate::scenario::{self, Scenario};
 use crate::secret::Secret;
+use profile::{parse_stages, Profile, StagesSpec};
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A mistake in the user's input. Printed as one line; exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
-    Err(UsageError(msg.into()))
-}
 
 pub const DEFAULT_CONCURRENCY: usize = 10;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -184,85 +170,6 @@ fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
         let msg = e.message().replace('\n', " ");
         usage(format!("{}:{line}:{col}: {msg}", path.display()))
     })
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-/// Parses `10s`, `5m`, `2h`, `250ms`; a bare `0` means "no limit" where allowed.
-pub fn parse_duration(what: &str, value: &str) -> Result<Duration, UsageError> {
-    let v = value.trim();
-    if v == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(v).or_else(|e| {
-        usage(format!(
-            "invalid {what} '{value}': {e} (use a number with a unit, e.g. 10s, 5m, 2h)"
-        ))
-    })
-}
-
-/// Validates a base URL. `host:port` without a scheme (the form Keto's CLI uses for
-/// KETO_READ_REMOTE) is taken as `http://host:port`.
-pub fn parse_base_url(what: &str, value: &str) -> Result<Url, UsageError> {
-    let v = value.trim();
-    let with_scheme = if v.contains("://") {
-        v.to_string()
-    } else {
-        format!("http://{v}")
-    };
-    let url = Url::parse(&with_scheme).or_else(|e| {
-        usage(format!(
-            "invalid {what} '{}': {e} (expected e.g. http://127.0.0.1:4433)",
-            strip_userinfo(&with_scheme)
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return usage(format!(
-            "invalid {what} '{}': scheme must be http or https",
-            strip_userinfo(&with_scheme)
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return usage(format!(
-            "invalid {what} '{}': no host",
-            strip_userinfo(&with_scheme)
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return usage(format!(
-            "invalid {what} '{}': a base URL takes no query or fragment",
-            strip_userinfo(&with_scheme)
-        ));
-    }
-    Ok(url)
-}
-
-/// For messages and reports: a URL without any `user:password@` part.
-pub fn strip_userinfo(value: &str) -> String {
-    match Url::parse(value) {
-        Ok(mut url) => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.to_string().trim_end_matches('/').to_string()
-        }
-        // Unparseable: still drop anything before an '@' in the authority part.
-        Err(_) => {
-            let (scheme, rest) = match value.find("://") {
-                Some(i) => value.split_at(i + 3),
-                None => ("", value),
-            };
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            let host = authority.rsplit('@').next().unwrap_or(authority);
-            format!("{scheme}{host}{path}")
-        }
-    }
 }
 
 struct EndpointSpec {
@@ -475,7 +382,7 @@ fn check_enough_users(scenario: &Scenario, concurrency: usize) -> Result<(), Usa
             (g.dedicated_vus() + usize::from(shared)).max(1)
         })
         .collect();
-    let split = crate::engine::executor::split_users(concurrency, groups);
+    let split = crate::scenario::model::split_users(concurrency, groups);
     if split.iter().zip(&needed).all(|(have, need)| have >= need) {
         return Ok(());
     }
@@ -738,27 +645,6 @@ mod tests {
     }
 
     #[test]
-    fn bad_urls_get_one_clear_line_without_credentials() {
-        let err = parse_base_url("--kratos-public", "ftp://h:1")
-            .unwrap_err()
-            .0;
-        assert!(err.contains("scheme must be http or https"), "{err}");
-        let err = parse_base_url("--kratos-admin", "http://user:hunter2@")
-            .unwrap_err()
-            .0;
-        assert!(!err.contains("hunter2"), "{err}");
-        let err = parse_base_url("--kratos-admin", "http://h:4434/?x=1")
-            .unwrap_err()
-            .0;
-        assert!(err.contains("no query"), "{err}");
-        assert_eq!(
-            strip_userinfo("https://admin:s3cret@ory.example:4434/base"),
-            "https://ory.example:4434/base"
-        );
-        assert_eq!(strip_userinfo("http://u:pw@"), "http://");
-    }
-
-    #[test]
     fn concurrency_must_cover_every_service() {
         let mut a = args();
         a.concurrency = Some(2);
@@ -865,11 +751,5 @@ mod tests {
         let mut a = args();
         a.rate = Some("0/s".into());
         assert!(resolve_run(a, false).is_err());
-    }
-
-    #[test]
-    fn line_col_counts_from_one() {
-        assert_eq!(line_col("ab\ncd", 0), (1, 1));
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
     }
 }
