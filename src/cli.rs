@@ -1,6 +1,7 @@
 //! Command-line definitions only: what the user can type. Resolution (precedence with the
 //! environment and the config file, validation) lives in `config`.
 
+use crate::ground::Endpoint;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -201,6 +202,20 @@ pub struct TargetArgs {
     /// Keto write API base URL (host:port is accepted)
     #[arg(long, env = "KETO_WRITE_REMOTE", value_name = "URL")]
     pub keto_write: Option<String>,
+}
+
+impl TargetArgs {
+    /// The value given for `e`, by flag or environment.
+    pub fn get(&self, e: Endpoint) -> Option<&String> {
+        match e {
+            Endpoint::KratosPublic => self.kratos_public.as_ref(),
+            Endpoint::KratosAdmin => self.kratos_admin.as_ref(),
+            Endpoint::HydraPublic => self.hydra_public.as_ref(),
+            Endpoint::HydraAdmin => self.hydra_admin.as_ref(),
+            Endpoint::KetoRead => self.keto_read.as_ref(),
+            Endpoint::KetoWrite => self.keto_write.as_ref(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]

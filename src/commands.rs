@@ -131,7 +131,7 @@ pub async fn sim(args: SimArgs) -> u8 {
     };
     let mut cfg = orysim::sim::SimConfig::ephemeral();
     cfg.host = args.host;
-    cfg.ports = orysim::sim::SimPorts::ory_defaults(args.port_offset);
+    cfg.ports = orysim::ground::PerEndpoint::ory_defaults(args.port_offset);
     cfg.kratos = kratos;
     cfg.hydra = hydra;
     cfg.keto = keto;

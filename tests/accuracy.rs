@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use orysim::ground::{Endpoint, PerEndpoint};
 use orysim::sim::{FaultSpec, SimConfig, Stall};
 use serde_json::Value;
 use std::time::Duration;
@@ -17,7 +18,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Runs `orysim run --scope keto <args>` against `sim`'s Keto and returns the report.
-fn run_keto(urls: &orysim::sim::SimUrls, args: &[&str]) -> Value {
+fn run_keto(urls: &PerEndpoint<String>, args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     let out = run(orysim()
@@ -26,9 +27,9 @@ fn run_keto(urls: &orysim::sim::SimUrls, args: &[&str]) -> Value {
             "--scope",
             "keto",
             "--keto-read",
-            &urls.keto_read,
+            &urls[Endpoint::KetoRead],
             "--keto-write",
-            &urls.keto_write,
+            &urls[Endpoint::KetoWrite],
         ])
         .args(args)
         .arg("--report")
@@ -99,7 +100,7 @@ fn a_fixed_20ms_latency_is_reported_within_1ms_at_p50() {
         latency: Duration::from_millis(20),
         ..FaultSpec::default()
     });
-    let reference = reference_p50_us(&sim.urls.keto_read, 100);
+    let reference = reference_p50_us(&sim.urls[Endpoint::KetoRead], 100);
     // One virtual user, like the reference: the same load, so the difference is measurement error.
     let report = run_keto(&sim.urls, &["-c", "1", "-d", "3s", "--read-ratio", "20"]);
     let p50 = operation(&report, "keto.check").expect("keto.check ran")["latency_us"]["p50"]

@@ -16,6 +16,7 @@ mod common;
 use std::future::Future;
 use std::time::Duration;
 
+use orysim::ground::{Endpoint, PerEndpoint};
 use orysim::ory::{http_client, ClientOptions, HydraClient, KetoClient, KratosClient};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Url};
@@ -30,59 +31,47 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Base URLs of the six Ory APIs under test (no trailing slash).
 #[derive(Clone, Debug)]
 pub struct Targets {
-    pub kratos_public: String,
-    pub kratos_admin: String,
-    pub hydra_public: String,
-    pub hydra_admin: String,
-    pub keto_read: String,
-    pub keto_write: String,
+    pub urls: PerEndpoint<String>,
     /// What the targets are, for failure messages: "simulator" or "real Ory".
     pub kind: &'static str,
 }
 
+impl std::ops::Index<Endpoint> for Targets {
+    type Output = String;
+
+    fn index(&self, e: Endpoint) -> &String {
+        &self.urls[e]
+    }
+}
+
 impl Targets {
-    fn from_sim(urls: &orysim::sim::SimUrls) -> Targets {
+    fn from_sim(urls: &PerEndpoint<String>) -> Targets {
         Targets {
-            kratos_public: urls.kratos_public.clone(),
-            kratos_admin: urls.kratos_admin.clone(),
-            hydra_public: urls.hydra_public.clone(),
-            hydra_admin: urls.hydra_admin.clone(),
-            keto_read: urls.keto_read.clone(),
-            keto_write: urls.keto_write.clone(),
+            urls: urls.clone(),
             kind: "simulator",
         }
     }
 
     /// The real stack's URLs from the environment. Panics when one is missing or not loopback.
     fn from_env() -> Targets {
-        let get = |var: &str| loopback_base(var, &common::real_url(var));
         Targets {
-            kratos_public: get("KRATOS_PUBLIC_URL"),
-            kratos_admin: get("KRATOS_ADMIN_URL"),
-            hydra_public: get("HYDRA_PUBLIC_URL"),
-            hydra_admin: get("HYDRA_ADMIN_URL"),
-            keto_read: get("KETO_READ_REMOTE"),
-            keto_write: get("KETO_WRITE_REMOTE"),
+            urls: PerEndpoint::from_fn(|e| loopback_base(e.env(), &common::real_url(e.env()))),
             kind: "real Ory",
         }
     }
 
-    pub fn all(&self) -> [(&'static str, &str); 6] {
-        [
-            ("Kratos public", &self.kratos_public),
-            ("Kratos admin", &self.kratos_admin),
-            ("Hydra public", &self.hydra_public),
-            ("Hydra admin", &self.hydra_admin),
-            ("Keto read", &self.keto_read),
-            ("Keto write", &self.keto_write),
-        ]
+    /// (what it is, e.g. "Kratos public"; its URL).
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.urls
+            .iter()
+            .map(|(e, url)| (e.describe().trim_end_matches(" API"), url.as_str()))
     }
 
     pub fn kratos(&self) -> KratosClient {
         KratosClient::new(
             client(),
-            &url(&self.kratos_public),
-            &url(&self.kratos_admin),
+            &url(&self[Endpoint::KratosPublic]),
+            &url(&self[Endpoint::KratosAdmin]),
             None,
         )
     }
@@ -90,8 +79,8 @@ impl Targets {
     pub fn hydra(&self) -> HydraClient {
         HydraClient::new(
             client(),
-            &url(&self.hydra_public),
-            &url(&self.hydra_admin),
+            &url(&self[Endpoint::HydraPublic]),
+            &url(&self[Endpoint::HydraAdmin]),
             None,
         )
     }
@@ -99,8 +88,8 @@ impl Targets {
     pub fn keto(&self) -> KetoClient {
         KetoClient::new(
             client(),
-            &url(&self.keto_read),
-            &url(&self.keto_write),
+            &url(&self[Endpoint::KetoRead]),
+            &url(&self[Endpoint::KetoWrite]),
             None,
         )
     }

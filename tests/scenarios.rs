@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use orysim::ground::Endpoint;
 use serde_json::Value;
 
 /// Runs `orysim run --scenario <scenario> <args>` on the simulator; returns the report and
@@ -195,11 +196,16 @@ fn run_against(sim: &orysim::sim::SimHandle, scenario: &str, extra: &[&str]) -> 
         ])
         .args([
             "--kratos-public",
-            &u.kratos_public,
+            &u[Endpoint::KratosPublic],
             "--kratos-admin",
-            &u.kratos_admin,
+            &u[Endpoint::KratosAdmin],
         ])
-        .args(["--keto-read", &u.keto_read, "--keto-write", &u.keto_write])
+        .args([
+            "--keto-read",
+            &u[Endpoint::KetoRead],
+            "--keto-write",
+            &u[Endpoint::KetoWrite],
+        ])
         .args(["--no-report"])
         .args(extra));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -212,7 +218,10 @@ fn cleanup_deletes_every_identity_and_tuple_the_run_created() {
     let identities = |rt: &tokio::runtime::Runtime| {
         get_json(
             rt,
-            format!("{}/admin/identities?page_size=1000", sim.urls.kratos_admin),
+            format!(
+                "{}/admin/identities?page_size=1000",
+                sim.urls[Endpoint::KratosAdmin]
+            ),
         )
         .as_array()
         .unwrap()
@@ -221,7 +230,10 @@ fn cleanup_deletes_every_identity_and_tuple_the_run_created() {
     let tuples = |rt: &tokio::runtime::Runtime, ns: &str| {
         get_json(
             rt,
-            format!("{}/relation-tuples?namespace={ns}", sim.urls.keto_read),
+            format!(
+                "{}/relation-tuples?namespace={ns}",
+                sim.urls[Endpoint::KetoRead]
+            ),
         )["relation_tuples"]
             .as_array()
             .unwrap()

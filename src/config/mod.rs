@@ -3,21 +3,23 @@
 //! one-line `UsageError` (exit code 2) that says what is wrong and how to fix it.
 
 pub mod profile;
+mod target;
 
-use crate::cli::{HydraAuth, RunArgs, Scope, TargetArgs};
-use crate::ground::parse::{line_col, parse_base_url, parse_duration, parse_rate, usage};
-use crate::ground::parse::{strip_userinfo, UsageError};
+use crate::cli::{HydraAuth, RunArgs, Scope};
+use crate::ground::parse::UsageError;
+use crate::ground::parse::{line_col, parse_duration, parse_rate, usage};
+use crate::ground::Endpoints;
 use crate::ground::{AuthMethod, Service};
-use crate::ory::Endpoints;
 use crate::scenario::{self, Scenario};
 use crate::secret::Secret;
 use profile::{parse_stages, Profile, StagesSpec};
-use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+pub use target::endpoint_urls;
+use target::{resolve_target, FileTargets};
 
 pub const DEFAULT_CONCURRENCY: usize = 10;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -148,17 +150,6 @@ struct FileConfig {
     targets: FileTargets,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileTargets {
-    kratos_public: Option<String>,
-    kratos_admin: Option<String>,
-    hydra_public: Option<String>,
-    hydra_admin: Option<String>,
-    keto_read: Option<String>,
-    keto_write: Option<String>,
-}
-
 fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
     let text = std::fs::read_to_string(path)
         .or_else(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
@@ -170,123 +161,6 @@ fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
         let msg = e.message().replace('\n', " ");
         usage(format!("{}:{line}:{col}: {msg}", path.display()))
     })
-}
-
-struct EndpointSpec {
-    name: &'static str,
-    flag: &'static str,
-    env: &'static str,
-    service: Service,
-}
-
-const ENDPOINTS: [EndpointSpec; 6] = [
-    EndpointSpec {
-        name: "kratos_public",
-        flag: "--kratos-public",
-        env: "KRATOS_PUBLIC_URL",
-        service: Service::Kratos,
-    },
-    EndpointSpec {
-        name: "kratos_admin",
-        flag: "--kratos-admin",
-        env: "KRATOS_ADMIN_URL",
-        service: Service::Kratos,
-    },
-    EndpointSpec {
-        name: "hydra_public",
-        flag: "--hydra-public",
-        env: "HYDRA_PUBLIC_URL",
-        service: Service::Hydra,
-    },
-    EndpointSpec {
-        name: "hydra_admin",
-        flag: "--hydra-admin",
-        env: "HYDRA_ADMIN_URL",
-        service: Service::Hydra,
-    },
-    EndpointSpec {
-        name: "keto_read",
-        flag: "--keto-read",
-        env: "KETO_READ_REMOTE",
-        service: Service::Keto,
-    },
-    EndpointSpec {
-        name: "keto_write",
-        flag: "--keto-write",
-        env: "KETO_WRITE_REMOTE",
-        service: Service::Keto,
-    },
-];
-
-fn resolve_target(
-    cli: &TargetArgs,
-    file: &FileTargets,
-    services: &[Service],
-) -> Result<Target, UsageError> {
-    // clap has already merged flag > environment; the file comes last.
-    let given: [Option<&String>; 6] = [
-        cli.kratos_public.as_ref().or(file.kratos_public.as_ref()),
-        cli.kratos_admin.as_ref().or(file.kratos_admin.as_ref()),
-        cli.hydra_public.as_ref().or(file.hydra_public.as_ref()),
-        cli.hydra_admin.as_ref().or(file.hydra_admin.as_ref()),
-        cli.keto_read.as_ref().or(file.keto_read.as_ref()),
-        cli.keto_write.as_ref().or(file.keto_write.as_ref()),
-    ];
-    let given: Vec<Option<&String>> = given
-        .into_iter()
-        .map(|v| v.filter(|s| !s.trim().is_empty()))
-        .collect();
-    if given.iter().all(Option::is_none) {
-        return Ok(Target::BuiltinSimulator);
-    }
-    let missing: Vec<String> = ENDPOINTS
-        .iter()
-        .zip(&given)
-        .filter(|(spec, v)| services.contains(&spec.service) && v.is_none())
-        .map(|(spec, _)| format!("{} (or {})", spec.env, spec.flag))
-        .collect();
-    if !missing.is_empty() {
-        return usage(format!(
-            "some endpoints are configured but the chosen scope also needs: {}; set them, \
-             or unset all endpoints to use the built-in simulator",
-            missing.join(", ")
-        ));
-    }
-    let mut urls: [Option<Url>; 6] = Default::default();
-    for ((spec, value), slot) in ENDPOINTS.iter().zip(&given).zip(urls.iter_mut()) {
-        if let Some(v) = value {
-            *slot = Some(parse_base_url(&format!("{} ({})", spec.flag, spec.env), v)?);
-        }
-    }
-    let [kratos_public, kratos_admin, hydra_public, hydra_admin, keto_read, keto_write] = urls;
-    Ok(Target::Remote(Box::new(Endpoints {
-        kratos_public,
-        kratos_admin,
-        hydra_public,
-        hydra_admin,
-        keto_read,
-        keto_write,
-    })))
-}
-
-/// Endpoint name → URL (userinfo stripped), for the report and the summary.
-pub fn endpoint_urls(endpoints: &Endpoints) -> Vec<(&'static str, String)> {
-    let all = [
-        &endpoints.kratos_public,
-        &endpoints.kratos_admin,
-        &endpoints.hydra_public,
-        &endpoints.hydra_admin,
-        &endpoints.keto_read,
-        &endpoints.keto_write,
-    ];
-    ENDPOINTS
-        .iter()
-        .zip(all)
-        .filter_map(|(spec, url)| {
-            url.as_ref()
-                .map(|u| (spec.name, strip_userinfo(u.as_str())))
-        })
-        .collect()
 }
 
 fn default_report_path(scenario: &str) -> PathBuf {
@@ -546,6 +420,7 @@ fn random_seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ground::Endpoint;
 
     fn args() -> RunArgs {
         RunArgs::default()
@@ -637,8 +512,9 @@ mod tests {
         a.targets.keto_write = Some("http://127.0.0.1:4467/".into());
         match resolve_run(a, false).unwrap().target {
             Target::Remote(e) => {
-                assert_eq!(e.keto_read.unwrap().as_str(), "http://127.0.0.1:4466/");
-                assert!(e.kratos_public.is_none());
+                let read = e[Endpoint::KetoRead].as_ref().unwrap();
+                assert_eq!(read.as_str(), "http://127.0.0.1:4466/");
+                assert!(e[Endpoint::KratosPublic].is_none());
             }
             other => panic!("expected remote, got {other:?}"),
         }

@@ -18,9 +18,10 @@ pub mod workload;
 use crate::config::{endpoint_urls, LoadModel, RunConfig, Target};
 use crate::ground::MetricKey;
 use crate::ground::Service;
+use crate::ground::{Endpoint, Endpoints};
 use crate::metrics::{GeneratorStats, WarmupTotals};
 use crate::metrics::{Recorder, Snapshot};
-use crate::ory::{self, ClientOptions, Endpoints};
+use crate::ory::{self, ClientOptions};
 use crate::report::{Mode, RunInfo, TargetKind};
 use crate::scenario::model::{split_users, Group};
 use executor::{
@@ -149,46 +150,24 @@ pub async fn run(
     })
 }
 
-fn sim_endpoints(urls: &crate::sim::SimUrls) -> Endpoints {
-    let parse = |s: &str| reqwest::Url::parse(s).ok();
-    Endpoints {
-        kratos_public: parse(&urls.kratos_public),
-        kratos_admin: parse(&urls.kratos_admin),
-        hydra_public: parse(&urls.hydra_public),
-        hydra_admin: parse(&urls.hydra_admin),
-        keto_read: parse(&urls.keto_read),
-        keto_write: parse(&urls.keto_write),
-    }
+fn sim_endpoints(urls: &crate::ground::PerEndpoint<String>) -> Endpoints {
+    urls.map(|_, url| reqwest::Url::parse(url).ok())
 }
 
-/// The endpoints a set of services needs, with their names for messages.
+/// The endpoints a set of services needs, in the services' order.
 fn needed_endpoints<'a>(
     endpoints: &'a Endpoints,
     services: &[Service],
-) -> Vec<(&'static str, &'a reqwest::Url)> {
-    let mut out = Vec::new();
-    let mut add = |name, url: &'a Option<reqwest::Url>| {
-        if let Some(u) = url {
-            out.push((name, u));
-        }
-    };
-    for service in services {
-        match service {
-            Service::Kratos => {
-                add("kratos public", &endpoints.kratos_public);
-                add("kratos admin", &endpoints.kratos_admin);
-            }
-            Service::Hydra => {
-                add("hydra public", &endpoints.hydra_public);
-                add("hydra admin", &endpoints.hydra_admin);
-            }
-            Service::Keto => {
-                add("keto read", &endpoints.keto_read);
-                add("keto write", &endpoints.keto_write);
-            }
-        }
-    }
-    out
+) -> Vec<(Endpoint, &'a reqwest::Url)> {
+    services
+        .iter()
+        .flat_map(|&service| {
+            Endpoint::ALL
+                .into_iter()
+                .filter(move |e| e.service() == service)
+        })
+        .filter_map(|e| endpoints[e].as_ref().map(|url| (e, url)))
+        .collect()
 }
 
 async fn preflight(
@@ -197,11 +176,13 @@ async fn preflight(
     services: &[Service],
 ) -> Result<(), RunError> {
     let mut probes = JoinSet::new();
-    for (i, (name, url)) in needed_endpoints(endpoints, services)
+    for (i, (endpoint, url)) in needed_endpoints(endpoints, services)
         .into_iter()
         .enumerate()
     {
         let (http, url) = (http.clone(), url.clone());
+        // "kratos public": the endpoint's name as words.
+        let name = endpoint.name().replace('_', " ");
         probes.spawn(async move {
             let result = ory::probe_ready(&http, &url).await;
             (
@@ -303,7 +284,7 @@ async fn run_against(
     let env = Arc::new(Env {
         clients: Clients::new(http.clone(), endpoints, &opts),
         run_tag: data::run_tag(SystemTime::now()),
-        endpoints: interp::render::Endpoints::from(endpoints),
+        endpoints: interp::render::Endpoints::from_urls(endpoints),
     });
     let shared = Shared {
         seed: cfg.seed,

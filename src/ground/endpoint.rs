@@ -3,6 +3,7 @@
 //! `PerEndpoint`, a value for each (URLs, ports) looked up by endpoint rather than by position.
 
 use super::vocab::Service;
+use reqwest::Url;
 use std::ops::{Index, IndexMut};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -143,6 +144,25 @@ impl<T> PerEndpoint<T> {
 
     pub fn map<U>(&self, mut f: impl FnMut(Endpoint, &T) -> U) -> PerEndpoint<U> {
         PerEndpoint::from_fn(|e| f(e, &self[e]))
+    }
+}
+
+/// Base URLs of the Ory APIs under test; `None` for an endpoint that is not targeted.
+pub type Endpoints = PerEndpoint<Option<Url>>;
+
+impl PerEndpoint<u16> {
+    /// Ory's default ports (4433, 4434, 4444, 4445, 4466, 4467), each plus `offset`.
+    pub fn ory_defaults(offset: u16) -> Self {
+        PerEndpoint::from_fn(|e| e.ory_port().saturating_add(offset))
+    }
+}
+
+impl PerEndpoint<String> {
+    /// Shell `export` lines for the environment variables orysim (and Ory's tooling) read.
+    pub fn export_lines(&self) -> String {
+        self.iter()
+            .map(|(e, url)| format!("export {}={url}\n", e.env()))
+            .collect()
     }
 }
 

@@ -8,7 +8,7 @@ pub mod ops;
 pub mod parse;
 pub mod vocab;
 
-pub use endpoint::{Endpoint, PerEndpoint};
+pub use endpoint::{Endpoint, Endpoints, PerEndpoint};
 pub use ops::{Op, Output};
 pub use parse::UsageError;
 pub use vocab::{AuthMethod, ErrorClass, Kind, MetricKey, Outcome, Service, Verdict};

@@ -66,17 +66,6 @@ impl<T> From<ErrorClass> for Call<T> {
     }
 }
 
-/// Base URLs of the Ory APIs under test; `None` for a service that is not targeted.
-#[derive(Clone, Debug, Default)]
-pub struct Endpoints {
-    pub kratos_public: Option<Url>,
-    pub kratos_admin: Option<Url>,
-    pub hydra_public: Option<Url>,
-    pub hydra_admin: Option<Url>,
-    pub keto_read: Option<Url>,
-    pub keto_write: Option<Url>,
-}
-
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// Per-request timeout (connect + headers + body).

@@ -6,6 +6,7 @@
 //! the literal text.
 
 use super::names::{closest, Scope, Slot};
+use crate::ground::Endpoint;
 use std::sync::Arc;
 
 /// One value in a virtual user's context. Values may be secrets (passwords, tokens), so
@@ -32,28 +33,7 @@ pub enum Generator {
     Iteration,
     RunTag,
     /// A base URL of the target, e.g. `endpoint.keto_read`.
-    Endpoint(EndpointName),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndpointName {
-    KratosPublic,
-    KratosAdmin,
-    HydraPublic,
-    HydraAdmin,
-    KetoRead,
-    KetoWrite,
-}
-
-impl EndpointName {
-    pub const ALL: [(&'static str, EndpointName); 6] = [
-        ("kratos_public", EndpointName::KratosPublic),
-        ("kratos_admin", EndpointName::KratosAdmin),
-        ("hydra_public", EndpointName::HydraPublic),
-        ("hydra_admin", EndpointName::HydraAdmin),
-        ("keto_read", EndpointName::KetoRead),
-        ("keto_write", EndpointName::KetoWrite),
-    ];
+    Endpoint(Endpoint),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -222,13 +202,13 @@ fn parse_expr(expr: &str, scope: &dyn Scope) -> Result<Part, ExprError> {
         },
         _ if head.starts_with("endpoint.") => {
             let name = &head["endpoint.".len()..];
-            match EndpointName::ALL.iter().find(|(n, _)| *n == name) {
-                Some((_, e)) => no_args(Part::Gen(Generator::Endpoint(*e))),
+            match Endpoint::from_name(name) {
+                Some(e) => no_args(Part::Gen(Generator::Endpoint(e))),
                 None => Err((
                     format!("unknown endpoint `{name}`"),
                     Some(format!(
                         "one of: {}",
-                        EndpointName::ALL.map(|(n, _)| n).join(", ")
+                        Endpoint::ALL.map(Endpoint::name).join(", ")
                     )),
                 )),
             }

@@ -40,7 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultSpec, Stall};
 
-use crate::ground::Service;
+use crate::ground::{Endpoint, PerEndpoint, Service};
 use http::{go_method_not_allowed, go_redirect_307, herodot_json, HError, Req, Resp};
 
 /// Largest request body read (Kratos uses the same 5 MB cap).
@@ -51,7 +51,7 @@ const MAX_BODY: usize = 5 * 1024 * 1024;
 pub struct SimConfig {
     pub host: IpAddr,
     /// 0 = ephemeral port.
-    pub ports: SimPorts,
+    pub ports: PerEndpoint<u16>,
     pub kratos: FaultSpec,
     pub hydra: FaultSpec,
     pub keto: FaultSpec,
@@ -73,7 +73,7 @@ impl SimConfig {
     pub fn ephemeral() -> Self {
         SimConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            ports: SimPorts::ephemeral(),
+            ports: PerEndpoint::default(),
             kratos: FaultSpec::default(),
             hydra: FaultSpec::default(),
             keto: FaultSpec::default(),
@@ -88,70 +88,6 @@ impl SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig::ephemeral()
-    }
-}
-
-/// The six listening ports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SimPorts {
-    pub kratos_public: u16,
-    pub kratos_admin: u16,
-    pub hydra_public: u16,
-    pub hydra_admin: u16,
-    pub keto_read: u16,
-    pub keto_write: u16,
-}
-
-impl SimPorts {
-    /// Ory's default ports (4433, 4434, 4444, 4445, 4466, 4467), each plus `offset`.
-    pub fn ory_defaults(offset: u16) -> Self {
-        let p = |base: u16| base.saturating_add(offset);
-        SimPorts {
-            kratos_public: p(4433),
-            kratos_admin: p(4434),
-            hydra_public: p(4444),
-            hydra_admin: p(4445),
-            keto_read: p(4466),
-            keto_write: p(4467),
-        }
-    }
-
-    /// All ports chosen by the OS.
-    pub fn ephemeral() -> Self {
-        SimPorts {
-            kratos_public: 0,
-            kratos_admin: 0,
-            hydra_public: 0,
-            hydra_admin: 0,
-            keto_read: 0,
-            keto_write: 0,
-        }
-    }
-}
-
-/// Base URLs of the running simulator, e.g. `http://127.0.0.1:4433` (no trailing slash).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SimUrls {
-    pub kratos_public: String,
-    pub kratos_admin: String,
-    pub hydra_public: String,
-    pub hydra_admin: String,
-    pub keto_read: String,
-    pub keto_write: String,
-}
-
-impl SimUrls {
-    /// Shell `export` lines for the environment variables orysim (and Ory's tooling) read.
-    pub fn export_lines(&self) -> String {
-        format!(
-            "export KRATOS_PUBLIC_URL={}\nexport KRATOS_ADMIN_URL={}\nexport HYDRA_PUBLIC_URL={}\nexport HYDRA_ADMIN_URL={}\nexport KETO_READ_REMOTE={}\nexport KETO_WRITE_REMOTE={}\n",
-            self.kratos_public,
-            self.kratos_admin,
-            self.hydra_public,
-            self.hydra_admin,
-            self.keto_read,
-            self.keto_write
-        )
     }
 }
 
@@ -189,7 +125,7 @@ impl Default for Tuning {
 /// A running simulator. Dropping it stops the servers in the background; prefer
 /// [`SimHandle::shutdown`], which waits for them.
 pub struct SimHandle {
-    pub urls: SimUrls,
+    pub urls: PerEndpoint<String>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -238,37 +174,6 @@ impl Drop for SimHandle {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Port {
-    KratosPublic,
-    KratosAdmin,
-    HydraPublic,
-    HydraAdmin,
-    KetoRead,
-    KetoWrite,
-}
-
-impl Port {
-    fn service(self) -> Service {
-        match self {
-            Port::KratosPublic | Port::KratosAdmin => Service::Kratos,
-            Port::HydraPublic | Port::HydraAdmin => Service::Hydra,
-            Port::KetoRead | Port::KetoWrite => Service::Keto,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Port::KratosPublic => "Kratos public API",
-            Port::KratosAdmin => "Kratos admin API",
-            Port::HydraPublic => "Hydra public API",
-            Port::HydraAdmin => "Hydra admin API",
-            Port::KetoRead => "Keto read API",
-            Port::KetoWrite => "Keto write API",
-        }
-    }
-}
-
 struct Shared {
     kratos: kratos::Kratos,
     hydra: hydra::Hydra,
@@ -293,17 +198,9 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
 }
 
 pub(crate) async fn start_tuned(cfg: SimConfig, tuning: Tuning) -> anyhow::Result<SimHandle> {
-    let plan = [
-        (Port::KratosPublic, cfg.ports.kratos_public),
-        (Port::KratosAdmin, cfg.ports.kratos_admin),
-        (Port::HydraPublic, cfg.ports.hydra_public),
-        (Port::HydraAdmin, cfg.ports.hydra_admin),
-        (Port::KetoRead, cfg.ports.keto_read),
-        (Port::KetoWrite, cfg.ports.keto_write),
-    ];
-    let mut listeners = Vec::with_capacity(plan.len());
-    let mut urls = Vec::with_capacity(plan.len());
-    for (port, number) in plan {
+    let mut listeners = Vec::with_capacity(Endpoint::ALL.len());
+    let mut urls = PerEndpoint::<String>::default();
+    for (port, &number) in cfg.ports.iter() {
         let addr = SocketAddr::new(cfg.host, number);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -314,30 +211,22 @@ pub(crate) async fn start_tuned(cfg: SimConfig, tuning: Tuning) -> anyhow::Resul
                 port.describe()
             )
         })?;
-        urls.push(format!("http://{local}"));
+        urls[port] = format!("http://{local}");
         listeners.push((port, listener));
     }
-    let urls = SimUrls {
-        kratos_public: urls[0].clone(),
-        kratos_admin: urls[1].clone(),
-        hydra_public: urls[2].clone(),
-        hydra_admin: urls[3].clone(),
-        keto_read: urls[4].clone(),
-        keto_write: urls[5].clone(),
-    };
     let started = Instant::now();
     let max = cfg.max_entries.max(1);
     let shared = Arc::new(Shared {
         kratos: kratos::Kratos::new(
-            &urls.kratos_public,
-            &urls.kratos_admin,
+            &urls[Endpoint::KratosPublic],
+            &urls[Endpoint::KratosAdmin],
             max,
             cfg.flow_lifespan,
             tuning.session_lifespan,
         ),
         hydra: hydra::Hydra::new(
-            &urls.hydra_public,
-            &urls.hydra_admin,
+            &urls[Endpoint::HydraPublic],
+            &urls[Endpoint::HydraAdmin],
             max,
             tuning.access_token_lifespan,
         ),
@@ -381,7 +270,7 @@ pub(crate) async fn start_tuned(cfg: SimConfig, tuning: Tuning) -> anyhow::Resul
     })
 }
 
-async fn dispatch(shared: &Shared, port: Port, remote: SocketAddr, req: Request) -> Resp {
+async fn dispatch(shared: &Shared, port: Endpoint, remote: SocketAddr, req: Request) -> Resp {
     let (parts, body) = req.into_parts();
     let host = parts
         .headers
@@ -410,12 +299,12 @@ async fn dispatch(shared: &Shared, port: Port, remote: SocketAddr, req: Request)
         Err(_) => return unreadable_body(port, &r),
     }
     match port {
-        Port::KratosPublic => shared.kratos.public(&r),
-        Port::KratosAdmin => shared.kratos.admin(&r),
-        Port::HydraPublic => shared.hydra.public(&r),
-        Port::HydraAdmin => shared.hydra.admin(&r),
-        Port::KetoRead => shared.keto.read_api(&r),
-        Port::KetoWrite => shared.keto.write_api(&r),
+        Endpoint::KratosPublic => shared.kratos.public(&r),
+        Endpoint::KratosAdmin => shared.kratos.admin(&r),
+        Endpoint::HydraPublic => shared.hydra.public(&r),
+        Endpoint::HydraAdmin => shared.hydra.admin(&r),
+        Endpoint::KetoRead => shared.keto.read_api(&r),
+        Endpoint::KetoWrite => shared.keto.write_api(&r),
     }
 }
 
@@ -448,11 +337,13 @@ fn percent_decode_path(raw: &str) -> String {
 }
 
 /// Health, version and Kratos' admin-prefix redirect: answered before fault injection.
-fn unfaulted(port: Port, r: &Req) -> Option<Resp> {
+fn unfaulted(port: Endpoint, r: &Req) -> Option<Resp> {
     let path = r.path.as_str();
     let (health, version): (&[&str], &[&str]) = match port {
-        Port::KratosPublic | Port::HydraPublic => (&["/health/alive", "/health/ready"], &[]),
-        Port::KratosAdmin => {
+        Endpoint::KratosPublic | Endpoint::HydraPublic => {
+            (&["/health/alive", "/health/ready"], &[])
+        }
+        Endpoint::KratosAdmin => {
             if !path.starts_with("/admin") {
                 // Kratos' RedirectAdminMiddleware: everything lives under /admin.
                 let mut target = format!("/admin{}", if path == "/" { "" } else { path });
@@ -467,7 +358,7 @@ fn unfaulted(port: Port, r: &Req) -> Option<Resp> {
                 &["/admin/version"],
             )
         }
-        Port::HydraAdmin | Port::KetoRead | Port::KetoWrite => {
+        Endpoint::HydraAdmin | Endpoint::KetoRead | Endpoint::KetoWrite => {
             (&["/health/alive", "/health/ready"], &["/version"])
         }
     };
@@ -481,7 +372,7 @@ fn unfaulted(port: Port, r: &Req) -> Option<Resp> {
     }
     // Kratos's admin router wraps health and version in its no-cache middleware too.
     let finish = |r: Resp| {
-        if port == Port::KratosAdmin {
+        if port == Endpoint::KratosAdmin {
             http::no_cache(r)
         } else {
             r
@@ -500,14 +391,14 @@ fn unfaulted(port: Port, r: &Req) -> Option<Resp> {
 
 const FAULT_REASON: &str = "Injected fault (orysim simulator).";
 
-fn injected_fault(port: Port, r: &Req) -> Resp {
+fn injected_fault(port: Endpoint, r: &Req) -> Resp {
     match port.service() {
         Service::Hydra => {
             let body = json!({
                 "error": "server_error",
                 "error_description": format!("The authorization server encountered an unexpected condition that prevented it from fulfilling the request. {FAULT_REASON}"),
             });
-            let ct = if port == Port::HydraPublic {
+            let ct = if port == Endpoint::HydraPublic {
                 http::CT_OAUTH
             } else {
                 http::CT_JSON
@@ -520,7 +411,7 @@ fn injected_fault(port: Port, r: &Req) -> Resp {
     }
 }
 
-fn unreadable_body(port: Port, r: &Req) -> Resp {
+fn unreadable_body(port: Endpoint, r: &Req) -> Resp {
     let reason = "Unable to read the HTTP request body (too large or aborted).";
     match port.service() {
         Service::Hydra => http::respond(

@@ -3,6 +3,7 @@
 //! once (same origin).
 
 use crate::{client, send, url, Targets};
+use orysim::ground::Endpoint;
 use orysim::ory::probe_ready;
 
 pub async fn probe_ready_on_all_six(t: Targets) {
@@ -15,7 +16,7 @@ pub async fn probe_ready_on_all_six(t: Targets) {
     // The redirect the probe follows.
     let a = send(
         "GET kratos admin /health/ready",
-        http.get(format!("{}/health/ready", t.kratos_admin)),
+        http.get(format!("{}/health/ready", t[Endpoint::KratosAdmin])),
     )
     .await;
     match a.status {
@@ -32,7 +33,7 @@ pub async fn probe_ready_on_all_six(t: Targets) {
     }
     let a = send(
         "GET kratos admin /admin/health/ready",
-        http.get(format!("{}/admin/health/ready", t.kratos_admin)),
+        http.get(format!("{}/admin/health/ready", t[Endpoint::KratosAdmin])),
     )
     .await
     .expect(200);

@@ -5,6 +5,7 @@
 use crate::{client, send, unique, Answer, Targets};
 use base64::Engine as _;
 use orysim::ground::AuthMethod;
+use orysim::ground::Endpoint;
 use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::http::encode;
 use orysim::ory::OAuthClient;
@@ -46,7 +47,7 @@ async fn create_client(t: &Targets, method: &str) -> Answer {
     send(
         "POST /admin/clients",
         client()
-            .post(format!("{}/admin/clients", t.hydra_admin))
+            .post(format!("{}/admin/clients", t[Endpoint::HydraAdmin]))
             .header("accept", JSON)
             .json(&body),
     )
@@ -66,7 +67,11 @@ async fn delete_client(t: &Targets, id: &str) -> Answer {
     send(
         "DELETE /admin/clients/{id}",
         client()
-            .delete(format!("{}/admin/clients/{}", t.hydra_admin, encode(id)))
+            .delete(format!(
+                "{}/admin/clients/{}",
+                t[Endpoint::HydraAdmin],
+                encode(id)
+            ))
             .header("accept", JSON),
     )
     .await
@@ -81,7 +86,7 @@ enum Auth<'a> {
 async fn public_post(t: &Targets, path: &str, pairs: &[(&str, &str)], auth: Auth<'_>) -> Answer {
     let mut pairs = pairs.to_vec();
     let mut req = client()
-        .post(format!("{}{path}", t.hydra_public))
+        .post(format!("{}{path}", t[Endpoint::HydraPublic]))
         .header("accept", JSON)
         .header("content-type", FORM);
     match auth {
@@ -108,7 +113,10 @@ async fn introspect(t: &Targets, token: &str) -> Answer {
     send(
         "POST /admin/oauth2/introspect",
         client()
-            .post(format!("{}/admin/oauth2/introspect", t.hydra_admin))
+            .post(format!(
+                "{}/admin/oauth2/introspect",
+                t[Endpoint::HydraAdmin]
+            ))
             .header("accept", JSON)
             .header("content-type", FORM)
             .body(form(&[("token", token)])),
@@ -429,7 +437,11 @@ pub async fn details(t: Targets) {
     let g = send(
         "GET /admin/clients/{id}",
         client()
-            .get(format!("{}/admin/clients/{}", t.hydra_admin, encode(&c.id)))
+            .get(format!(
+                "{}/admin/clients/{}",
+                t[Endpoint::HydraAdmin],
+                encode(&c.id)
+            ))
             .header("accept", JSON),
     )
     .await

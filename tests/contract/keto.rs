@@ -2,6 +2,7 @@
 //! unknown-namespace errors and the expand quirk, and how `KetoClient` classifies them.
 
 use crate::{client, send, unique, Answer, Targets};
+use orysim::ground::Endpoint;
 use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::{RelationTuple, Subject, TupleQuery};
 use serde_json::{json, Value};
@@ -58,7 +59,7 @@ async fn write(k: &Targets, t: &RelationTuple) -> Answer {
     send(
         "PUT /admin/relation-tuples",
         client()
-            .put(format!("{}/admin/relation-tuples", k.keto_write))
+            .put(format!("{}/admin/relation-tuples", k[Endpoint::KetoWrite]))
             .header("accept", JSON)
             .json(&body(t)),
     )
@@ -70,7 +71,7 @@ async fn read(k: &Targets, path: &str, q: &[(&str, String)]) -> Answer {
     send(
         format!("GET {path}"),
         client()
-            .get(format!("{}{path}", k.keto_read))
+            .get(format!("{}{path}", k[Endpoint::KetoRead]))
             .query(q)
             .header("accept", JSON),
     )
@@ -360,7 +361,7 @@ pub async fn delete(k: Targets) {
             send(
                 "DELETE /admin/relation-tuples",
                 client()
-                    .delete(format!("{}/admin/relation-tuples", k.keto_write))
+                    .delete(format!("{}/admin/relation-tuples", k[Endpoint::KetoWrite]))
                     .query(&q)
                     .header("accept", JSON),
             )

@@ -2,6 +2,7 @@
 //! calls orysim makes, with their error shapes, and how `KratosClient` classifies them.
 
 use crate::{client, send, unique, Answer, Targets};
+use orysim::ground::Endpoint;
 use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::kratos::{MSG_DUPLICATE_IDENTIFIER, MSG_INVALID_CREDENTIALS};
 use orysim::ory::Traits;
@@ -31,7 +32,10 @@ async fn create_flow(t: &Targets, kind: &str) -> Answer {
     let a = send(
         format!("GET /self-service/{kind}/api"),
         client()
-            .get(format!("{}/self-service/{kind}/api", t.kratos_public))
+            .get(format!(
+                "{}/self-service/{kind}/api",
+                t[Endpoint::KratosPublic]
+            ))
             .header("accept", JSON),
     )
     .await
@@ -46,7 +50,7 @@ async fn submit(t: &Targets, kind: &str, flow: &str, body: &Value) -> Answer {
         client()
             .post(format!(
                 "{}/self-service/{kind}?flow={flow}",
-                t.kratos_public
+                t[Endpoint::KratosPublic]
             ))
             .header("accept", JSON)
             .json(body),
@@ -75,7 +79,7 @@ async fn login(t: &Targets, identifier: &str, password: &str) -> Answer {
 
 async fn whoami(t: &Targets, token: Option<&str>) -> Answer {
     let mut req = client()
-        .get(format!("{}/sessions/whoami", t.kratos_public))
+        .get(format!("{}/sessions/whoami", t[Endpoint::KratosPublic]))
         .header("accept", JSON);
     if let Some(token) = token {
         req = req.header("x-session-token", token);
@@ -87,7 +91,10 @@ async fn logout(t: &Targets, token: &str) -> Answer {
     send(
         "DELETE /self-service/logout/api",
         client()
-            .delete(format!("{}/self-service/logout/api", t.kratos_public))
+            .delete(format!(
+                "{}/self-service/logout/api",
+                t[Endpoint::KratosPublic]
+            ))
             .header("accept", JSON)
             .json(&json!({ "session_token": token })),
     )
@@ -98,7 +105,7 @@ async fn lookup(t: &Targets, identifier: &str) -> Answer {
     send(
         "GET /admin/identities?credentials_identifier=…",
         client()
-            .get(format!("{}/admin/identities", t.kratos_admin))
+            .get(format!("{}/admin/identities", t[Endpoint::KratosAdmin]))
             .query(&[("credentials_identifier", identifier)])
             .header("accept", JSON),
     )
@@ -333,7 +340,7 @@ pub async fn whoami_contract(t: Targets) {
     let a = send(
         "GET /sessions/whoami (bearer)",
         client()
-            .get(format!("{}/sessions/whoami", t.kratos_public))
+            .get(format!("{}/sessions/whoami", t[Endpoint::KratosPublic]))
             .header("accept", JSON)
             .bearer_auth(&token),
     )
@@ -433,7 +440,7 @@ pub async fn delete_identity(t: Targets) {
     let http = client();
     let del = |id: String| {
         let http = http.clone();
-        let url = format!("{}/admin/identities/{id}", t.kratos_admin);
+        let url = format!("{}/admin/identities/{id}", t[Endpoint::KratosAdmin]);
         async move {
             send(
                 "DELETE /admin/identities/{id}",
@@ -564,7 +571,7 @@ pub async fn details(t: Targets) {
         client()
             .get(format!(
                 "{}/self-service/login/api?refresh=true",
-                t.kratos_public
+                t[Endpoint::KratosPublic]
             ))
             .header("accept", JSON)
             .header("x-session-token", &token),
@@ -618,7 +625,7 @@ pub async fn details(t: Targets) {
         client()
             .post(format!(
                 "{}/self-service/login?flow={flow_id}",
-                t.kratos_public
+                t[Endpoint::KratosPublic]
             ))
             .header("accept", JSON)
             .header("content-type", "text/plain")
@@ -637,7 +644,7 @@ pub async fn details(t: Targets) {
     // The router's own answers are plain text with nosniff; whoami answers every method.
     let a = send(
         "GET /nope",
-        client().get(format!("{}/nope", t.kratos_public)),
+        client().get(format!("{}/nope", t[Endpoint::KratosPublic])),
     )
     .await
     .expect(404);
@@ -645,7 +652,7 @@ pub async fn details(t: Targets) {
     let a = send(
         "DELETE /sessions/whoami",
         client()
-            .delete(format!("{}/sessions/whoami", t.kratos_public))
+            .delete(format!("{}/sessions/whoami", t[Endpoint::KratosPublic]))
             .header("accept", JSON),
     )
     .await;

@@ -2,7 +2,7 @@
 //! back the outcome with whatever the call produced for captures.
 
 use super::render::{render, Context, Draws};
-use crate::ground::AuthMethod;
+use crate::ground::{AuthMethod, Endpoint, Endpoints};
 use crate::ground::{ErrorClass, Outcome, Output, Verdict};
 use crate::ory::http::{self, AdminAuth};
 use crate::ory::hydra::{HydraClient, OAuthClient};
@@ -32,18 +32,19 @@ impl Clients {
     /// bypass it, see `ory::fast`).
     pub fn new(
         http: reqwest::Client,
-        endpoints: &crate::ory::Endpoints,
+        endpoints: &Endpoints,
         opts: &crate::ory::ClientOptions,
     ) -> Self {
-        let kratos = match (&endpoints.kratos_public, &endpoints.kratos_admin) {
+        use Endpoint::*;
+        let kratos = match (&endpoints[KratosPublic], &endpoints[KratosAdmin]) {
             (Some(p), Some(a)) => Some(KratosClient::with_options(http.clone(), p, a, opts)),
             _ => None,
         };
-        let hydra = match (&endpoints.hydra_public, &endpoints.hydra_admin) {
+        let hydra = match (&endpoints[HydraPublic], &endpoints[HydraAdmin]) {
             (Some(p), Some(a)) => Some(HydraClient::with_options(http.clone(), p, a, opts)),
             _ => None,
         };
-        let keto = match (&endpoints.keto_read, &endpoints.keto_write) {
+        let keto = match (&endpoints[KetoRead], &endpoints[KetoWrite]) {
             (Some(r), Some(w)) => Some(KetoClient::with_options(http.clone(), r, w, opts)),
             _ => None,
         };

@@ -2,8 +2,9 @@
 //! reference-count increment; everything else is one small string.
 
 use crate::engine::data;
+use crate::ground::PerEndpoint;
 use crate::scenario::names::Slot;
-use crate::scenario::template::{EndpointName, Generator, Part, Template, Value};
+use crate::scenario::template::{Generator, Part, Template, Value};
 use rand::rngs::SmallRng;
 use rand::Rng;
 use std::fmt::Write as _;
@@ -20,31 +21,14 @@ pub struct Context<'a> {
 }
 
 /// Base URLs without a trailing slash, so `{{ endpoint.x }}/path` reads naturally.
-#[derive(Default, Clone)]
-pub struct Endpoints(pub [Option<Value>; 6]);
+pub type Endpoints = PerEndpoint<Option<Value>>;
 
 impl Endpoints {
-    pub fn from(endpoints: &crate::ory::Endpoints) -> Self {
-        let s = |u: &Option<reqwest::Url>| {
+    pub fn from_urls(endpoints: &crate::ground::Endpoints) -> Self {
+        endpoints.map(|_, u| {
             u.as_ref()
                 .map(|u| Value::from(u.as_str().trim_end_matches('/')))
-        };
-        Endpoints([
-            s(&endpoints.kratos_public),
-            s(&endpoints.kratos_admin),
-            s(&endpoints.hydra_public),
-            s(&endpoints.hydra_admin),
-            s(&endpoints.keto_read),
-            s(&endpoints.keto_write),
-        ])
-    }
-
-    fn get(&self, name: EndpointName) -> &str {
-        let i = EndpointName::ALL
-            .iter()
-            .position(|(_, e)| *e == name)
-            .unwrap_or(0);
-        self.0[i].as_deref().unwrap_or("")
+        })
     }
 }
 
@@ -118,13 +102,14 @@ fn generate(g: &Generator, cx: &Context, draws: &mut Draws, out: &mut String) {
             let _ = write!(out, "{}", cx.iteration);
         }
         Generator::RunTag => out.push_str(cx.run_tag),
-        Generator::Endpoint(name) => out.push_str(cx.endpoints.get(*name)),
+        Generator::Endpoint(e) => out.push_str(cx.endpoints[*e].as_deref().unwrap_or("")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ground::Endpoint;
     use crate::scenario::names::Names;
     use rand::SeedableRng;
 
@@ -138,14 +123,8 @@ mod tests {
             &names,
         )
         .unwrap();
-        let endpoints = Endpoints([
-            None,
-            None,
-            None,
-            None,
-            Some("http://127.0.0.1:4466".into()),
-            None,
-        ]);
+        let mut endpoints = Endpoints::default();
+        endpoints[Endpoint::KetoRead] = Some("http://127.0.0.1:4466".into());
         let iter = [Some(Value::from("a@example.org"))];
         let vu = [Value::from("red")];
         let cx = Context {

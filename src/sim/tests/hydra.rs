@@ -4,11 +4,15 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::sim::SimUrls;
+use crate::ground::{Endpoint, PerEndpoint};
 
-async fn create_client(c: &reqwest::Client, urls: &SimUrls, body: &Value) -> (u16, Value) {
+async fn create_client(
+    c: &reqwest::Client,
+    urls: &PerEndpoint<String>,
+    body: &Value,
+) -> (u16, Value) {
     let r = c
-        .post(format!("{}/admin/clients", urls.hydra_admin))
+        .post(format!("{}/admin/clients", urls[Endpoint::HydraAdmin]))
         .json(body)
         .send()
         .await
@@ -27,13 +31,13 @@ fn basic(id: &str, secret: &str) -> String {
 
 async fn token_basic(
     c: &reqwest::Client,
-    urls: &SimUrls,
+    urls: &PerEndpoint<String>,
     id: &str,
     secret: &str,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
     let r = c
-        .post(format!("{}/oauth2/token", urls.hydra_public))
+        .post(format!("{}/oauth2/token", urls[Endpoint::HydraPublic]))
         .header("Authorization", basic(id, secret))
         .form(form)
         .send()
@@ -42,9 +46,12 @@ async fn token_basic(
     parts(r).await
 }
 
-async fn introspect(c: &reqwest::Client, urls: &SimUrls, token: &str) -> (u16, Value) {
+async fn introspect(c: &reqwest::Client, urls: &PerEndpoint<String>, token: &str) -> (u16, Value) {
     let r = c
-        .post(format!("{}/admin/oauth2/introspect", urls.hydra_admin))
+        .post(format!(
+            "{}/admin/oauth2/introspect",
+            urls[Endpoint::HydraAdmin]
+        ))
         .form(&[("token", token)])
         .send()
         .await
@@ -77,24 +84,32 @@ async fn clients_are_created_read_and_deleted() {
     assert!(created["created_at"].as_str().unwrap_or("").ends_with('Z'));
     assert!(created["registration_access_token"].is_string());
 
-    let (status, fetched) = get(&c, format!("{}/admin/clients/{id}", urls.hydra_admin)).await;
+    let (status, fetched) = get(
+        &c,
+        format!("{}/admin/clients/{id}", urls[Endpoint::HydraAdmin]),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(fetched["client_id"], id.as_str());
     assert!(fetched.get("client_secret").is_none());
 
     let r = c
-        .delete(format!("{}/admin/clients/{id}", urls.hydra_admin))
+        .delete(format!("{}/admin/clients/{id}", urls[Endpoint::HydraAdmin]))
         .send()
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 204);
     let not_found = json!({"error": "Unable to locate the resource", "error_description": ""});
     assert_eq!(
-        get(&c, format!("{}/admin/clients/{id}", urls.hydra_admin)).await,
+        get(
+            &c,
+            format!("{}/admin/clients/{id}", urls[Endpoint::HydraAdmin])
+        )
+        .await,
         (404, not_found.clone())
     );
     let r = c
-        .delete(format!("{}/admin/clients/{id}", urls.hydra_admin))
+        .delete(format!("{}/admin/clients/{id}", urls[Endpoint::HydraAdmin]))
         .send()
         .await
         .expect("request");
@@ -140,7 +155,11 @@ async fn client_credentials_tokens_with_basic_and_post_auth() {
         .to_owned();
 
     // Path parameters are percent-decoded like Go's URL.Path.
-    let (status, fetched) = get(&c, format!("{}/admin/clients/svc%20a+b", urls.hydra_admin)).await;
+    let (status, fetched) = get(
+        &c,
+        format!("{}/admin/clients/svc%20a+b", urls[Endpoint::HydraAdmin]),
+    )
+    .await;
     assert_eq!(status, 200, "{fetched}");
     assert_eq!(fetched["client_id"], "svc a+b");
 
@@ -172,7 +191,7 @@ async fn client_credentials_tokens_with_basic_and_post_auth() {
         .unwrap_or_default()
         .to_owned();
     let r = c
-        .post(format!("{}/oauth2/token", urls.hydra_public))
+        .post(format!("{}/oauth2/token", urls[Endpoint::HydraPublic]))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &pid),
@@ -202,7 +221,7 @@ async fn client_credentials_tokens_with_basic_and_post_auth() {
         "{desc}"
     );
     let r = c
-        .post(format!("{}/oauth2/token", urls.hydra_public))
+        .post(format!("{}/oauth2/token", urls[Endpoint::HydraPublic]))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &id),
@@ -264,7 +283,7 @@ async fn token_endpoint_errors_match_fosite() {
         (400, json!("invalid_request"))
     );
     let r = c
-        .post(format!("{}/oauth2/token", urls.hydra_public))
+        .post(format!("{}/oauth2/token", urls[Endpoint::HydraPublic]))
         .header("Authorization", basic(&id, &secret))
         .send()
         .await
@@ -329,7 +348,7 @@ async fn introspection_and_revocation() {
     assert_eq!(info["token_type"], "Bearer");
     assert_eq!(info["token_use"], "access_token");
     assert_eq!(info["aud"], json!([]));
-    assert_eq!(info["iss"], format!("{}/", urls.hydra_public));
+    assert_eq!(info["iss"], format!("{}/", urls[Endpoint::HydraPublic]));
     let iat = info["iat"].as_i64().unwrap_or(0);
     assert_eq!(info["exp"].as_i64().unwrap_or(0) - iat, 3600);
     assert_eq!(info["nbf"].as_i64(), Some(iat));
@@ -339,7 +358,10 @@ async fn introspection_and_revocation() {
         (200, json!({"active": false}))
     );
     let r = c
-        .post(format!("{}/admin/oauth2/introspect", urls.hydra_admin))
+        .post(format!(
+            "{}/admin/oauth2/introspect",
+            urls[Endpoint::HydraAdmin]
+        ))
         .send()
         .await
         .expect("request");
@@ -350,7 +372,7 @@ async fn introspection_and_revocation() {
     );
 
     // Revocation: unknown tokens and repeats are fine, bad clients are not.
-    let revoke = format!("{}/oauth2/revoke", urls.hydra_public);
+    let revoke = format!("{}/oauth2/revoke", urls[Endpoint::HydraPublic]);
     let r = c
         .post(&revoke)
         .header("Authorization", basic(&id, &secret))
@@ -423,7 +445,7 @@ async fn introspection_and_revocation() {
     assert_eq!(introspect(&c, urls, &access2).await.1["active"], true);
 
     // Deleting the client deactivates its tokens.
-    c.delete(format!("{}/admin/clients/{id}", urls.hydra_admin))
+    c.delete(format!("{}/admin/clients/{id}", urls[Endpoint::HydraAdmin]))
         .send()
         .await
         .expect("request");

@@ -3,11 +3,14 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::sim::SimUrls;
+use crate::ground::{Endpoint, PerEndpoint};
 
-async fn put(c: &reqwest::Client, urls: &SimUrls, tuple: &Value) -> (u16, Value) {
+async fn put(c: &reqwest::Client, urls: &PerEndpoint<String>, tuple: &Value) -> (u16, Value) {
     let r = c
-        .put(format!("{}/admin/relation-tuples", urls.keto_write))
+        .put(format!(
+            "{}/admin/relation-tuples",
+            urls[Endpoint::KetoWrite]
+        ))
         .json(tuple)
         .send()
         .await
@@ -15,7 +18,7 @@ async fn put(c: &reqwest::Client, urls: &SimUrls, tuple: &Value) -> (u16, Value)
     parts(r).await
 }
 
-async fn seed(c: &reqwest::Client, urls: &SimUrls) {
+async fn seed(c: &reqwest::Client, urls: &PerEndpoint<String>) {
     for t in [
         json!({"namespace": "documents", "object": "doc1", "relation": "viewer", "subject_set": {"namespace": "groups", "object": "eng", "relation": "member"}}),
         json!({"namespace": "groups", "object": "eng", "relation": "member", "subject_id": "alice"}),
@@ -33,7 +36,10 @@ async fn writes_echo_the_tuple_and_validate_namespace_and_subject() {
     let urls = &sim.urls;
     let tuple = json!({"namespace": "documents", "object": "doc 1", "relation": "viewer", "subject_id": "user:alice"});
     let r = c
-        .put(format!("{}/admin/relation-tuples", urls.keto_write))
+        .put(format!(
+            "{}/admin/relation-tuples",
+            urls[Endpoint::KetoWrite]
+        ))
         .json(&tuple)
         .send()
         .await
@@ -90,7 +96,8 @@ async fn checks_follow_subject_sets_and_mirror_status() {
     let c = client();
     let urls = &sim.urls;
     seed(&c, urls).await;
-    let check = |path: &str, q: &str| format!("{}/relation-tuples/{path}?{q}", urls.keto_read);
+    let check =
+        |path: &str, q: &str| format!("{}/relation-tuples/{path}?{q}", urls[Endpoint::KetoRead]);
 
     let q = "namespace=documents&object=doc1&relation=viewer&subject_id=alice";
     assert_eq!(
@@ -195,7 +202,7 @@ async fn expand_builds_keto_trees_and_keeps_the_empty_quirk() {
     let c = client();
     let urls = &sim.urls;
     seed(&c, urls).await;
-    let expand = |q: &str| format!("{}/relation-tuples/expand?{q}", urls.keto_read);
+    let expand = |q: &str| format!("{}/relation-tuples/expand?{q}", urls[Endpoint::KetoRead]);
 
     let (status, tree) = get(
         &c,
@@ -257,7 +264,7 @@ async fn list_paginates_and_delete_removes() {
         let t = json!({"namespace": "documents", "object": "big", "relation": "viewer", "subject_id": format!("u{i}")});
         assert_eq!(put(&c, urls, &t).await.0, 201);
     }
-    let list = |q: &str| format!("{}/relation-tuples?{q}", urls.keto_read);
+    let list = |q: &str| format!("{}/relation-tuples?{q}", urls[Endpoint::KetoRead]);
     let (status, page) = get(&c, list("namespace=documents&object=big&page_size=2")).await;
     assert_eq!(status, 200);
     assert_eq!(page["relation_tuples"].as_array().map(Vec::len), Some(2));
@@ -299,7 +306,7 @@ async fn list_paginates_and_delete_removes() {
         (500, json!("malformed page token"))
     );
 
-    let del = |q: &str| format!("{}/admin/relation-tuples?{q}", urls.keto_write);
+    let del = |q: &str| format!("{}/admin/relation-tuples?{q}", urls[Endpoint::KetoWrite]);
     let r = c
         .delete(del("namespace=documents&object=big&subject_id=u1"))
         .send()
@@ -328,7 +335,7 @@ async fn list_paginates_and_delete_removes() {
     assert_eq!(r.status().as_u16(), 204);
     assert_eq!(sim.stats().tuples, 0);
 
-    let (status, ns) = get(&c, format!("{}/namespaces", urls.keto_read)).await;
+    let (status, ns) = get(&c, format!("{}/namespaces", urls[Endpoint::KetoRead])).await;
     assert_eq!(status, 200);
     assert_eq!(
         ns,
@@ -347,7 +354,10 @@ async fn duplicate_writes_are_kept_like_keto() {
     assert_eq!(sim.stats().tuples, 2);
     let (_, list) = get(
         &c,
-        format!("{}/relation-tuples?namespace=users", sim.urls.keto_read),
+        format!(
+            "{}/relation-tuples?namespace=users",
+            sim.urls[Endpoint::KetoRead]
+        ),
     )
     .await;
     assert_eq!(list["relation_tuples"].as_array().map(Vec::len), Some(2));

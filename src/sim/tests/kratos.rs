@@ -27,7 +27,10 @@ async fn registration_and_login_flows_have_the_kratos_shape() {
     let c = client();
     let (status, flow) = get(
         &c,
-        format!("{}/self-service/registration/api", sim.urls.kratos_public),
+        format!(
+            "{}/self-service/registration/api",
+            sim.urls[Endpoint::KratosPublic]
+        ),
     )
     .await;
     assert_eq!(status, 200);
@@ -40,12 +43,15 @@ async fn registration_and_login_flows_have_the_kratos_shape() {
         flow["ui"]["action"],
         format!(
             "{}/self-service/registration?flow={id}",
-            sim.urls.kratos_public
+            sim.urls[Endpoint::KratosPublic]
         )
     );
     assert_eq!(
         flow["request_url"],
-        format!("{}/self-service/registration/api", sim.urls.kratos_public)
+        format!(
+            "{}/self-service/registration/api",
+            sim.urls[Endpoint::KratosPublic]
+        )
     );
     assert!(flow["expires_at"].as_str().unwrap_or("") > flow["issued_at"].as_str().unwrap_or("z"));
     assert_eq!(node(&flow, "traits.email")["attributes"]["type"], "email");
@@ -56,7 +62,10 @@ async fn registration_and_login_flows_have_the_kratos_shape() {
 
     let (status, flow) = get(
         &c,
-        format!("{}/self-service/login/api", sim.urls.kratos_public),
+        format!(
+            "{}/self-service/login/api",
+            sim.urls[Endpoint::KratosPublic]
+        ),
     )
     .await;
     assert_eq!(status, 200);
@@ -188,7 +197,7 @@ async fn registration_validation_errors_are_flow_node_messages() {
     let r = c
         .post(format!(
             "{}/self-service/registration?flow={id}",
-            urls.kratos_public
+            urls[Endpoint::KratosPublic]
         ))
         .header("Content-Type", "application/json")
         .body("14=)=!(%)$/ZP()GHI")
@@ -244,7 +253,7 @@ async fn unknown_malformed_and_foreign_flow_ids() {
     let r = c
         .post(format!(
             "{}/self-service/login?flow={reg}",
-            urls.kratos_public
+            urls[Endpoint::KratosPublic]
         ))
         .json(&json!({"method": "password", "identifier": "x", "password": "y"}))
         .send()
@@ -283,7 +292,7 @@ async fn expired_flows_answer_410_with_a_replacement_flow() {
         &c,
         format!(
             "{}/self-service/registration/flows?id={new_id}",
-            sim.urls.kratos_public
+            sim.urls[Endpoint::KratosPublic]
         ),
     )
     .await;
@@ -295,7 +304,7 @@ async fn expired_flows_answer_410_with_a_replacement_flow() {
     let r = c
         .post(format!(
             "{}/self-service/login?flow={login}",
-            sim.urls.kratos_public
+            sim.urls[Endpoint::KratosPublic]
         ))
         .json(&json!({"method": "password", "identifier": "x@example.com", "password": PASSWORD}))
         .send()
@@ -319,7 +328,7 @@ async fn cookie_or_origin_on_an_api_flow_is_rejected() {
         let r = c
             .post(format!(
                 "{}/self-service/registration?flow={flow}",
-                sim.urls.kratos_public
+                sim.urls[Endpoint::KratosPublic]
             ))
             .header(header, value)
             .json(&registration_body("cookie@example.com", PASSWORD))
@@ -339,7 +348,7 @@ async fn cookie_or_origin_on_an_api_flow_is_rejected() {
     let r = c
         .post(format!(
             "{}/self-service/registration?flow={flow}",
-            sim.urls.kratos_public
+            sim.urls[Endpoint::KratosPublic]
         ))
         .header("Cookie", "__cf_bm=x; cf_clearance=y")
         .json(&registration_body("cf@example.com", PASSWORD))
@@ -414,7 +423,7 @@ async fn whoami_accepts_session_token_or_bearer_and_401s_otherwise() {
     let urls = &sim.urls;
     let (_, reg) = register(&c, urls, "who@example.com", PASSWORD).await;
     let token = reg["session_token"].as_str().unwrap_or_default().to_owned();
-    let whoami = format!("{}/sessions/whoami", urls.kratos_public);
+    let whoami = format!("{}/sessions/whoami", urls[Endpoint::KratosPublic]);
 
     let r = c
         .get(&whoami)
@@ -467,7 +476,7 @@ async fn logout_revokes_and_reports_like_kratos() {
     let urls = &sim.urls;
     let (_, reg) = register(&c, urls, "bye@example.com", PASSWORD).await;
     let token = reg["session_token"].as_str().unwrap_or_default().to_owned();
-    let logout = format!("{}/self-service/logout/api", urls.kratos_public);
+    let logout = format!("{}/self-service/logout/api", urls[Endpoint::KratosPublic]);
 
     let r = c
         .delete(&logout)
@@ -486,7 +495,7 @@ async fn logout_revokes_and_reports_like_kratos() {
         .expect("request");
     assert_eq!(r.status().as_u16(), 204);
     let r = c
-        .get(format!("{}/sessions/whoami", urls.kratos_public))
+        .get(format!("{}/sessions/whoami", urls[Endpoint::KratosPublic]))
         .header("X-Session-Token", &token)
         .send()
         .await
@@ -522,7 +531,7 @@ async fn already_logged_in_requests_are_refused() {
     let r = c
         .get(format!(
             "{}/self-service/registration/api",
-            urls.kratos_public
+            urls[Endpoint::KratosPublic]
         ))
         .header("X-Session-Token", &token)
         .send()
@@ -534,7 +543,7 @@ async fn already_logged_in_requests_are_refused() {
     let r = c
         .get(format!(
             "{}/self-service/login/api?refresh=true",
-            urls.kratos_public
+            urls[Endpoint::KratosPublic]
         ))
         .header("X-Session-Token", &token)
         .send()
@@ -562,7 +571,7 @@ async fn admin_identities_lookup_get_create_and_delete() {
         &c,
         format!(
             "{}/admin/identities?credentials_identifier=admin.lookup%40example.com",
-            urls.kratos_admin
+            urls[Endpoint::KratosAdmin]
         ),
     )
     .await;
@@ -578,20 +587,24 @@ async fn admin_identities_lookup_get_create_and_delete() {
         &c,
         format!(
             "{}/admin/identities?credentials_identifier=nobody%40example.com",
-            urls.kratos_admin
+            urls[Endpoint::KratosAdmin]
         ),
     )
     .await;
     assert_eq!((status, list), (200, json!([])));
 
-    let (status, one) = get(&c, format!("{}/admin/identities/{id}", urls.kratos_admin)).await;
+    let (status, one) = get(
+        &c,
+        format!("{}/admin/identities/{id}", urls[Endpoint::KratosAdmin]),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(one["traits"]["email"], "Admin.Lookup@Example.com");
     let (status, err) = get(
         &c,
         format!(
             "{}/admin/identities/{}",
-            urls.kratos_admin,
+            urls[Endpoint::KratosAdmin],
             uuid::Uuid::new_v4()
         ),
     )
@@ -600,20 +613,26 @@ async fn admin_identities_lookup_get_create_and_delete() {
     assert_eq!(err["error"]["code"], 404);
 
     let r = c
-        .delete(format!("{}/admin/identities/{id}", urls.kratos_admin))
+        .delete(format!(
+            "{}/admin/identities/{id}",
+            urls[Endpoint::KratosAdmin]
+        ))
         .send()
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 204);
     let r = c
-        .delete(format!("{}/admin/identities/{id}", urls.kratos_admin))
+        .delete(format!(
+            "{}/admin/identities/{id}",
+            urls[Endpoint::KratosAdmin]
+        ))
         .send()
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 404);
     // Deleting the identity revoked its sessions.
     let r = c
-        .get(format!("{}/sessions/whoami", urls.kratos_public))
+        .get(format!("{}/sessions/whoami", urls[Endpoint::KratosPublic]))
         .header("X-Session-Token", &token)
         .send()
         .await
@@ -626,7 +645,7 @@ async fn admin_identities_lookup_get_create_and_delete() {
         "credentials": {"password": {"config": {"password": PASSWORD}}},
     });
     let r = c
-        .post(format!("{}/admin/identities", urls.kratos_admin))
+        .post(format!("{}/admin/identities", urls[Endpoint::KratosAdmin]))
         .json(&create)
         .send()
         .await
@@ -644,7 +663,7 @@ async fn admin_identities_lookup_get_create_and_delete() {
         "{location}"
     );
     let r = c
-        .post(format!("{}/admin/identities", urls.kratos_admin))
+        .post(format!("{}/admin/identities", urls[Endpoint::KratosAdmin]))
         .json(&create)
         .send()
         .await

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{start, start_tuned, SimConfig, SimHandle, SimUrls, Tuning};
+use super::{start, start_tuned, SimConfig, SimHandle, Tuning};
+use crate::ground::{Endpoint, PerEndpoint};
 
 pub(super) async fn sim() -> SimHandle {
     start(SimConfig::ephemeral())
@@ -50,32 +51,39 @@ pub(super) async fn get(c: &reqwest::Client, url: String) -> (u16, Value) {
     parts(c.get(url).send().await.expect("request")).await
 }
 
-pub(super) async fn registration_flow(c: &reqwest::Client, urls: &SimUrls) -> String {
+pub(super) async fn registration_flow(c: &reqwest::Client, urls: &PerEndpoint<String>) -> String {
     let (status, flow) = get(
         c,
-        format!("{}/self-service/registration/api", urls.kratos_public),
+        format!(
+            "{}/self-service/registration/api",
+            urls[Endpoint::KratosPublic]
+        ),
     )
     .await;
     assert_eq!(status, 200, "{flow}");
     flow["id"].as_str().expect("flow id").to_owned()
 }
 
-pub(super) async fn login_flow(c: &reqwest::Client, urls: &SimUrls) -> String {
-    let (status, flow) = get(c, format!("{}/self-service/login/api", urls.kratos_public)).await;
+pub(super) async fn login_flow(c: &reqwest::Client, urls: &PerEndpoint<String>) -> String {
+    let (status, flow) = get(
+        c,
+        format!("{}/self-service/login/api", urls[Endpoint::KratosPublic]),
+    )
+    .await;
     assert_eq!(status, 200, "{flow}");
     flow["id"].as_str().expect("flow id").to_owned()
 }
 
 pub(super) async fn submit_registration(
     c: &reqwest::Client,
-    urls: &SimUrls,
+    urls: &PerEndpoint<String>,
     flow: &str,
     body: &Value,
 ) -> (u16, Value) {
     let r = c
         .post(format!(
             "{}/self-service/registration?flow={flow}",
-            urls.kratos_public
+            urls[Endpoint::KratosPublic]
         ))
         .header("Accept", "application/json")
         .json(body)
@@ -95,7 +103,7 @@ pub(super) fn registration_body(email: &str, password: &str) -> Value {
 
 pub(super) async fn register(
     c: &reqwest::Client,
-    urls: &SimUrls,
+    urls: &PerEndpoint<String>,
     email: &str,
     password: &str,
 ) -> (u16, Value) {
@@ -103,12 +111,16 @@ pub(super) async fn register(
     submit_registration(c, urls, &flow, &registration_body(email, password)).await
 }
 
-pub(super) async fn login(c: &reqwest::Client, urls: &SimUrls, body: &Value) -> (u16, Value) {
+pub(super) async fn login(
+    c: &reqwest::Client,
+    urls: &PerEndpoint<String>,
+    body: &Value,
+) -> (u16, Value) {
     let flow = login_flow(c, urls).await;
     let r = c
         .post(format!(
             "{}/self-service/login?flow={flow}",
-            urls.kratos_public
+            urls[Endpoint::KratosPublic]
         ))
         .json(body)
         .send()

@@ -5,16 +5,17 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::*;
-use crate::sim::{FaultSpec, SimPorts, Stall};
+use crate::ground::{Endpoint, PerEndpoint};
+use crate::sim::{FaultSpec, Stall};
 
-fn all_urls(urls: &SimUrls) -> [&str; 6] {
+fn all_urls(urls: &PerEndpoint<String>) -> [&str; 6] {
     [
-        &urls.kratos_public,
-        &urls.kratos_admin,
-        &urls.hydra_public,
-        &urls.hydra_admin,
-        &urls.keto_read,
-        &urls.keto_write,
+        &urls[Endpoint::KratosPublic],
+        &urls[Endpoint::KratosAdmin],
+        &urls[Endpoint::HydraPublic],
+        &urls[Endpoint::HydraAdmin],
+        &urls[Endpoint::KetoRead],
+        &urls[Endpoint::KetoWrite],
     ]
 }
 
@@ -33,7 +34,7 @@ async fn health_and_version_on_every_port() {
     }
     // Kratos' admin port keeps everything under /admin and redirects the rest there.
     let r = no_redirect_client()
-        .get(format!("{}/health/alive", sim.urls.kratos_admin))
+        .get(format!("{}/health/alive", sim.urls[Endpoint::KratosAdmin]))
         .send()
         .await
         .expect("request");
@@ -43,10 +44,10 @@ async fn health_and_version_on_every_port() {
         Some("/admin/health/alive")
     );
     for (base, version) in [
-        (&sim.urls.kratos_admin, "v1.3.1"),
-        (&sim.urls.hydra_admin, "v2.3.0"),
-        (&sim.urls.keto_read, "v0.14.0"),
-        (&sim.urls.keto_write, "v0.14.0"),
+        (&sim.urls[Endpoint::KratosAdmin], "v1.3.1"),
+        (&sim.urls[Endpoint::HydraAdmin], "v2.3.0"),
+        (&sim.urls[Endpoint::KetoRead], "v0.14.0"),
+        (&sim.urls[Endpoint::KetoWrite], "v0.14.0"),
     ] {
         assert_eq!(
             get(&c, format!("{base}/version")).await,
@@ -55,13 +56,13 @@ async fn health_and_version_on_every_port() {
     }
     // Public Kratos and Hydra ports have no /version route in the real servers.
     assert_eq!(
-        get(&c, format!("{}/version", sim.urls.kratos_public))
+        get(&c, format!("{}/version", sim.urls[Endpoint::KratosPublic]))
             .await
             .0,
         404
     );
     assert_eq!(
-        get(&c, format!("{}/version", sim.urls.hydra_public))
+        get(&c, format!("{}/version", sim.urls[Endpoint::HydraPublic]))
             .await
             .0,
         404
@@ -82,13 +83,13 @@ async fn unknown_routes_and_methods() {
         assert_eq!(r.status().as_u16(), 404, "{base}");
     }
     let r = c
-        .get(format!("{}/nope", sim.urls.kratos_public))
+        .get(format!("{}/nope", sim.urls[Endpoint::KratosPublic]))
         .send()
         .await
         .expect("request");
     assert_eq!(r.text().await.unwrap_or_default(), "404 page not found\n");
     let r = c
-        .get(format!("{}/admin/nope", sim.urls.hydra_admin))
+        .get(format!("{}/admin/nope", sim.urls[Endpoint::HydraAdmin]))
         .header("Accept", "application/json")
         .send()
         .await
@@ -97,14 +98,17 @@ async fn unknown_routes_and_methods() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], 404);
     let r = c
-        .get(format!("{}/admin/relation-tuples", sim.urls.keto_write))
+        .get(format!(
+            "{}/admin/relation-tuples",
+            sim.urls[Endpoint::KetoWrite]
+        ))
         .send()
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 405);
     assert!(r.headers().get("allow").is_some());
     let r = c
-        .get(format!("{}/oauth2/token", sim.urls.hydra_public))
+        .get(format!("{}/oauth2/token", sim.urls[Endpoint::HydraPublic]))
         .send()
         .await
         .expect("request");
@@ -136,7 +140,10 @@ async fn error_rate_one_fails_every_non_health_request_with_the_service_envelope
     for _ in 0..3 {
         let (status, body) = get(
             &c,
-            format!("{}/self-service/registration/api", urls.kratos_public),
+            format!(
+                "{}/self-service/registration/api",
+                urls[Endpoint::KratosPublic]
+            ),
         )
         .await;
         assert_eq!(status, 500);
@@ -144,10 +151,14 @@ async fn error_rate_one_fails_every_non_health_request_with_the_service_envelope
         assert_eq!(body["error"]["status"], "Internal Server Error");
         assert!(body["error"]["message"].is_string());
     }
-    let (status, body) = get(&c, format!("{}/admin/identities", urls.kratos_admin)).await;
+    let (status, body) = get(
+        &c,
+        format!("{}/admin/identities", urls[Endpoint::KratosAdmin]),
+    )
+    .await;
     assert_eq!((status, body["error"]["code"].clone()), (500, json!(500)));
     let r = c
-        .post(format!("{}/oauth2/token", urls.hydra_public))
+        .post(format!("{}/oauth2/token", urls[Endpoint::HydraPublic]))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -156,15 +167,22 @@ async fn error_rate_one_fails_every_non_health_request_with_the_service_envelope
     assert_eq!(status, 500);
     assert_eq!(body["error"], "server_error");
     assert!(body["error_description"].is_string());
-    let (status, body) = get(&c, format!("{}/admin/clients/x", urls.hydra_admin)).await;
+    let (status, body) = get(
+        &c,
+        format!("{}/admin/clients/x", urls[Endpoint::HydraAdmin]),
+    )
+    .await;
     assert_eq!(
         (status, body["error"].clone()),
         (500, json!("server_error"))
     );
-    let (status, body) = get(&c, format!("{}/namespaces", urls.keto_read)).await;
+    let (status, body) = get(&c, format!("{}/namespaces", urls[Endpoint::KetoRead])).await;
     assert_eq!((status, body["error"]["code"].clone()), (500, json!(500)));
     let r = c
-        .put(format!("{}/admin/relation-tuples", urls.keto_write))
+        .put(format!(
+            "{}/admin/relation-tuples",
+            urls[Endpoint::KetoWrite]
+        ))
         .json(&json!({"namespace": "documents", "object": "o", "relation": "r", "subject_id": "s"}))
         .send()
         .await
@@ -177,7 +195,12 @@ async fn error_rate_one_fails_every_non_health_request_with_the_service_envelope
             "{base}"
         );
     }
-    assert_eq!(get(&c, format!("{}/version", urls.keto_read)).await.0, 200);
+    assert_eq!(
+        get(&c, format!("{}/version", urls[Endpoint::KetoRead]))
+            .await
+            .0,
+        200
+    );
     assert_eq!(sim.stats().tuples, 0);
     sim.shutdown().await;
 }
@@ -194,9 +217,12 @@ async fn latency_is_added_but_not_to_health() {
     .await;
     let c = client();
     for url in [
-        format!("{}/self-service/login/api", sim.urls.kratos_public),
-        format!("{}/admin/clients/none", sim.urls.hydra_admin),
-        format!("{}/namespaces", sim.urls.keto_read),
+        format!(
+            "{}/self-service/login/api",
+            sim.urls[Endpoint::KratosPublic]
+        ),
+        format!("{}/admin/clients/none", sim.urls[Endpoint::HydraAdmin]),
+        format!("{}/namespaces", sim.urls[Endpoint::KetoRead]),
     ] {
         let t = Instant::now();
         let (status, _) = get(&c, url.clone()).await;
@@ -247,7 +273,7 @@ async fn stalls_hold_requests_until_the_stall_ends() {
     let c = client();
     let t = Instant::now();
     assert_eq!(
-        get(&c, format!("{}/health/alive", sim.urls.keto_read))
+        get(&c, format!("{}/health/alive", sim.urls[Endpoint::KetoRead]))
             .await
             .0,
         200
@@ -255,7 +281,7 @@ async fn stalls_hold_requests_until_the_stall_ends() {
     assert!(t.elapsed() < Duration::from_millis(300));
     let t = Instant::now();
     assert_eq!(
-        get(&c, format!("{}/namespaces", sim.urls.keto_read))
+        get(&c, format!("{}/namespaces", sim.urls[Endpoint::KetoRead]))
             .await
             .0,
         200
@@ -273,9 +299,10 @@ async fn bind_failure_names_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let cfg = SimConfig {
-        ports: SimPorts {
-            hydra_admin: port,
-            ..SimPorts::ephemeral()
+        ports: {
+            let mut ports = PerEndpoint::<u16>::default();
+            ports[Endpoint::HydraAdmin] = port;
+            ports
         },
         ..SimConfig::ephemeral()
     };
@@ -308,7 +335,10 @@ async fn stores_are_bounded_by_max_entries() {
         }
         let t = json!({"namespace": "documents", "object": format!("d{i}"), "relation": "viewer", "subject_id": "u"});
         let r = c
-            .put(format!("{}/admin/relation-tuples", sim.urls.keto_write))
+            .put(format!(
+                "{}/admin/relation-tuples",
+                sim.urls[Endpoint::KetoWrite]
+            ))
             .json(&t)
             .send()
             .await
@@ -323,13 +353,16 @@ async fn stores_are_bounded_by_max_entries() {
         &c,
         format!(
             "{}/admin/identities?credentials_identifier=user0%40example.com",
-            sim.urls.kratos_admin
+            sim.urls[Endpoint::KratosAdmin]
         ),
     )
     .await;
     assert_eq!(status, 200);
     let r = c
-        .get(format!("{}/sessions/whoami", sim.urls.kratos_public))
+        .get(format!(
+            "{}/sessions/whoami",
+            sim.urls[Endpoint::KratosPublic]
+        ))
         .header("X-Session-Token", &first_token)
         .send()
         .await
@@ -341,7 +374,7 @@ async fn stores_are_bounded_by_max_entries() {
 #[tokio::test]
 async fn shutdown_stops_listening() {
     let sim = sim().await;
-    let url = format!("{}/health/alive", sim.urls.keto_read);
+    let url = format!("{}/health/alive", sim.urls[Endpoint::KetoRead]);
     let c = client();
     assert_eq!(get(&c, url.clone()).await.0, 200);
     let t = Instant::now();
@@ -353,31 +386,24 @@ async fn shutdown_stops_listening() {
 
 #[test]
 fn ports_urls_and_exports() {
-    let p = SimPorts::ory_defaults(100);
+    let p = PerEndpoint::ory_defaults(100);
     assert_eq!(
         (
-            p.kratos_public,
-            p.kratos_admin,
-            p.hydra_public,
-            p.hydra_admin,
-            p.keto_read,
-            p.keto_write
+            p[Endpoint::KratosPublic],
+            p[Endpoint::KratosAdmin],
+            p[Endpoint::HydraPublic],
+            p[Endpoint::HydraAdmin],
+            p[Endpoint::KetoRead],
+            p[Endpoint::KetoWrite]
         ),
         (4533, 4534, 4544, 4545, 4566, 4567)
     );
-    assert_eq!(SimPorts::ephemeral().keto_write, 0);
+    assert_eq!(PerEndpoint::<u16>::default()[Endpoint::KetoWrite], 0);
     let cfg = SimConfig::ephemeral();
     assert_eq!(cfg.host.to_string(), "127.0.0.1");
     assert_eq!(cfg.keto_namespaces, vec!["documents", "groups", "users"]);
     assert!(cfg.kratos.is_none() && cfg.hydra.is_none() && cfg.keto.is_none());
-    let urls = SimUrls {
-        kratos_public: "http://127.0.0.1:4433".into(),
-        kratos_admin: "http://127.0.0.1:4434".into(),
-        hydra_public: "http://127.0.0.1:4444".into(),
-        hydra_admin: "http://127.0.0.1:4445".into(),
-        keto_read: "http://127.0.0.1:4466".into(),
-        keto_write: "http://127.0.0.1:4467".into(),
-    };
+    let urls = PerEndpoint::ory_defaults(0).map(|_, port| format!("http://127.0.0.1:{port}"));
     let exports = urls.export_lines();
     let lines: Vec<&str> = exports.lines().collect();
     assert_eq!(
