@@ -10,6 +10,7 @@ pub mod engine;
 pub mod metrics;
 pub mod model;
 pub mod ory;
+pub mod precise_sleep;
 pub mod report;
 pub mod scenario;
 pub mod secret;
