@@ -10,6 +10,7 @@ pub mod engine;
 pub mod ground;
 pub mod metrics;
 pub mod ory;
+pub mod precise_sleep;
 pub mod report;
 pub mod scenario;
 pub mod secret;

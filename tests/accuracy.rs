@@ -178,3 +178,213 @@ fn a_stall_shows_in_corrected_latency_only_and_the_closed_model_hides_it() {
         "the closed model hides the stall at p99 ({closed_p99} µs): coordinated omission"
     );
 }
+
+/// Three checks in a row, the third after 100 ms of thinking: the flow of the per-step
+/// accuracy tests. Nothing writes `o1`, so the simulator answers "denied".
+const THREE_CHECKS: &str = r#"
+name = "three-checks"
+
+[[flow]]
+name = "three-checks"
+
+  [[flow.step]]
+  name = "first"
+  op = "keto.check"
+  namespace = "documents"
+  object = "o1"
+  relation = "viewer"
+  subject_id = "u1"
+  expect = "denied"
+
+  [[flow.step]]
+  name = "second"
+  op = "keto.check"
+  namespace = "documents"
+  object = "o1"
+  relation = "viewer"
+  subject_id = "u2"
+  expect = "denied"
+  think = "100ms"
+
+  [[flow.step]]
+  name = "third"
+  op = "keto.check"
+  namespace = "documents"
+  object = "o1"
+  relation = "viewer"
+  subject_id = "u3"
+  expect = "denied"
+"#;
+
+/// Runs the three-check flow against `sim`'s Keto and returns the report.
+fn run_three_checks(urls: &PerEndpoint<String>, args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("three-checks.toml");
+    std::fs::write(&scenario, THREE_CHECKS).unwrap();
+    let path = dir.path().join("report.json");
+    let out = run(orysim()
+        .arg("run")
+        .arg("--scenario")
+        .arg(&scenario)
+        .args([
+            "--keto-read",
+            &urls[Endpoint::KetoRead],
+            "--keto-write",
+            &urls[Endpoint::KetoWrite],
+        ])
+        .args(args)
+        .arg("--report")
+        .arg(&path));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    read_json(&path)
+}
+
+/// The three-check flow against a Keto that takes 20 ms per call: a reference client's p50 (the
+/// truth for one call) and the run's report.
+fn three_checks_at_20ms(args: &[&str]) -> (u64, Value) {
+    let (rt, sim) = sim_with_keto(FaultSpec {
+        latency: Duration::from_millis(20),
+        ..FaultSpec::default()
+    });
+    let truth = reference_p50_us(&sim.urls[Endpoint::KetoRead], 100);
+    let report = run_three_checks(&sim.urls, args);
+    rt.block_on(sim.shutdown());
+    (truth, report)
+}
+
+fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["step"] == name)
+        .unwrap_or_else(|| panic!("step {name} in the report"))
+}
+
+fn flow<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["flows"]
+        .as_array()
+        .expect("the report has flows")
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("flow {name} in the report"))
+}
+
+fn us(v: &Value, figure: &str, q: &str) -> u64 {
+    v[figure][q]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{figure}.{q} in {v}"))
+}
+
+#[test]
+fn open_model_charges_each_step_its_own_latency_and_the_flow_the_sum() {
+    let _serial = serial();
+    let (truth, report) = three_checks_at_20ms(&["--rate", "20/s", "-d", "4s"]);
+
+    for name in ["first", "second", "third"] {
+        let s = step(&report, name);
+        let (corrected, uncorrected) = (
+            us(s, "latency_us", "p50"),
+            us(s, "latency_uncorrected_us", "p50"),
+        );
+        eprintln!("{name}: corrected p50 {corrected} µs, uncorrected {uncorrected} µs, reference {truth} µs");
+        assert!(
+            corrected >= 20_000,
+            "{name}: p50 {corrected} µs is below the injected 20 ms"
+        );
+        assert!(
+            corrected.abs_diff(truth) <= 1_000,
+            "{name}: corrected p50 {corrected} µs, a reference client saw {truth} µs"
+        );
+        assert!(
+            corrected.abs_diff(uncorrected) <= 1_000,
+            "{name}: corrected p50 {corrected} µs vs uncorrected {uncorrected} µs"
+        );
+    }
+    let f = flow(&report, "three-checks");
+    assert_eq!(f["scenario"], "three-checks");
+    assert_eq!(f["service"], "keto");
+    assert_eq!(f["steps"], 3);
+    assert_eq!(f["errors"], 0);
+    assert_eq!(f["count"], step(&report, "third")["count"]);
+    let duration = us(f, "duration_us", "p50");
+    let expected = 3 * truth + 100_000;
+    eprintln!("flow: p50 {duration} µs, expected about {expected} µs");
+    assert!(
+        duration.abs_diff(expected) <= 2_000,
+        "flow p50 {duration} µs, expected three checks plus 100 ms of think: {expected} µs"
+    );
+    assert!(us(f, "duration_uncorrected_us", "p50") <= duration);
+}
+
+#[test]
+fn a_stall_charges_the_first_step_and_the_flow_not_the_steps_after_it() {
+    let _serial = serial();
+    // One 1 s stall in an 11 s run (the simulator stalls in the last second of every 10 s).
+    // Few virtual users: arrivals during the stall wait for one, as in the single-step test.
+    let (rt, sim) = sim_with_keto(FaultSpec {
+        latency: Duration::from_millis(20),
+        stall: Some(Stall {
+            every: Duration::from_secs(10),
+            length: Duration::from_secs(1),
+        }),
+        ..FaultSpec::default()
+    });
+    let report = run_three_checks(
+        &sim.urls,
+        &["--rate", "40/s", "--max-vus", "12", "-d", "11s"],
+    );
+    rt.block_on(sim.shutdown());
+
+    let first = step(&report, "first");
+    assert!(
+        us(first, "latency_us", "p99") >= 500_000,
+        "the first step must show the stall: {first}"
+    );
+    let f = flow(&report, "three-checks");
+    assert!(
+        us(f, "duration_us", "p99") >= 500_000,
+        "the flow's duration must show the stall: {f}"
+    );
+    for name in ["second", "third"] {
+        let s = step(&report, name);
+        // A later step sees the stall only when the stall hit that step itself: then its
+        // server time (uncorrected) shows it too. The correction adds only orysim's own
+        // lateness, never the time the steps before it waited.
+        for q in ["p50", "p90", "p99", "max"] {
+            let (corrected, uncorrected) =
+                (us(s, "latency_us", q), us(s, "latency_uncorrected_us", q));
+            assert!(
+                corrected.abs_diff(uncorrected) <= 2_000,
+                "{name} {q}: corrected {corrected} µs vs uncorrected {uncorrected} µs"
+            );
+        }
+        assert!(us(s, "latency_us", "p50") < 25_000, "{name}: {s}");
+    }
+}
+
+#[test]
+fn the_closed_model_times_steps_and_flows_from_their_actual_start() {
+    let _serial = serial();
+    let (truth, report) = three_checks_at_20ms(&["-c", "2", "-d", "3s"]);
+    for name in ["first", "second", "third"] {
+        let s = step(&report, name);
+        assert!(
+            s.get("latency_uncorrected_us").is_none(),
+            "closed model: {s}"
+        );
+        let p50 = us(s, "latency_us", "p50");
+        assert!(
+            p50.abs_diff(truth) <= 1_000,
+            "{name}: p50 {p50} µs, a reference client saw {truth} µs"
+        );
+    }
+    let f = flow(&report, "three-checks");
+    assert!(f.get("duration_uncorrected_us").is_none());
+    let duration = us(f, "duration_us", "p50");
+    let expected = 3 * truth + 100_000;
+    assert!(
+        duration.abs_diff(expected) <= 3_000,
+        "flow p50 {duration} µs, expected about {expected} µs"
+    );
+}

@@ -201,7 +201,7 @@ fn the_open_model_keeps_its_rate_and_records_both_latencies() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.to_lowercase().contains("intended"),
+        text.contains("coordinated-omission corrected"),
         "summary must say latency is corrected:\n{text}"
     );
     let report = read_json(&path);

@@ -280,7 +280,12 @@ async fn run_against(
         .iter()
         .flat_map(|g| interp::metric_keys(g))
         .collect();
-    let recorder = Recorder::with_steps(&keys);
+    let flows: Vec<_> = scenario
+        .groups
+        .iter()
+        .flat_map(|g| interp::flow_infos(g))
+        .collect();
+    let recorder = Recorder::with_steps_and_flows(&keys, &flows);
     let env = Arc::new(Env {
         clients: Clients::new(http.clone(), endpoints, &opts),
         run_tag: data::run_tag(SystemTime::now()),

@@ -7,8 +7,9 @@
 //! [`MetricKey`] it knows: every plain operation (id `op.index()`), then the named scenario steps
 //! registered when the recorder was built. Recording is an index into a vector, no hashing.
 
+use super::flow::{FlowInfo, FlowKey, FlowStats};
 use super::snapshot::{OpStats, Snapshot};
-use crate::ground::{MetricKey, Op, Outcome};
+use crate::ground::{ErrorClass, MetricKey, Op, Outcome};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -31,10 +32,17 @@ impl From<Op> for MetricId {
     }
 }
 
+/// Dense index of a registered flow in one [`Recorder`] ([`Recorder::flow_id`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowId(u32);
+
 #[derive(Default)]
 struct Shard {
     /// Indexed by `MetricId::index`; allocated on first use so unused keys cost nothing.
     ops: Vec<Option<OpStats>>,
+    /// Indexed by `FlowId`; allocated on first use. Flows are not requests: they add nothing to
+    /// `requests` or `errors`.
+    flows: Vec<Option<FlowStats>>,
     requests: u64,
     errors: u64,
 }
@@ -52,6 +60,8 @@ pub struct Recorder {
     keys: Box<[MetricKey]>,
     /// Id of each registered named step (plain operations need no look-up).
     steps: HashMap<MetricKey, MetricId>,
+    /// The registered flows, indexed by `FlowId`.
+    flows: Box<[FlowInfo]>,
 }
 
 impl Recorder {
@@ -69,9 +79,20 @@ impl Recorder {
         Recorder::with_shards_and_steps(default_shards(), steps)
     }
 
+    /// A recorder for named steps and for the durations of the given flows
+    /// (see [`Recorder::flow_id`]).
+    pub fn with_steps_and_flows(steps: &[MetricKey], flows: &[FlowInfo]) -> Arc<Recorder> {
+        Recorder::build(default_shards(), steps, flows)
+    }
+
     /// `n` shards; every plain operation plus the given keys. Keys without a step name are
     /// plain operations, which are always there; a key given twice gets one id.
     pub fn with_shards_and_steps(n: usize, steps: &[MetricKey]) -> Arc<Recorder> {
+        Recorder::build(n, steps, &[])
+    }
+
+    /// A flow given twice gets one id.
+    fn build(n: usize, steps: &[MetricKey], flows: &[FlowInfo]) -> Arc<Recorder> {
         let mut keys: Vec<MetricKey> = Op::ALL.iter().map(|&op| MetricKey::op(op)).collect();
         let mut ids = HashMap::new();
         for key in steps.iter().filter(|k| k.step.is_some()) {
@@ -81,10 +102,17 @@ impl Recorder {
                 MetricId(id)
             });
         }
+        let mut unique_flows: Vec<FlowInfo> = Vec::new();
+        for flow in flows {
+            if !unique_flows.iter().any(|f| f.key == flow.key) {
+                unique_flows.push(flow.clone());
+            }
+        }
         let shards = (0..n.max(1))
             .map(|_| {
                 Mutex::new(Shard {
                     ops: (0..keys.len()).map(|_| None).collect(),
+                    flows: (0..unique_flows.len()).map(|_| None).collect(),
                     ..Shard::default()
                 })
             })
@@ -93,7 +121,16 @@ impl Recorder {
             shards,
             keys: keys.into_boxed_slice(),
             steps: ids,
+            flows: unique_flows.into_boxed_slice(),
         })
+    }
+
+    /// The id to record the duration of `key`'s iterations under, when it was registered.
+    pub fn flow_id(&self, key: &FlowKey) -> Option<FlowId> {
+        self.flows
+            .iter()
+            .position(|f| &f.key == key)
+            .map(|i| FlowId(i as u32))
     }
 
     /// The id to record `key` under: plain operations always have one, named steps only when
@@ -137,6 +174,9 @@ impl Recorder {
             for stats in shard.ops.iter().flatten() {
                 snap.insert(stats.clone());
             }
+            for stats in shard.flows.iter().flatten() {
+                snap.insert_flow(stats.clone());
+            }
         }
         snap
     }
@@ -146,6 +186,7 @@ impl Recorder {
         for i in 0..self.shards.len() {
             let mut shard = self.lock(i);
             shard.ops.iter_mut().for_each(|s| *s = None);
+            shard.flows.iter_mut().for_each(|s| *s = None);
             shard.requests = 0;
             shard.errors = 0;
         }
@@ -193,6 +234,37 @@ impl RecorderHandle {
         shard.ops[i]
             .get_or_insert_with(|| OpStats::for_key(&keys[i]))
             .record(latency_us, uncorrected_us, outcome);
+    }
+}
+
+impl RecorderHandle {
+    /// Records one iteration of a flow, from `start` to its last step's `end`. `intended` is
+    /// the iteration's scheduled start in the open model (the duration then counts from it, and
+    /// the duration from `start` is kept beside it); `failed` is the error class of the step
+    /// the iteration ended at, if one failed.
+    pub fn record_flow(
+        &self,
+        id: FlowId,
+        intended: Option<Instant>,
+        start: Instant,
+        end: Instant,
+        failed: Option<ErrorClass>,
+    ) {
+        let actual_us = micros(end.saturating_duration_since(start));
+        let (duration_us, uncorrected_us) = match intended {
+            Some(at) => (micros(end.saturating_duration_since(at)), Some(actual_us)),
+            None => (actual_us, None),
+        };
+        let i = id.0 as usize;
+        let flows = &self.recorder.flows;
+        assert!(
+            i < flows.len(),
+            "flow id {i} was not issued by this recorder"
+        );
+        let mut shard = self.recorder.lock(self.shard);
+        shard.flows[i]
+            .get_or_insert_with(|| FlowStats::new(flows[i].clone()))
+            .record(duration_us, uncorrected_us, failed);
     }
 }
 

@@ -2,6 +2,7 @@
 //! step) latency histograms, domain verdicts and error classes. Exporters read snapshots; they
 //! never touch the recorder.
 
+use super::flow::{FlowKey, FlowStats};
 use super::histogram::{new_latency_histogram, LatencyHistogram};
 use crate::ground::{ErrorClass, Kind, MetricKey, Op, Outcome, Service, Verdict};
 use std::collections::BTreeMap;
@@ -135,6 +136,8 @@ impl ServiceTotals {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     ops: BTreeMap<MetricKey, OpStats>,
+    /// Per-flow iteration durations; not requests, so no roll-up counts them.
+    flows: BTreeMap<FlowKey, FlowStats>,
 }
 
 impl Snapshot {
@@ -170,6 +173,28 @@ impl Snapshot {
                 None => {
                     self.ops.insert(key.clone(), stats.clone());
                 }
+            }
+        }
+        for stats in other.flows.values() {
+            self.insert_flow(stats.clone());
+        }
+    }
+
+    /// Every flow's durations, ordered by scenario, then flow name.
+    pub fn flows(&self) -> impl Iterator<Item = &FlowStats> {
+        self.flows.values()
+    }
+
+    pub fn flow(&self, key: &FlowKey) -> Option<&FlowStats> {
+        self.flows.get(key)
+    }
+
+    /// Adds `stats` under its flow, merging with what is already there.
+    pub fn insert_flow(&mut self, stats: FlowStats) {
+        match self.flows.get_mut(stats.key()) {
+            Some(existing) => existing.merge(&stats),
+            None => {
+                self.flows.insert(stats.key().clone(), stats);
             }
         }
     }

@@ -9,7 +9,9 @@
 
 use super::{Mode, RunInfo, TargetKind};
 use crate::ground::{ErrorClass, Kind, MetricKey, Op, Service, Verdict};
-use crate::metrics::{new_latency_histogram, LatencyHistogram, OpStats, Snapshot};
+use crate::metrics::{
+    new_latency_histogram, FlowInfo, FlowKey, FlowStats, LatencyHistogram, OpStats, Snapshot,
+};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
@@ -57,6 +59,10 @@ pub struct Report {
     /// One entry per operation that was called, and one per named scenario step that called it,
     /// ordered by operation (service, then flow order), then step name, the plain entry first.
     pub operations: Vec<OperationReport>,
+    /// One entry per scenario flow that ran: how long its iterations took end to end. Added in
+    /// schema 1 without a version bump (additive; absent in older reports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<FlowReport>,
     /// The warm-up period left out of every other figure; absent without `--warmup`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<WarmupReport>,
@@ -216,6 +222,41 @@ pub struct OperationReport {
     pub histogram_uncorrected: Option<String>,
 }
 
+/// The iterations of one scenario flow. A flow is not a request: its figures are not part of
+/// any request total, rate or error rate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowReport {
+    /// The scenario (group) the flow belongs to, e.g. `keto` in the `all` scenario.
+    pub scenario: String,
+    /// The flow's name in its scenario file.
+    pub name: String,
+    /// The service every step calls; null when the flow spans several.
+    pub service: Option<Service>,
+    /// Steps in the flow.
+    pub steps: u64,
+    /// Iterations that issued their first call (`ok + errors`).
+    pub count: u64,
+    /// Iterations whose every step worked as expected.
+    pub ok: u64,
+    /// Iterations that ended at a failed step.
+    pub errors: u64,
+    /// `count / elapsed_seconds`; null when elapsed is 0.
+    pub iterations_per_second: Option<f64>,
+    /// Error class of the failed step to count; their sum is `errors`.
+    pub error_classes: BTreeMap<String, u64>,
+    /// Iteration duration in microseconds, from its start to its last step's end (the failed
+    /// step's, for a failed iteration), think time between steps included. In the open model it
+    /// counts from the iteration's scheduled start (coordinated-omission corrected).
+    pub duration_us: LatencySummary,
+    /// Open model only: from the iteration's actual start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_uncorrected_us: Option<LatencySummary>,
+    /// Histogram of `duration_us`, encoded like an operation's `histogram`.
+    pub histogram: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram_uncorrected: Option<String>,
+}
+
 /// Latency figures in microseconds. Percentiles are HDR values (3 significant digits).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -338,6 +379,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         .collect();
 
     let operations = snap.ops().map(|s| operation(s, elapsed)).collect();
+    let flows = snap.flows().map(|f| flow(f, elapsed)).collect();
 
     Report {
         schema_version: SCHEMA_VERSION,
@@ -367,6 +409,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         },
         services,
         operations,
+        flows,
         warmup: info.warmup.as_ref().map(|w| WarmupReport {
             seconds: w.duration.as_micros() as f64 / 1e6,
             requests: w.requests,
@@ -396,6 +439,24 @@ fn operation(s: &OpStats, elapsed: Duration) -> OperationReport {
         latency_uncorrected_us: s.uncorrected.as_ref().map(LatencySummary::of),
         histogram: encode_histogram(&s.latency),
         histogram_uncorrected: s.uncorrected.as_ref().map(encode_histogram),
+    }
+}
+
+fn flow(f: &FlowStats, elapsed: Duration) -> FlowReport {
+    FlowReport {
+        scenario: f.info.key.scenario.to_string(),
+        name: f.info.key.flow.to_string(),
+        service: f.info.service,
+        steps: f.info.steps as u64,
+        count: f.count(),
+        ok: f.ok,
+        errors: f.error_count(),
+        iterations_per_second: per_second(f.count(), elapsed),
+        error_classes: f.errors.iter().map(|(c, n)| (c.key(), *n)).collect(),
+        duration_us: LatencySummary::of(&f.duration),
+        duration_uncorrected_us: f.uncorrected.as_ref().map(LatencySummary::of),
+        histogram: encode_histogram(&f.duration),
+        histogram_uncorrected: f.uncorrected.as_ref().map(encode_histogram),
     }
 }
 
@@ -437,7 +498,43 @@ impl Report {
             })?;
             snap.insert(stats);
         }
+        for f in &self.flows {
+            let stats = f
+                .to_stats()
+                .with_context(|| format!("flow `{}/{}` in the report", f.scenario, f.name))?;
+            snap.insert_flow(stats);
+        }
         Ok(snap)
+    }
+}
+
+impl FlowReport {
+    fn to_stats(&self) -> anyhow::Result<FlowStats> {
+        let mut stats = FlowStats::new(FlowInfo {
+            key: FlowKey::new(&self.scenario, &self.name),
+            service: self.service,
+            steps: usize::try_from(self.steps).context("field `steps`")?,
+        });
+        stats.ok = self.ok;
+        for (key, &n) in &self.error_classes {
+            let class =
+                ErrorClass::from_key(key).ok_or_else(|| anyhow!("unknown error class `{key}`"))?;
+            *stats.errors.entry(class).or_insert(0) += n;
+        }
+        stats.duration = decode_histogram(&self.histogram).context("field `histogram`")?;
+        stats.uncorrected = match &self.histogram_uncorrected {
+            Some(enc) => Some(decode_histogram(enc).context("field `histogram_uncorrected`")?),
+            None => None,
+        };
+        if stats.count() != self.count || stats.duration.len() != self.count {
+            bail!(
+                "ok and error classes add up to {} and the histogram holds {}, but count is {}",
+                stats.count(),
+                stats.duration.len(),
+                self.count
+            );
+        }
+        Ok(stats)
     }
 }
 
@@ -736,6 +833,60 @@ pub(crate) mod tests {
         snap
     }
 
+    /// `steps_snapshot` plus flows: a multi-step Keto flow with failed iterations, a
+    /// single-step one, and one that spans services (open model: both durations).
+    pub(crate) fn flows_snapshot() -> Snapshot {
+        let mut snap = steps_snapshot();
+        let mut add = |scenario: &str, flow: &str, service, steps, n: u64, us: u64| {
+            let mut f = FlowStats::new(FlowInfo {
+                key: FlowKey::new(scenario, flow),
+                service,
+                steps,
+            });
+            for i in 0..n {
+                let failed = (i % 10 == 9).then_some(ErrorClass::Timeout);
+                f.record(us + i, Some(us * 9 / 10 + i), failed);
+            }
+            snap.insert_flow(f);
+        };
+        add("keto", "share-album", Some(Service::Keto), 4, 20, 42_000);
+        add("keto", "check", Some(Service::Keto), 1, 50, 400);
+        add("login-token-check", "login", None, 3, 10, 150_000);
+        snap
+    }
+
+    #[test]
+    fn flows_are_reported_apart_from_requests() {
+        let snap = flows_snapshot();
+        let r = build(&sample_info(), &snap);
+        assert_eq!(r.totals.requests, steps_snapshot().total_requests());
+        assert_eq!(r.flows.len(), 3);
+        let share = r.flows.iter().find(|f| f.name == "share-album").unwrap();
+        assert_eq!(
+            (share.scenario.as_str(), share.service),
+            ("keto", Some(Service::Keto))
+        );
+        assert_eq!(
+            (share.steps, share.count, share.ok, share.errors),
+            (4, 20, 18, 2)
+        );
+        assert_eq!(share.error_classes.get("timeout"), Some(&2));
+        assert!((share.duration_us.p50 as i64 - 42_010).abs() <= 50);
+        assert!(share.duration_uncorrected_us.as_ref().unwrap().p50 < share.duration_us.p50);
+        let login = r.flows.iter().find(|f| f.name == "login").unwrap();
+        assert_eq!(login.service, None);
+        let v = serde_json::to_value(&r).unwrap();
+        assert!(v["flows"][0]["histogram"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty()));
+        // A report without flows (older, or closed to flows) leaves the key out and still reads.
+        let plain = build(&sample_info(), &sample_snapshot());
+        let v = serde_json::to_value(&plain).unwrap();
+        assert!(v.get("flows").is_none());
+        let parsed: Report = serde_json::from_value(v).unwrap();
+        assert!(parsed.flows.is_empty());
+    }
+
     fn json_has_no_non_finite(v: &serde_json::Value) {
         match v {
             serde_json::Value::Number(n) => {
@@ -902,7 +1053,12 @@ pub(crate) mod tests {
 
     #[test]
     fn json_round_trip_rebuilds_an_equal_snapshot() {
-        for original in [sample_snapshot(), open_model_snapshot(), steps_snapshot()] {
+        for original in [
+            sample_snapshot(),
+            open_model_snapshot(),
+            steps_snapshot(),
+            flows_snapshot(),
+        ] {
             let report = build(&sample_info(), &original);
             let text = serde_json::to_string_pretty(&report).unwrap();
             let parsed: Report = serde_json::from_str(&text).unwrap();
@@ -921,6 +1077,14 @@ pub(crate) mod tests {
                     a.latency.value_at_quantile(0.99),
                     b.latency.value_at_quantile(0.99)
                 );
+                assert_eq!(a.uncorrected, b.uncorrected);
+            }
+            assert_eq!(rebuilt.flows().count(), original.flows().count());
+            for a in original.flows() {
+                let b = rebuilt.flow(a.key()).unwrap();
+                assert_eq!(a.info, b.info);
+                assert_eq!((a.ok, &a.errors), (b.ok, &b.errors));
+                assert_eq!(a.duration, b.duration);
                 assert_eq!(a.uncorrected, b.uncorrected);
             }
             // The rebuilt snapshot is mergeable with live data.

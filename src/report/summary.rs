@@ -8,7 +8,7 @@
 use super::json::{headline_verdicts, per_second, services_in_order};
 use super::{Mode, RunInfo, TargetKind};
 use crate::ground::{Op, Service, Verdict};
-use crate::metrics::{LatencyHistogram, OpStats, Snapshot};
+use crate::metrics::{FlowStats, LatencyHistogram, OpStats, Snapshot};
 use std::time::Duration;
 
 /// How to render: with ANSI colours or not, and the terminal width to stay within.
@@ -432,18 +432,58 @@ fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-fn table_rows(stats: &[&OpStats]) -> Vec<Vec<Cell>> {
+/// One measured line of the latency table: an operation, a named step or a flow.
+struct Measured<'a> {
+    label: String,
+    count: u64,
+    latency: &'a LatencyHistogram,
+    uncorrected: Option<&'a LatencyHistogram>,
+    errors: u64,
+}
+
+impl<'a> From<&&'a OpStats> for Measured<'a> {
+    fn from(s: &&'a OpStats) -> Self {
+        Measured {
+            label: label(s),
+            count: s.count(),
+            latency: &s.latency,
+            uncorrected: s.uncorrected.as_ref(),
+            errors: s.error_count(),
+        }
+    }
+}
+
+impl<'a> From<&&'a FlowStats> for Measured<'a> {
+    fn from(f: &&'a FlowStats) -> Self {
+        Measured {
+            label: flow_label(f),
+            count: f.count(),
+            latency: &f.duration,
+            uncorrected: f.uncorrected.as_ref(),
+            errors: f.error_count(),
+        }
+    }
+}
+
+/// Row label of a flow's duration: `flow scenario/name`.
+fn flow_label(f: &FlowStats) -> String {
+    format!("flow {}", f.key().label())
+}
+
+fn table_rows(measured: &[Measured]) -> Vec<Vec<Cell>> {
     let mut rows = Vec::new();
-    for s in stats {
-        let errors = s.error_count();
-        let mut row = vec![Cell::plain(label(s)), Cell::plain(s.count().to_string())];
-        row.extend(latency_cells(&s.latency));
+    for m in measured {
+        let mut row = vec![
+            Cell::plain(m.label.clone()),
+            Cell::plain(m.count.to_string()),
+        ];
+        row.extend(latency_cells(m.latency));
         row.push(Cell {
-            text: errors.to_string(),
-            color: (errors > 0).then_some(Color::Red),
+            text: m.errors.to_string(),
+            color: (m.errors > 0).then_some(Color::Red),
         });
         rows.push(row);
-        if let Some(unc) = &s.uncorrected {
+        if let Some(unc) = m.uncorrected {
             let mut row = vec![Cell::plain("  ↳ uncorrected"), Cell::plain("")];
             row.extend(latency_cells(unc));
             row.push(Cell::plain(""));
@@ -453,8 +493,8 @@ fn table_rows(stats: &[&OpStats]) -> Vec<Vec<Cell>> {
     rows
 }
 
-fn render_table(stats: &[&OpStats], style: &Style) -> Vec<String> {
-    let mut rows = table_rows(stats);
+fn render_table(measured: &[Measured], style: &Style) -> Vec<String> {
+    let mut rows = table_rows(measured);
     let col_width = |rows: &[Vec<Cell>], i: usize| {
         rows.iter()
             .map(|r| display_width(&r[i].text))
@@ -620,13 +660,20 @@ fn render_service(
     if stats.iter().any(|s| s.uncorrected.is_some()) {
         out.extend(wrap_words(
             "   ",
-            "Latency from the intended start (coordinated-omission corrected); \
-             ↳ rows: from the actual send (uncorrected).",
+            "Latency from when each call was due (coordinated-omission corrected; a later \
+             step is due when the one before it ended); ↳ rows: from the actual send.",
             3,
             style.width,
         ));
     }
-    out.extend(render_table(&stats, style));
+    let flows = shown_flows(snap, Some(service));
+    let measured: Vec<Measured> = stats
+        .iter()
+        .map(Measured::from)
+        .chain(flows.iter().map(Measured::from))
+        .collect();
+    out.extend(render_table(&measured, style));
+    render_flow_errors(out, &flows, style);
 
     for s in &stats {
         if s.errors.is_empty() {
@@ -663,6 +710,51 @@ fn render_service(
             style.width,
         ));
     }
+}
+
+/// The flows the summary shows under `service` (`None`: flows that span several services):
+/// those of more than one step, whose duration says more than their one call's latency.
+fn shown_flows(snap: &Snapshot, service: Option<Service>) -> Vec<&FlowStats> {
+    snap.flows()
+        .filter(|f| f.info.service == service && f.info.steps > 1 && f.count() > 0)
+        .collect()
+}
+
+fn render_flow_errors(out: &mut Vec<String>, flows: &[&FlowStats], style: &Style) {
+    for f in flows.iter().filter(|f| !f.errors.is_empty()) {
+        let items: Vec<String> = f
+            .errors
+            .iter()
+            .map(|(class, n)| format!("{class} {}", paint(style, Color::Red, &format!("×{n}"))))
+            .collect();
+        out.extend(wrap_items(
+            &format!(
+                "   {}: ",
+                truncate(&flow_label(f), listing_label_max(style))
+            ),
+            &items,
+            5,
+            style.width,
+        ));
+    }
+}
+
+/// Flows whose steps call several services get a block of their own after the services.
+fn render_cross_service_flows(out: &mut Vec<String>, snap: &Snapshot, style: &Style) {
+    let flows = shown_flows(snap, None);
+    if flows.is_empty() {
+        return;
+    }
+    out.push(String::new());
+    out.extend(wrap_words(
+        &format!("{}Flows across services: ", icon("🔀")),
+        "iteration duration, start to last step's end",
+        3,
+        style.width,
+    ));
+    let measured: Vec<Measured> = flows.iter().map(Measured::from).collect();
+    out.extend(render_table(&measured, style));
+    render_flow_errors(out, &flows, style);
 }
 
 /// Labels before the error and verdict lists under the table take at most half the line, but
@@ -706,6 +798,7 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
         out.push(String::new());
         render_service(&mut out, info, snap, service, style);
     }
+    render_cross_service_flows(&mut out, snap, style);
 
     let requests = snap.total_requests();
     let errors = snap.total_errors();
@@ -772,7 +865,7 @@ mod tests {
     use crate::ground::{ErrorClass, Op, Outcome};
     use crate::metrics::OpStats;
     use crate::report::json::tests::{
-        open_model_snapshot, sample_info, sample_snapshot, steps_snapshot,
+        flows_snapshot, open_model_snapshot, sample_info, sample_snapshot, steps_snapshot,
     };
 
     fn plain() -> Style {
@@ -962,7 +1055,7 @@ mod tests {
         let header = format!("✅ {name} workload complete");
         let start = text.find(&header).unwrap();
         let rest = &text[start..];
-        let end = ["\n\n✅", "\n\n🏁"]
+        let end = ["\n\n✅", "\n\n🔀", "\n\n🏁"]
             .iter()
             .filter_map(|m| rest[header.len()..].find(m))
             .min()
@@ -1068,6 +1161,35 @@ mod tests {
         );
         assert!(
             text.contains("   keto.check · after-login: http_503 ×2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn multi_step_flows_get_a_duration_row_under_their_service_or_across_services() {
+        let mut info = sample_info();
+        info.services = vec![Service::Keto];
+        let text = render(&info, &flows_snapshot(), &plain());
+        assert_fits(&text, 80);
+        let keto = block(&text, "Keto");
+        let share = row(keto, "flow keto/share-album");
+        assert_eq!((share[1], share[7]), ("20", "2"), "{text}");
+        assert!(share[2].ends_with("ms"), "{share:?}");
+        assert!(
+            keto.contains("   flow keto/share-album: timeout ×2\n"),
+            "{text}"
+        );
+        // A one-step flow's duration is its call's latency: not repeated.
+        assert!(!text.contains("flow keto/check"), "{text}");
+        // A flow over several services is not any one service's.
+        let cross = &text[text.find("Flows across services").expect(&text)..];
+        let login = row(cross, "flow login-token-check/login");
+        assert_eq!(login[1], "10");
+        assert!(!keto.contains("login-token-check"), "{text}");
+        // Flows are not requests: the overall count is the calls'.
+        let requests = steps_snapshot().total_requests();
+        assert!(
+            text.contains(&format!("Overall: {requests} requests")),
             "{text}"
         );
     }

@@ -84,14 +84,14 @@ impl Faults {
         }
         let wait = self.stall_wait();
         if !wait.is_zero() {
-            super::timer::sleep(wait).await;
+            crate::precise_sleep::sleep(wait).await;
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let r1 = splitmix64(self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let r2 = splitmix64(r1);
         let delay = self.latency(unit(r1));
         if !delay.is_zero() {
-            super::timer::sleep(delay).await;
+            crate::precise_sleep::sleep(delay).await;
         }
         self.spec.error_rate > 0.0 && unit(r2) < self.spec.error_rate
     }

@@ -22,7 +22,6 @@ mod kratos;
 mod store;
 #[cfg(test)]
 mod tests;
-mod timer;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

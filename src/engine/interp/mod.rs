@@ -19,7 +19,7 @@ use super::vu::{judge, Vu};
 use super::workload::Workload;
 use crate::ground::MetricKey;
 use crate::ground::{ErrorClass, Kind, Outcome, Service};
-use crate::metrics::{MetricId, Recorder};
+use crate::metrics::{FlowId, FlowInfo, FlowKey, MetricId, Recorder};
 use crate::scenario::model::{Expect, Flow, Group, PoolDecl, Step};
 use crate::scenario::template::Value;
 use exec::Done;
@@ -28,7 +28,7 @@ use rand::rngs::SmallRng;
 use rand::Rng;
 use render::{render, Context, Draws, Endpoints};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What every group of a run shares.
 pub struct Env {
@@ -119,6 +119,8 @@ pub struct GroupWorkload {
     flow_mix: Vec<usize>,
     /// Per flow, per step: where its calls are recorded.
     metrics: Vec<Vec<MetricId>>,
+    /// Per flow: where its iteration durations are recorded (registered flows only).
+    flow_ids: Vec<Option<FlowId>>,
     /// The first virtual user of this group; users `first_id + i` for `i < dedicated.len()`
     /// run only flow `dedicated[i]`.
     first_id: usize,
@@ -132,6 +134,23 @@ pub fn metric_keys(group: &Group) -> Vec<MetricKey> {
         .iter()
         .chain(group.flows.iter().flat_map(|f| &f.steps))
         .map(step_key)
+        .collect()
+}
+
+/// Every flow of the group, in flow order, for `Recorder::with_steps_and_flows`.
+pub fn flow_infos(group: &Group) -> Vec<FlowInfo> {
+    group
+        .flows
+        .iter()
+        .map(|flow| {
+            let first = flow.steps.first().map(|s| s.op.service());
+            let one_service = flow.steps.iter().all(|s| Some(s.op.service()) == first);
+            FlowInfo {
+                key: FlowKey::new(&group.name, &flow.name),
+                service: first.filter(|_| one_service),
+                steps: flow.steps.len(),
+            }
+        })
         .collect()
 }
 
@@ -176,6 +195,10 @@ impl GroupWorkload {
             .iter()
             .map(|f| f.steps.iter().map(|s| metric_id(recorder, s)).collect())
             .collect();
+        let flow_ids = flow_infos(&group)
+            .iter()
+            .map(|f| recorder.flow_id(&f.key))
+            .collect();
         let dedicated = group
             .flows
             .iter()
@@ -190,6 +213,7 @@ impl GroupWorkload {
             mixes,
             flow_mix,
             metrics,
+            flow_ids,
             first_id,
             dedicated,
         }
@@ -261,6 +285,8 @@ impl GroupWorkload {
     }
 
     async fn run_flow(&self, index: usize, vu: &mut Vu, local: &mut GroupLocal) {
+        // The iteration's actual start, for the flow's uncorrected duration.
+        let started = Instant::now();
         let flow = &self.group.flows[index];
         local.slots.clear();
         local.slots.resize(flow.slots, None);
@@ -291,18 +317,41 @@ impl GroupWorkload {
         // Counted once the iteration is sure to issue its calls, before the first of them.
         let (_, mix) = &self.mixes[self.flow_mix[index]];
         mix.commit(flow.reads, flow.writes);
+        // Open model: the first step is due at the iteration's scheduled start; every later
+        // step is due when its predecessor ended plus its think time. So a step's corrected
+        // latency charges only the generator's own lateness in sending it, never the server's
+        // time on the steps before it.
+        let mut due = vu.intended;
+        let mut last_end = started;
+        let mut failed = None;
         for (step, metric) in flow.steps.iter().zip(&self.metrics[index]) {
             let done = step_env
                 .run_step(step, &mut local.slots, &mut vu.rng, &mut vu.seq)
                 .await;
             vu.rec
-                .record(*metric, vu.intended, done.start, done.end, done.outcome);
-            if !done.outcome.is_ok() {
-                return;
+                .record(*metric, due, done.start, done.end, done.outcome);
+            last_end = done.end;
+            if let Outcome::Err(class) = done.outcome {
+                failed = Some(class);
+                break;
             }
-            if let Some(think) = step.think {
-                tokio::time::sleep(crate::scenario::think_sample(think, &mut vu.rng)).await;
+            let think = step
+                .think
+                .map(|think| crate::scenario::think_sample(think, &mut vu.rng));
+            due = due.map(|_| done.end + think.unwrap_or_default());
+            match (think, due) {
+                // The next step's latency counts from this deadline: wake precisely.
+                (Some(_), Some(at)) => crate::precise_sleep::sleep_until(at).await,
+                (Some(pause), None) => tokio::time::sleep(pause).await,
+                (None, _) => {}
             }
+        }
+        if let Some(id) = self.flow_ids[index] {
+            vu.rec
+                .record_flow(id, vu.intended, started, last_end, failed);
+        }
+        if failed.is_some() {
+            return;
         }
         if let Some(think) = flow.think {
             tokio::time::sleep(crate::scenario::think_sample(think, &mut vu.rng)).await;

@@ -1,7 +1,9 @@
-//! A precise sleep for injected latency. Tokio's timer wheel has a resolution of one
-//! millisecond and rounds every deadline up, which would add 0–1 ms to each injected delay and
-//! make the simulator a poor ground truth. One background thread instead sleeps until the
-//! earliest deadline with the OS's high-resolution timer and wakes each waiting request.
+//! A precise sleep for the waits whose lateness would be measured: the simulator's injected
+//! latency (its ground truth) and, in the open model, the think time between two steps (a
+//! late wake-up there is charged to the next step's corrected latency). Tokio's timer wheel
+//! has a resolution of one millisecond and rounds every deadline up, which would add 0–1 ms to
+//! each such wait. One background thread instead sleeps until the earliest deadline with the
+//! OS's high-resolution timer and wakes each waiting task.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,7 +20,7 @@ fn timer() -> Option<&'static mpsc::Sender<Waiter>> {
         .get_or_init(|| {
             let (tx, rx) = mpsc::channel::<Waiter>();
             std::thread::Builder::new()
-                .name("orysim-sim-timer".into())
+                .name("orysim-precise-sleep".into())
                 .spawn(move || run(rx))
                 .ok()
                 .map(|_| tx)
