@@ -4,7 +4,7 @@
 //! median, several times the latency of a fast endpoint. A Linux timerfd armed with the exact
 //! remaining time and awaited through tokio's reactor wakes the scheduler within microseconds,
 //! on the runtime's own threads. A separate sleeping thread was as precise and cost about as
-//! much; the timerfd needs no extra thread. The simulator's precise sleep (`sim::timer`) serves
+//! much; the timerfd needs no extra thread. The simulator's precise sleep (`precise_sleep`) serves
 //! many concurrent sleepers from one thread and a heap; this serves one sleeper.
 
 use std::time::Instant;

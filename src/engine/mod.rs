@@ -11,6 +11,7 @@ pub mod mix;
 pub mod plan;
 pub mod pool;
 pub mod progress;
+mod run_info;
 pub mod vu;
 pub mod watch;
 pub mod workload;
@@ -22,12 +23,12 @@ use crate::ground::{Endpoint, Endpoints};
 use crate::metrics::{GeneratorStats, WarmupTotals};
 use crate::metrics::{Recorder, Snapshot};
 use crate::ory::{self, ClientOptions};
-use crate::report::{Mode, RunInfo, TargetKind};
 use crate::scenario::model::{split_users, Group};
 use executor::{
     drain, spawn_closed, spawn_level_controller, spawn_open, IterationBudget, Shared, StopFlag,
 };
 use interp::{Clients, Env, GroupWorkload, PhaseTotals, RuntimePool};
+pub use run_info::{RunInfo, TargetKind};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -130,7 +131,6 @@ pub async fn run(
             started_at,
             ended_at,
             elapsed,
-            mode: Mode::Live,
             interrupted,
             scenario: cfg.scenario.name.clone(),
             services,

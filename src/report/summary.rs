@@ -6,10 +6,11 @@
 //! holds no escape sequence at all. Every rate divides by the measured elapsed time.
 
 use super::json::{headline_verdicts, per_second, services_in_order};
-use super::{Mode, RunInfo, TargetKind};
+use crate::engine::{RunInfo, TargetKind};
 use crate::ground::{Op, Service, Verdict};
 use crate::metrics::{FlowStats, LatencyHistogram, OpStats, Snapshot};
 use std::time::Duration;
+use unicode_width::UnicodeWidthStr;
 
 /// How to render: with ANSI colours or not, and the terminal width to stay within.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,97 +92,24 @@ fn paint_failures(style: &Style, n: u64) -> String {
     )
 }
 
-/// Columns taken on screen. Wide characters and emoji count 2; a text-default symbol followed by
-/// U+FE0F (⏱️ ⚙️ ✏️ 👁️ ✔️ ⚠️) also counts 2, the most a terminal will draw; zero-width
-/// characters and ANSI escape sequences count 0.
+/// Columns taken on screen, as `unicode-width` counts them (wide characters and emoji 2, a
+/// text-default symbol with U+FE0F such as ⏱️ ⚙️ ✏️ 👁️ ✔️ ⚠️ also 2, the most a terminal will
+/// draw; zero-width characters 0); ANSI escape sequences count 0.
 pub fn display_width(s: &str) -> usize {
     let mut width = 0;
-    let mut prev_narrow_symbol = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('\x40'..='\x7e').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            prev_narrow_symbol = false;
-            continue;
+    let mut rest = s;
+    while let Some(at) = rest.find('\x1b') {
+        width += rest[..at].width();
+        rest = &rest[at + 1..];
+        // A CSI sequence (`ESC [ ... final byte`) draws nothing.
+        if let Some(csi) = rest.strip_prefix('[') {
+            rest = match csi.find(|c: char| ('\x40'..='\x7e').contains(&c)) {
+                Some(end) => &csi[end + 1..],
+                None => "",
+            };
         }
-        let narrow_symbol = match c {
-            '\u{FE0F}' => {
-                if prev_narrow_symbol {
-                    width += 1;
-                }
-                false
-            }
-            '\u{200B}'..='\u{200F}'
-            | '\u{FE00}'..='\u{FE0E}'
-            | '\u{0300}'..='\u{036F}'
-            | '\u{20D0}'..='\u{20FF}' => false,
-            c if c.is_control() => false,
-            c if is_wide(c) => {
-                width += 2;
-                false
-            }
-            c => {
-                width += 1;
-                c as u32 >= 0x2000
-            }
-        };
-        prev_narrow_symbol = narrow_symbol;
     }
-    width
-}
-
-fn is_wide(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x115F
-        | 0x231A..=0x231B
-        | 0x23E9..=0x23EC
-        | 0x23F0
-        | 0x23F3
-        | 0x25FD..=0x25FE
-        | 0x2614..=0x2615
-        | 0x2648..=0x2653
-        | 0x267F
-        | 0x2693
-        | 0x26A1
-        | 0x26AA..=0x26AB
-        | 0x26BD..=0x26BE
-        | 0x26C4..=0x26C5
-        | 0x26CE
-        | 0x26D4
-        | 0x26EA
-        | 0x26F2..=0x26F3
-        | 0x26F5
-        | 0x26FA
-        | 0x26FD
-        | 0x2705
-        | 0x270A..=0x270B
-        | 0x2728
-        | 0x274C
-        | 0x274E
-        | 0x2753..=0x2755
-        | 0x2757
-        | 0x2795..=0x2797
-        | 0x27B0
-        | 0x27BF
-        | 0x2B1B..=0x2B1C
-        | 0x2B50
-        | 0x2B55
-        | 0x2E80..=0x303E
-        | 0x3041..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F000..=0x1FAFF
-        | 0x20000..=0x3FFFD)
+    width + rest.width()
 }
 
 /// Emoji plus spacing so that labels start in the same column: one space after a wide emoji,
@@ -584,12 +512,7 @@ fn render_service(
     };
 
     let name = title(service);
-    let (emoji, header) = if info.mode == Mode::DryRun {
-        (
-            "🧪",
-            format!("{name} dry run: plan for {users_text}, no requests sent"),
-        )
-    } else if info.interrupted {
+    let (emoji, header) = if info.interrupted {
         (
             "⚠\u{FE0F}",
             format!(
@@ -610,12 +533,9 @@ fn render_service(
         &format_rate(per_second(totals.reads, info.elapsed)),
     ));
     out.push(field(
-        "🧪",
-        "Mode:",
-        match info.mode {
-            Mode::Live => "LIVE",
-            Mode::DryRun => "DRY RUN",
-        },
+        "🧪", "Mode:",
+        // A dry run stops before the load and prints its plan instead of a summary.
+        "LIVE",
     ));
     let [good, bad] = headline_verdicts(service);
     let (good_field, bad_field) = match service {
@@ -1097,21 +1017,15 @@ mod tests {
     }
 
     #[test]
-    fn interrupted_dry_run_and_warnings_are_visible() {
+    fn interruptions_and_warnings_are_visible() {
         let mut info = sample_info();
         info.interrupted = true;
         info.warnings = vec!["run interrupted by Ctrl-C after 10.02s of 60s".into()];
         let text = render(&info, &sample_snapshot(), &plain());
         assert!(text.contains("⚠\u{FE0F}  Kratos workload interrupted after 10.02s\n"));
         assert!(text.contains("⚠\u{FE0F}  run interrupted by Ctrl-C after 10.02s of 60s\n"));
-        info.mode = Mode::DryRun;
         info.interrupted = false;
         let text = render(&info, &Snapshot::default(), &plain());
-        assert!(
-            text.contains("🧪 Keto dry run: plan for 33 virtual users, no requests sent\n"),
-            "{text}"
-        );
-        assert!(text.contains("🧪 Mode:              DRY RUN\n"));
         assert!(text.contains("No requests recorded."));
     }
 

@@ -1,0 +1,48 @@
+//! The run's description, as the engine hands it to the exporters beside the snapshot.
+
+use crate::ground::Service;
+use crate::metrics::{GeneratorStats, WarmupTotals};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+/// What the run was pointed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// The in-process built-in simulator, started because no endpoint was configured.
+    BuiltinSimulator,
+    /// Endpoints given by flags, environment or config file.
+    Remote,
+}
+
+/// Everything about a run except the measurements. Holds no secret: `options` is already
+/// redacted and URLs have had any userinfo stripped.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub tool_version: &'static str,
+    pub started_at: SystemTime,
+    pub ended_at: SystemTime,
+    /// Measured wall-clock time of the load phase (monotonic clock). Rates divide by this.
+    pub elapsed: Duration,
+    /// True when the run was stopped by Ctrl-C before its planned end.
+    pub interrupted: bool,
+    /// Scenario or scope name, e.g. `all`, `keto`.
+    pub scenario: String,
+    /// Services the run exercised, in summary order.
+    pub services: Vec<Service>,
+    /// Virtual users per service (the closed model splits `--concurrency` between services).
+    pub concurrency: BTreeMap<Service, usize>,
+    pub target_kind: TargetKind,
+    /// Endpoint name (`kratos_public`, ...) to URL, userinfo removed.
+    pub target_urls: BTreeMap<String, String>,
+    /// The resolved options, secrets removed, as they should appear in the report.
+    pub options: serde_json::Value,
+    /// Things the reader must know to trust the numbers (e.g. the generator was the
+    /// bottleneck, or the run was interrupted). Shown with ⚠️ in the summary.
+    pub warnings: Vec<String>,
+    /// The warm-up period, when there was one (its calls are not in the snapshot).
+    pub warmup: Option<WarmupTotals>,
+    /// What the generator measured about itself.
+    pub generator: GeneratorStats,
+}
