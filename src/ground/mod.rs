@@ -6,6 +6,7 @@
 pub mod endpoint;
 pub mod ops;
 pub mod parse;
+pub mod text;
 pub mod vocab;
 
 pub use endpoint::{Endpoint, Endpoints, PerEndpoint};

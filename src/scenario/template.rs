@@ -5,7 +5,8 @@
 //! name look-ups. Parameters are constants by the time a run starts, so they are folded into
 //! the literal text.
 
-use super::names::{closest, Scope, Slot};
+use super::names::{Scope, Slot};
+use crate::ground::text::closest;
 use crate::ground::Endpoint;
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Flow weights: a number, or arithmetic over numbers and parameters, e.g.
 //! `"65 * (1 - param.negative_share)"`, so one parameter can shift traffic between flows.
 
-use super::names::closest;
+use crate::ground::text::closest;
 use std::collections::BTreeMap;
 
 /// What is wrong with a weight expression, and where: a byte offset into the expression.

@@ -4,10 +4,11 @@
 use super::spans::{source_offset, Ctx, Result};
 use super::steps::compile_step;
 use super::{bind_pick, check_var_name, Phase};
+use crate::ground::text::closest;
 use crate::ground::Kind;
 use crate::scenario::file::{in_file_order, RawFlow};
 use crate::scenario::model::*;
-use crate::scenario::names::{closest, Names};
+use crate::scenario::names::Names;
 use crate::scenario::{think, weight};
 use toml::Spanned;
 

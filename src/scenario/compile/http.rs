@@ -3,9 +3,10 @@
 
 use super::spans::Result;
 use super::steps::Fields;
+use crate::ground::text::closest;
 use crate::ground::{Kind, Op, Service};
 use crate::scenario::model::{Action, HttpT};
-use crate::scenario::names::{closest, Names};
+use crate::scenario::names::Names;
 use crate::scenario::template::Template;
 
 /// Methods an `http` step may use.

@@ -3,7 +3,8 @@
 //! an escape.
 
 use crate::ground::parse::{clamp, line_col};
-use crate::scenario::names::{closest, Names};
+use crate::ground::text::closest;
+use crate::scenario::names::Names;
 use crate::scenario::template::{Template, TemplateError};
 use crate::scenario::ScenarioError;
 use serde::Deserialize;
