@@ -29,41 +29,6 @@ impl Default for Style {
     }
 }
 
-impl Style {
-    /// Colour only when stdout is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`;
-    /// width is the terminal's when it is narrower than 80 columns, else 80.
-    pub fn for_stdout() -> Self {
-        let tty = stdout_is_terminal();
-        let color = tty
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        let width = if tty {
-            terminal_width().unwrap_or(80).min(80)
-        } else {
-            80
-        };
-        Style { color, width }
-    }
-}
-
-fn stdout_is_terminal() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
-}
-
-#[cfg(unix)]
-fn terminal_width() -> Option<usize> {
-    // SAFETY: TIOCGWINSZ fills a winsize struct we own; on failure we ignore it.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col >= 40).then_some(ws.ws_col as usize)
-}
-
-#[cfg(not(unix))]
-fn terminal_width() -> Option<usize> {
-    None
-}
-
 #[derive(Clone, Copy)]
 enum Color {
     Green,
