@@ -1,8 +1,8 @@
 //! The one table of operations: for every Ory operation orysim calls, its name, service, kind,
 //! the verdicts it can answer, what a step can capture from it and the fields a scenario step
-//! gives it. The scenario compiler reads steps by this table, the executor takes from it which
-//! calls run inline on the lean transport, and the step table of `docs/scenarios.md` is
-//! generated from it (a test keeps the two equal). Adding an operation starts here.
+//! gives it. The scenario compiler reads steps by this table, and the step table of
+//! `docs/scenarios.md` is generated from it (a test keeps the two equal). Adding an operation
+//! starts here.
 
 use super::vocab::{Kind, Service, Verdict};
 use std::fmt;
@@ -84,9 +84,6 @@ pub struct OpSpec {
     pub outputs: &'static [Output],
     /// The step's fields, in the order they are read (and errors reported).
     pub fields: &'static [Field],
-    /// The call runs on the lean transport, inline in the iteration's future (the hot reads);
-    /// every other call runs in a box of its own.
-    pub inline: bool,
 }
 
 const fn req(name: &'static str) -> Field {
@@ -208,14 +205,6 @@ const fn row(
         verdicts,
         outputs,
         fields,
-        inline: false,
-    }
-}
-
-const fn inline(spec: OpSpec) -> OpSpec {
-    OpSpec {
-        inline: true,
-        ..spec
     }
 }
 
@@ -240,8 +229,8 @@ ops! {
         ]);
     KratosLogin => row("kratos.login", Kratos, Read, &[V::Valid, V::Invalid],
         &[O::IdentityId, O::SessionToken], &[req("identifier"), req("password")]);
-    KratosWhoami => inline(row("kratos.whoami", Kratos, Read, &[V::Active, V::Inactive], &[],
-        &[req("session_token")]));
+    KratosWhoami => row("kratos.whoami", Kratos, Read, &[V::Active, V::Inactive], &[],
+        &[req("session_token")]);
     KratosLogout => row("kratos.logout", Kratos, Read, &[V::Ok], &[], &[req("session_token")]);
     KratosLookupIdentity => row("kratos.lookup_identity", Kratos, Read, &[V::Ok, V::Absent],
         &[O::IdentityId], &[req("identifier")]);
@@ -251,15 +240,15 @@ ops! {
         &[O::ClientId, O::ClientSecret], &[AUTH_METHOD, generated("scope", "")]);
     HydraToken => row("hydra.token", Hydra, Write, &[V::Ok], &[O::AccessToken],
         &[req("client_id"), req("client_secret"), AUTH_METHOD, opt("scope")]);
-    HydraIntrospect => inline(row("hydra.introspect", Hydra, Read, &[V::Active, V::Inactive],
-        &[], &[req("token")]));
+    HydraIntrospect => row("hydra.introspect", Hydra, Read, &[V::Active, V::Inactive],
+        &[], &[req("token")]);
     HydraRevoke => row("hydra.revoke", Hydra, Read, &[V::Ok], &[],
         &[req("client_id"), req("client_secret"), AUTH_METHOD, req("token")]);
     HydraDeleteClient => row("hydra.delete_client", Hydra, Write, &[V::Ok], &[],
         &[req("client_id")]);
     KetoWrite => row("keto.write", Keto, Write, &[V::Ok], &[], &TUPLE);
-    KetoCheck => inline(row("keto.check", Keto, Read, &[V::Allowed, V::Denied], &[],
-        &[TUPLE[0], TUPLE[1], TUPLE[2], TUPLE[3], count("max_depth")]));
+    KetoCheck => row("keto.check", Keto, Read, &[V::Allowed, V::Denied], &[],
+        &[TUPLE[0], TUPLE[1], TUPLE[2], TUPLE[3], count("max_depth")]);
     KetoExpand => row("keto.expand", Keto, Read, &[V::Ok, V::Absent], &[O::Count],
         &[req("namespace"), req("object"), req("relation"), count("max_depth")]);
     KetoList => row("keto.list", Keto, Read, &[V::Ok], &[O::Count],
