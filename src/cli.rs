@@ -25,6 +25,22 @@ pub enum Command {
     /// List, print and check scenario files.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
+    /// Turn orysim's data into another form: a report or an interval series (.jsonl) into a
+    /// report (.json); a series of a killed run is rebuilt into its report.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A report (.json) or an interval series (.intervals.jsonl)
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// Where to write; the extension picks the form (.json)
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
+    pub output: PathBuf,
+    /// Judge these thresholds on the data (repeatable; exit 99 when one fails)
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,6 +185,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
 
+    #[command(flatten)]
+    pub observe: ObserveArgs,
+
     /// Bearer token for the admin APIs (Ory Network API key); never printed or stored
     #[arg(
         long,
@@ -177,6 +196,29 @@ pub struct RunArgs {
         value_name = "TOKEN"
     )]
     pub admin_token: Option<String>,
+}
+
+/// What long runs need: a time series, CI gates and live metrics.
+#[derive(Args, Debug, Default)]
+pub struct ObserveArgs {
+    /// Length of one record of the time series, written beside the report as
+    /// <report>.intervals.jsonl: 10s, 1m; 0 turns it off [default: 10s]
+    #[arg(long, value_name = "DUR")]
+    pub interval: Option<String>,
+
+    /// One line per interval on stderr: time, req/s, p99 of the main read, errors
+    #[arg(long)]
+    pub interval_summary: bool,
+
+    /// Pass/fail condition, repeatable: keto.check:p99<50ms, hydra:error_rate<1%, all:rps>500,
+    /// flow:keto/share-album:p95<200ms; @every1m, @last10m, @first5m judge windows; a trailing
+    /// ! (or !after2m) aborts the run once it fails. Any failed threshold exits 99
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+
+    /// Serve Prometheus metrics during the run at ADDR, e.g. 127.0.0.1:9464
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Endpoint flags; each falls back to the variable users already export for the

@@ -1,10 +1,14 @@
 //! What each subcommand does, from resolved options to printed output and an exit code.
 
-use orysim::cli::{RunArgs, ScenariosCommand, SimArgs};
+use orysim::cli::{ReportArgs, RunArgs, ScenariosCommand, SimArgs};
 use orysim::config::{self, parse_duration, UsageError};
 use orysim::engine;
+use orysim::engine::sampler::{LiveView, SamplerSinks};
+use orysim::report::prometheus::{MetricsServer, RunLabels};
+use orysim::report::{convert, drift, intervals, observer};
 use orysim::report::{json, summary};
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_USAGE: u8 = 2;
@@ -32,6 +36,9 @@ async fn interrupted() {
     });
 }
 
+/// A threshold failed (k6's code): the run itself went fine.
+pub const EXIT_THRESHOLD_FAILED: u8 = 99;
+
 pub async fn run(args: RunArgs) -> u8 {
     let cfg = match config::resolve_run(args, std::io::stderr().is_terminal()) {
         Ok(cfg) => cfg,
@@ -41,20 +48,109 @@ pub async fn run(args: RunArgs) -> u8 {
         print!("{}", engine::plan::describe(&cfg));
         return EXIT_OK;
     }
-    let result = match engine::run(&cfg, interrupted()).await {
+    let live = Arc::new(LiveView::default());
+    let metrics = match cfg.observe.metrics_listen {
+        Some(addr) => match MetricsServer::bind(addr).await {
+            Ok(server) => {
+                let run = RunLabels {
+                    scenario: cfg.scenario.name.clone(),
+                    run_tag: String::new(),
+                };
+                Some(server.serve(Arc::clone(&live), run))
+            }
+            Err(e) => return fail(format!("cannot listen on --metrics-listen {addr}: {e}")),
+        },
+        None => None,
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let abort = engine::AbortHandle::default();
+    let series = match (&cfg.report, cfg.observe.interval) {
+        (Some(path), Some(interval)) => Some((
+            intervals::series_path(path),
+            intervals::Header {
+                schema_version: json::SCHEMA_VERSION,
+                tool: json::TOOL_NAME.to_string(),
+                tool_version: env!("CARGO_PKG_VERSION").to_string(),
+                scenario: cfg.scenario.name.clone(),
+                started_at: json::rfc3339(std::time::SystemTime::now()),
+                interval_seconds: interval.as_secs_f64(),
+                target: json::Target {
+                    kind: match cfg.target {
+                        config::Target::BuiltinSimulator => {
+                            json::ReportTargetKind::BuiltinSimulator
+                        }
+                        config::Target::Remote(_) => json::ReportTargetKind::Remote,
+                    },
+                    urls: Default::default(),
+                },
+                options: cfg.redacted_options(),
+                services: cfg.services(),
+                concurrency: Default::default(),
+            },
+        )),
+        _ => None,
+    };
+    let observer = tokio::spawn(observer::observe(
+        observer::ObserverPlan {
+            series,
+            lines: cfg.observe.interval_summary,
+            thresholds: cfg.observe.thresholds.clone(),
+            abort: abort.clone(),
+        },
+        rx,
+    ));
+    let hooks = engine::RunHooks {
+        sinks: SamplerSinks {
+            interval: cfg.observe.interval,
+            intervals: Some(tx),
+            live: cfg.observe.metrics_listen.map(|_| Arc::clone(&live)),
+        },
+        abort,
+    };
+    let result = match engine::run(&cfg, interrupted(), hooks).await {
         Ok(result) => result,
         Err(e) => return fail(e),
     };
+    if let Some(server) = metrics {
+        server.abort();
+    }
+    let seen = match observer.await {
+        Ok(seen) => seen,
+        Err(e) => return fail(format!("the interval observer failed: {e}")),
+    };
+    let thresholds = seen.evaluator.finish(&result.snapshot, result.info.elapsed);
+    let mut info = result.info;
+    if let Some(e) = &seen.series_error {
+        info.warnings.push(e.clone());
+    }
     let style = summary::Style {
         color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         width: 80,
     };
+    let drift = match &seen.series {
+        Some((path, _)) => drift::from_series(path).unwrap_or_else(|e| {
+            info.warnings.push(format!("drift not computed: {e:#}"));
+            None
+        }),
+        None => None,
+    };
+    print!("{}", summary::render(&info, &result.snapshot, &style));
     print!(
         "{}",
-        summary::render(&result.info, &result.snapshot, &style)
+        summary::render_observations(&thresholds, drift.as_ref(), &style)
     );
     if let Some(path) = &cfg.report {
-        let report = json::build(&result.info, &result.snapshot);
+        let mut report = json::build(&info, &result.snapshot);
+        report.thresholds = thresholds.clone();
+        report.drift = drift;
+        report.series = seen.series.as_ref().map(|(series, n)| json::SeriesRef {
+            file: series
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            interval_seconds: cfg.observe.interval.map_or(0.0, |d| d.as_secs_f64()),
+            intervals: *n,
+        });
         match json::write_atomic(path, &report) {
             Ok(()) => eprintln!("📝 Report written to {}", path.display()),
             Err(e) => {
@@ -69,10 +165,35 @@ pub async fn run(args: RunArgs) -> u8 {
             c.calls, c.failed
         );
     }
-    if result.info.interrupted {
+    if info.interrupted {
         EXIT_INTERRUPTED
+    } else if thresholds.iter().any(|t| !t.ok) {
+        EXIT_THRESHOLD_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// `orysim report INPUT -o OUTPUT`: turns a report or an interval series into another form,
+/// chosen by OUTPUT's extension.
+pub fn report(args: ReportArgs) -> u8 {
+    match convert::convert(&args.input, &args.output, &args.thresholds) {
+        Ok(outcome) => {
+            eprintln!(
+                "📝 {} written from {}",
+                args.output.display(),
+                args.input.display()
+            );
+            for line in &outcome.notes {
+                eprintln!("⚠️  {line}");
+            }
+            if outcome.thresholds_failed {
+                EXIT_THRESHOLD_FAILED
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => fail(format!("{e:#}")),
     }
 }
 

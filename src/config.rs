@@ -88,6 +88,73 @@ pub struct RunConfig {
     pub dry_run: bool,
     pub target: Target,
     pub admin_token: Option<Secret>,
+    pub observe: ObserveOptions,
+}
+
+/// Time series, thresholds and live metrics of a run.
+#[derive(Debug, Clone, Default)]
+pub struct ObserveOptions {
+    /// Interval of the time series; `None` when turned off.
+    pub interval: Option<Duration>,
+    pub interval_summary: bool,
+    pub thresholds: Vec<crate::report::thresholds::Threshold>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// The series' default interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+fn resolve_observe(
+    args: &crate::cli::ObserveArgs,
+    file: &FileConfig,
+) -> Result<ObserveOptions, UsageError> {
+    let interval = match args.interval.as_deref().or(file.interval.as_deref()) {
+        Some(v) => {
+            let d = parse_duration("--interval", v)?;
+            if !d.is_zero() && d < Duration::from_millis(100) {
+                return usage(format!(
+                    "invalid --interval '{v}': at least 100ms (or 0 to turn the series off)"
+                ));
+            }
+            (!d.is_zero()).then_some(d)
+        }
+        None => Some(DEFAULT_INTERVAL),
+    };
+    // The file's thresholds and the flags' both apply: a gate in a checked-in config file
+    // cannot be dropped by adding one on the command line.
+    let thresholds = file
+        .thresholds
+        .iter()
+        .chain(&args.thresholds)
+        .map(|t| crate::report::thresholds::parse(t).map_err(|e| UsageError(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let needs_series = thresholds
+        .iter()
+        .any(|t| t.abort || t.window != crate::report::thresholds::Window::WholeRun);
+    if needs_series && interval.is_none() {
+        return usage(
+            "--interval 0 turns the series off, but windowed (@...) and aborting (!) \
+             thresholds are judged on it",
+        );
+    }
+    let metrics_listen = match args
+        .metrics_listen
+        .as_deref()
+        .or(file.metrics_listen.as_deref())
+    {
+        Some(v) => Some(v.parse::<std::net::SocketAddr>().or_else(|_| {
+            usage(format!(
+                "invalid --metrics-listen {v:?}: an address and port, e.g. 127.0.0.1:9464"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(ObserveOptions {
+        interval,
+        interval_summary: args.interval_summary || file.interval_summary,
+        thresholds,
+        metrics_listen,
+    })
 }
 
 impl RunConfig {
@@ -160,6 +227,12 @@ struct FileConfig {
     report: Option<PathBuf>,
     #[serde(default)]
     targets: FileTargets,
+    interval: Option<String>,
+    #[serde(default)]
+    interval_summary: bool,
+    #[serde(default)]
+    thresholds: Vec<String>,
+    metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -500,6 +573,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
     };
     let scenario = Arc::new(load_scenario(&args, &file)?);
     let services = scenario.services();
+    let observe = resolve_observe(&args.observe, &file)?;
 
     let stages = match args.stages.as_deref().or(file.stages.as_deref()) {
         Some(v) => Some(parse_stages(v)?),
@@ -620,6 +694,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         dry_run: args.dry_run,
         target,
         admin_token,
+        observe,
     })
 }
 

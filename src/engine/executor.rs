@@ -120,6 +120,7 @@ pub fn spawn_closed<W: Workload>(
             // not make it smaller, only cost an allocation and a copy per iteration. Its
             // iteration is awaited in place.
             set.spawn(async move {
+                let _alive = UserAlive::new(&shared.watch);
                 let mut local = W::Local::default();
                 while !shared.stop.is_raised() {
                     if !shared.budget.take() {
@@ -132,9 +133,12 @@ pub fn spawn_closed<W: Workload>(
             continue;
         };
         set.spawn(async move {
+            let alive = UserAlive::new(&shared.watch);
             let mut local = W::Local::default();
             while !shared.stop.is_raised() {
-                if id - first >= level.load(Ordering::Relaxed) {
+                let parked = id - first >= level.load(Ordering::Relaxed);
+                alive.park(parked);
+                if parked {
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(20)) => {}
                         _ = shared.stop.raised() => {}
@@ -148,6 +152,36 @@ pub fn spawn_closed<W: Workload>(
                 Box::pin(workload.step(&mut vu, &mut local)).await;
             }
         });
+    }
+}
+
+/// Counts a virtual-user task as alive for as long as it exists (also when it is aborted),
+/// and whether it is parked below the stage target.
+struct UserAlive {
+    watch: Arc<GeneratorWatch>,
+    parked: std::cell::Cell<bool>,
+}
+
+impl UserAlive {
+    fn new(watch: &Arc<GeneratorWatch>) -> Self {
+        watch.user_started();
+        UserAlive {
+            watch: Arc::clone(watch),
+            parked: std::cell::Cell::new(false),
+        }
+    }
+
+    fn park(&self, parked: bool) {
+        if self.parked.replace(parked) != parked {
+            self.watch.user_parked(parked);
+        }
+    }
+}
+
+impl Drop for UserAlive {
+    fn drop(&mut self) {
+        self.park(false);
+        self.watch.user_stopped();
     }
 }
 
@@ -192,6 +226,7 @@ pub fn spawn_open<W: Workload>(
     let (tx, rx) = mpsc::channel::<Instant>(backlog_capacity(ids.len(), profile.peak()));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let idle = Arc::new(AtomicUsize::new(0));
+    shared.watch.watch_idle(Arc::clone(&idle));
     for id in ids {
         let workload = Arc::clone(&workload);
         let shared = shared.clone();
@@ -199,6 +234,7 @@ pub fn spawn_open<W: Workload>(
         let idle = Arc::clone(&idle);
         let mut vu = shared.new_vu(id);
         set.spawn(async move {
+            let _alive = UserAlive::new(&shared.watch);
             let mut local = W::Local::default();
             loop {
                 idle.fetch_add(1, Ordering::Relaxed);

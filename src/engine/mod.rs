@@ -11,6 +11,7 @@ pub mod plan;
 pub mod pool;
 pub mod profile;
 pub mod progress;
+pub mod sampler;
 pub mod vu;
 pub mod watch;
 pub mod workload;
@@ -63,6 +64,50 @@ pub struct RunResult {
     pub cleanup: Vec<(String, PhaseTotals)>,
 }
 
+/// What the caller hooks into a run: where the time series and the live view go, and a way
+/// to stop the run early (a threshold that can no longer hold).
+#[derive(Clone, Default)]
+pub struct RunHooks {
+    pub sinks: sampler::SamplerSinks,
+    pub abort: AbortHandle,
+}
+
+/// Stops a run before its planned end for a reason that is not an interrupt.
+#[derive(Clone, Default)]
+pub struct AbortHandle(Arc<AbortState>);
+
+#[derive(Default)]
+struct AbortState {
+    notify: tokio::sync::Notify,
+    reason: std::sync::Mutex<Option<String>>,
+}
+
+impl AbortHandle {
+    /// Asks the run to stop; the first reason given is kept.
+    pub fn abort(&self, reason: String) {
+        let mut slot = self.0.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        drop(slot);
+        self.0.notify.notify_one();
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    async fn aborted(&self) {
+        if self.reason().is_none() {
+            self.0.notify.notified().await;
+        }
+    }
+}
+
 /// How long virtual users may take to finish their in-flight call once told to stop.
 fn grace_period(timeout: Duration) -> Duration {
     timeout.min(Duration::from_secs(3))
@@ -72,6 +117,7 @@ fn grace_period(timeout: Duration) -> Duration {
 pub async fn run(
     cfg: &RunConfig,
     interrupt: impl std::future::Future<Output = ()>,
+    hooks: RunHooks,
 ) -> Result<RunResult, RunError> {
     let started_at = SystemTime::now();
     let (endpoints, target_kind, sim) = match &cfg.target {
@@ -88,7 +134,8 @@ pub async fn run(
         }
     };
     let services = cfg.services();
-    let result = run_against(cfg, &endpoints, &services, interrupt).await;
+    let abort = hooks.abort.clone();
+    let result = run_against(cfg, &endpoints, &services, interrupt, hooks).await;
     let in_process_simulator = sim.is_some();
     if let Some(sim) = sim {
         sim.shutdown().await;
@@ -118,11 +165,14 @@ pub async fn run(
     }
     let mut warnings = generator.warnings(elapsed);
     warnings.extend(phase_warnings);
+    let aborted = abort.reason();
     if interrupted {
         warnings.insert(
             0,
             "interrupted by Ctrl-C before the planned end".to_string(),
         );
+    } else if let Some(reason) = &aborted {
+        warnings.insert(0, format!("aborted before the planned end: {reason}"));
     }
     Ok(RunResult {
         info: RunInfo {
@@ -132,6 +182,7 @@ pub async fn run(
             elapsed,
             mode: Mode::Live,
             interrupted,
+            aborted,
             scenario: cfg.scenario.name.clone(),
             services,
             concurrency,
@@ -284,6 +335,7 @@ async fn run_against(
     endpoints: &Endpoints,
     services: &[Service],
     interrupt: impl std::future::Future<Output = ()>,
+    hooks: RunHooks,
 ) -> Result<Measured, RunError> {
     let opts = ClientOptions {
         timeout: cfg.timeout,
@@ -398,11 +450,22 @@ async fn run_against(
             });
         }
     }
-    if !interrupted {
+    // The measured run starts here: the time series with it.
+    let sampler = sampler::Sampler::new(
+        Arc::clone(&recorder),
+        Arc::clone(&shared.watch),
+        hooks.sinks.clone(),
+    );
+    let (stop_ticks, ticks_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ticks = tokio::spawn(sampler::run_ticks(sampler, async {
+        let _ = ticks_stopped.await;
+    }));
+    if !interrupted && !shared.stop.is_raised() {
         interrupted = tokio::select! {
             _ = sleep_until(deadline) => false,
             _ = &mut interrupt => true,
             _ = shared.stop.raised() => false,
+            _ = hooks.abort.aborted() => false,
         };
     }
     shared.stop.raise();
@@ -413,7 +476,12 @@ async fn run_against(
     }
     let elapsed = load_end.saturating_duration_since(measure_start);
     let ended_at = SystemTime::now();
-    let snapshot = recorder.snapshot();
+    let _ = stop_ticks.send(());
+    let snapshot = match ticks.await {
+        Ok(sampler) => sampler.finish(),
+        // The sampler task panicked: what it drained is lost, what is left is not.
+        Err(_) => recorder.drain(),
+    };
 
     // Teardown (e.g. the OAuth2 client setup registered, so nightly runs do not pile them
     // up) and, when asked, cleanup. Not part of the measured snapshot, which is taken.

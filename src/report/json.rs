@@ -69,6 +69,29 @@ pub struct Report {
     /// What the load generator measured about itself.
     #[serde(default)]
     pub generator: GeneratorReport,
+    /// Why the run stopped before its planned end when it was not interrupted (a threshold
+    /// marked `!` that could no longer hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+    /// The interval series written beside the report, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesRef>,
+    /// The first against the last part of the run, per operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<super::drift::DriftReport>,
+    /// Every threshold with its measured value and verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<super::thresholds::ThresholdResult>,
+}
+
+/// Where a report's interval series is, and its shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesRef {
+    /// File name of the series, relative to the report's directory.
+    pub file: String,
+    pub interval_seconds: f64,
+    /// Interval records written.
+    pub intervals: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -348,13 +371,30 @@ pub(crate) fn headline_verdicts(service: Service) -> [Verdict; 2] {
     }
 }
 
-/// Builds the report of a finished run.
-pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
-    let elapsed = info.elapsed;
+/// The measured part of a report or of one interval: totals, services, operations, flows.
+pub(crate) struct Figures {
+    pub totals: Totals,
+    pub services: Vec<ServiceReport>,
+    pub operations: Vec<OperationReport>,
+    pub flows: Vec<FlowReport>,
+}
+
+/// The figures of `snap` over `elapsed`; services in the given order first.
+pub(crate) fn figures(
+    services: &[Service],
+    concurrency: &BTreeMap<Service, usize>,
+    snap: &Snapshot,
+    elapsed: Duration,
+) -> Figures {
     let requests = snap.total_requests();
     let errors = snap.total_errors();
-
-    let services = services_in_order(info, snap)
+    let mut order = services.to_vec();
+    for s in snap.services() {
+        if !order.contains(&s) {
+            order.push(s);
+        }
+    }
+    let services = order
         .into_iter()
         .map(|service| {
             let t = snap.service_totals(service);
@@ -366,7 +406,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
                 .collect();
             ServiceReport {
                 name: service,
-                concurrency: info.concurrency.get(&service).map(|&n| n as u64),
+                concurrency: concurrency.get(&service).map(|&n| n as u64),
                 reads: t.reads,
                 writes: t.writes,
                 failed_reads: t.failed_reads,
@@ -377,9 +417,32 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
             }
         })
         .collect();
+    Figures {
+        totals: Totals {
+            requests,
+            errors,
+            error_rate: if requests == 0 {
+                0.0
+            } else {
+                finite(errors as f64 / requests as f64)
+            },
+            requests_per_second: per_second(requests, elapsed),
+        },
+        services,
+        operations: snap.ops().map(|s| operation(s, elapsed)).collect(),
+        flows: snap.flows().map(|f| flow(f, elapsed)).collect(),
+    }
+}
 
-    let operations = snap.ops().map(|s| operation(s, elapsed)).collect();
-    let flows = snap.flows().map(|f| flow(f, elapsed)).collect();
+/// Builds the report of a finished run.
+pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
+    let elapsed = info.elapsed;
+    let Figures {
+        totals,
+        services,
+        operations,
+        flows,
+    } = figures(&info.services, &info.concurrency, snap, elapsed);
 
     Report {
         schema_version: SCHEMA_VERSION,
@@ -397,16 +460,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         },
         options: info.options.clone(),
         warnings: info.warnings.clone(),
-        totals: Totals {
-            requests,
-            errors,
-            error_rate: if requests == 0 {
-                0.0
-            } else {
-                finite(errors as f64 / requests as f64)
-            },
-            requests_per_second: per_second(requests, elapsed),
-        },
+        totals,
         services,
         operations,
         flows,
@@ -416,6 +470,10 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
             errors: w.errors,
         }),
         generator: generator_report(&info.generator, elapsed),
+        aborted: info.aborted.clone(),
+        series: None,
+        drift: None,
+        thresholds: Vec::new(),
     }
 }
 
@@ -669,6 +727,7 @@ pub(crate) mod tests {
             elapsed: Duration::from_millis(10_020),
             mode: Mode::Live,
             interrupted: false,
+            aborted: None,
             scenario: "all".into(),
             services: vec![Service::Kratos, Service::Hydra, Service::Keto],
             concurrency: [

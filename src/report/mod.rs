@@ -1,8 +1,14 @@
 //! Exporters: everything that turns a finished run (its `RunInfo` and `Snapshot`) into output.
 //! One file per format; none of them reaches back into the engine.
 
+pub mod convert;
+pub mod drift;
+pub mod intervals;
 pub mod json;
+pub mod observer;
+pub mod prometheus;
 pub mod summary;
+pub mod thresholds;
 
 use crate::metrics::{GeneratorStats, WarmupTotals};
 use crate::model::Service;
@@ -40,6 +46,9 @@ pub struct RunInfo {
     pub mode: Mode,
     /// True when the run was stopped by Ctrl-C before its planned end.
     pub interrupted: bool,
+    /// Why the run stopped early when it was not interrupted (a threshold marked `!` that
+    /// could no longer hold).
+    pub aborted: Option<String>,
     /// Scenario or scope name, e.g. `all`, `keto`.
     pub scenario: String,
     /// Services the run exercised, in summary order.

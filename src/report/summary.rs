@@ -858,6 +858,128 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
     text
 }
 
+/// Thresholds (✅/❌ with the measured value beside the limit) and the operations whose drift
+/// is beyond the run's noise; empty when there are neither.
+pub fn render_observations(
+    thresholds: &[super::thresholds::ThresholdResult],
+    drift: Option<&super::drift::DriftReport>,
+    style: &Style,
+) -> String {
+    let mut out: Vec<String> = Vec::new();
+    if !thresholds.is_empty() {
+        out.push(String::new());
+        let failed = thresholds.iter().filter(|t| !t.ok).count();
+        out.push(format!(
+            "{}Thresholds: {} of {} passed",
+            icon("🎯"),
+            thresholds.len() - failed,
+            thresholds.len()
+        ));
+        for t in thresholds {
+            let (mark, color) = if t.ok {
+                ("✅", Color::Green)
+            } else {
+                ("❌", Color::Red)
+            };
+            let mut text = format!("{} {}", escape_text(&t.expr), t.describe());
+            if let Some(at) = t.failed_at_seconds {
+                text.push_str(&format!(
+                    " (first failed at {})",
+                    format_duration(Duration::from_secs_f64(at))
+                ));
+            }
+            if t.aborted_run {
+                text.push_str(" — stopped the run");
+            }
+            let lines = wrap_words("", &text, 0, style.width - 6);
+            for (i, line) in lines.iter().enumerate() {
+                let lead = if i == 0 {
+                    format!("   {mark} ")
+                } else {
+                    "      ".to_string()
+                };
+                out.push(format!("{lead}{}", paint(style, color, line.trim_start())));
+            }
+        }
+    }
+    if let Some(d) = drift {
+        let moved: Vec<String> = d
+            .operations
+            .iter()
+            .flat_map(|o| {
+                [
+                    ("p50", &o.p50_us, true),
+                    ("p99", &o.p99_us, true),
+                    ("req/s", &o.requests_per_second, false),
+                    ("error rate", &o.error_rate, false),
+                ]
+                .into_iter()
+                .filter(|(_, f, _)| f.beyond_noise)
+                .map(|(what, f, latency)| {
+                    let show = |v: f64| {
+                        if latency {
+                            format_latency(v.round().max(0.0) as u64)
+                        } else if what == "error rate" {
+                            format!("{:.2}%", v * 100.0)
+                        } else {
+                            format!("{v:.1}")
+                        }
+                    };
+                    let rel = f
+                        .relative
+                        .map(|r| format!(" ({:+.0}%)", r * 100.0))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {what} {} → {}{rel}",
+                        escape_text(&o.name),
+                        show(f.first),
+                        show(f.last)
+                    )
+                })
+                .collect::<Vec<_>>()
+            })
+            .collect();
+        out.push(String::new());
+        if moved.is_empty() {
+            out.push(format!(
+                "{}Drift: first vs last {} interval(s): nothing beyond the run's own noise",
+                icon("📈"),
+                d.intervals_per_window
+            ));
+        } else {
+            out.push(format!(
+                "{}Drift beyond noise (first vs last {} interval(s)):",
+                icon("📈"),
+                d.intervals_per_window
+            ));
+            for m in moved {
+                out.extend(wrap_words("   ", &m, 5, style.width));
+            }
+        }
+    }
+    if out.is_empty() {
+        return String::new();
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+/// User-written text (threshold expressions, step names) with control and bidirectional
+/// characters escaped, so it cannot move the cursor or forge a line of the summary.
+fn escape_text(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
+            if c.is_control() || bidi {
+                c.escape_unicode().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
