@@ -1,0 +1,122 @@
+//! Before and after the load: one snapshot of every target before, one after, and their
+//! difference. Targets are read concurrently, each bounded by a timeout; a target that cannot
+//! be read gives warnings, never an error, so the run goes on whatever the databases say.
+
+use super::diff::{diff, unavailable};
+use super::snapshot::{take, Snapshot};
+use super::stats::DbStats;
+use super::target::DbTarget;
+use std::time::Duration;
+
+/// How the probe reads.
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// Bound of each connection attempt and of each snapshot.
+    pub timeout: Duration,
+    /// Wait before the second snapshot, so that the server's backends publish what they have
+    /// counted (PostgreSQL flushes database counters at most once a second per backend).
+    pub settle: Duration,
+    /// How many statements (most total time first) each report keeps.
+    pub top: usize,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            timeout: Duration::from_secs(5),
+            settle: Duration::from_secs(2),
+            top: 20,
+        }
+    }
+}
+
+/// The first snapshots, waiting for the load to end.
+pub struct DbProbe {
+    options: ProbeOptions,
+    before: Vec<(DbTarget, Result<Snapshot, String>)>,
+}
+
+impl DbProbe {
+    /// Takes the snapshot before the load of every target, concurrently.
+    pub async fn before(targets: Vec<DbTarget>, options: ProbeOptions) -> DbProbe {
+        let snapshots = take_all(&targets, options.timeout).await;
+        DbProbe {
+            options,
+            before: targets.into_iter().zip(snapshots).collect(),
+        }
+    }
+
+    /// What went wrong with the first snapshots, one line per target, to show before the load.
+    pub fn problems(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (target, snap) in &self.before {
+            match snap {
+                Err(e) => lines.push(format!("db {}: {e}", target.name)),
+                Ok(s) => lines.extend(
+                    s.warnings
+                        .iter()
+                        .map(|w| format!("db {}: {w}", target.name)),
+                ),
+            }
+        }
+        lines
+    }
+
+    /// Waits `settle`, takes the second snapshots and returns each target's difference.
+    pub async fn after(self) -> Vec<DbStats> {
+        let reachable: Vec<(DbTarget, Snapshot)> = self
+            .before
+            .iter()
+            .filter_map(|(t, s)| Some((t.clone(), s.as_ref().ok()?.clone())))
+            .collect();
+        if !reachable.is_empty() {
+            tokio::time::sleep(self.options.settle).await;
+        }
+        let mut afters = Vec::new();
+        {
+            let mut tasks = Vec::new();
+            for (target, before) in reachable {
+                let timeout = self.options.timeout;
+                tasks.push(tokio::spawn(async move {
+                    let after = take(&target, timeout, Some(&before)).await;
+                    (target.name.clone(), before, after)
+                }));
+            }
+            for t in tasks {
+                afters.push(t.await.expect("snapshot task does not panic"));
+            }
+        }
+        self.before
+            .iter()
+            .map(|(target, before)| {
+                let (name, url) = (target.name.as_str(), target.redacted_url());
+                match before {
+                    Err(e) => unavailable(name, url, vec![format!("before the run: {e}")]),
+                    Ok(_) => match afters.iter().find(|(n, _, _)| n == name) {
+                        Some((_, b, Ok(a))) => diff(name, url, b, a, self.options.top),
+                        Some((_, _, Err(e))) => {
+                            unavailable(name, url, vec![format!("after the run: {e}")])
+                        }
+                        None => unavailable(name, url, vec!["no snapshot after the run".into()]),
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// One snapshot per target, concurrently, in the targets' order.
+async fn take_all(targets: &[DbTarget], timeout: Duration) -> Vec<Result<Snapshot, String>> {
+    let tasks: Vec<_> = targets
+        .iter()
+        .map(|t| {
+            let t = t.clone();
+            tokio::spawn(async move { take(&t, timeout, None).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("snapshot task does not panic"));
+    }
+    out
+}
