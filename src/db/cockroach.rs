@@ -14,10 +14,12 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 /// The node_metrics counters kept besides every `txn.restarts.<reason>`.
+/// `txn.commits`/`txn.aborts` count every KV transaction, implicit ones included (the SQL
+/// `sql.txn.commit.count` counts only explicit COMMIT statements).
 pub const METRICS: [&str; 5] = [
-    "sql.txn.commit.count",
+    "txn.commits",
+    "txn.aborts",
     "sql.txn.rollback.count",
-    "sql.txn.abort.count",
     "sql.distsql.contended_queries.count",
     "sql.failure.count",
 ];
@@ -33,7 +35,7 @@ pub async fn read(
 ) -> Result<Snapshot, String> {
     let row = client
         .query_one(
-            &format!("{MARKER} SELECT current_database()::STRING, current_user()::STRING, date_trunc('hour', now())::STRING, now()::STRING"),
+            &format!("{MARKER} SELECT current_database()::TEXT, current_user::TEXT, date_trunc('hour', now())::TEXT, now()::TEXT"),
             &[],
         )
         .await
@@ -69,7 +71,7 @@ async fn read_statements(client: &Client, snap: &mut Snapshot, since: &Since, us
          sum((statistics->'statistics'->>'cnt')::FLOAT8 * (statistics->'statistics'->'numRows'->>'mean')::FLOAT8)::FLOAT8, \
          sum((statistics->'statistics'->>'cnt')::INT8 - COALESCE((statistics->'statistics'->>'firstAttemptCnt')::INT8, (statistics->'statistics'->>'cnt')::INT8))::INT8 \
          FROM crdb_internal.statement_statistics \
-         WHERE aggregated_ts >= $1::STRING::TIMESTAMPTZ \
+         WHERE aggregated_ts >= $1::TEXT::TIMESTAMPTZ \
          AND app_name NOT LIKE '$ internal%' AND app_name != '{APPLICATION_NAME}' \
          AND metadata->>'db' = current_database() \
          GROUP BY fingerprint_id, app_name"
@@ -128,7 +130,7 @@ async fn read_metrics(client: &Client, snap: &mut Snapshot, user: &str) {
 async fn read_contention(client: &Client, snap: &mut Snapshot, since: &Since, user: &str) {
     let sql = format!(
         "{MARKER} SELECT count(*)::INT8 FROM crdb_internal.transaction_contention_events \
-         WHERE collection_ts >= $1::STRING::TIMESTAMPTZ"
+         WHERE collection_ts >= $1::TEXT::TIMESTAMPTZ"
     );
     match client.query_one(&sql, &[&since.at]).await {
         Ok(row) => {

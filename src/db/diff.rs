@@ -6,7 +6,7 @@
 //! backwards) counts from the reset on and marks the figures incomplete; entries evicted for
 //! lack of room are left out and said. min/max/stddev are never diffed: they do not subtract.
 
-use super::cockroach::{CONTENTION_EVENTS, METRICS};
+use super::cockroach::CONTENTION_EVENTS;
 use super::snapshot::{Snapshot, StatementCounters};
 use super::stats::{DatabaseCounters, DbKind, DbStats, StatementStats, StatementTotals};
 use super::text;
@@ -259,10 +259,10 @@ fn database_counters(kind: DbKind, d: &BTreeMap<String, u64>) -> DatabaseCounter
                 .filter_map(|(k, v)| Some((k.strip_prefix("txn.restarts.")?.to_string(), *v)))
                 .collect();
             DatabaseCounters {
-                commits: get(METRICS[0]),
-                rollbacks: get(METRICS[1]),
-                aborts: get(METRICS[2]),
-                contended_queries: get(METRICS[3]),
+                commits: get("txn.commits"),
+                rollbacks: get("sql.txn.rollback.count"),
+                aborts: get("txn.aborts"),
+                contended_queries: get("sql.distsql.contended_queries.count"),
                 restarts: (!restarts_by_reason.is_empty())
                     .then(|| restarts_by_reason.values().sum()),
                 restarts_by_reason,
@@ -508,9 +508,9 @@ mod tests {
             let mut s = Snapshot::new(DbKind::Cockroachdb, "130000".into(), "kratos".into());
             s.counters = Some(
                 [
-                    ("sql.txn.commit.count", commits),
+                    ("txn.commits", commits),
                     ("sql.txn.rollback.count", 2),
-                    ("sql.txn.abort.count", 1),
+                    ("txn.aborts", 1),
                     ("sql.distsql.contended_queries.count", 4),
                     ("txn.restarts.writetooold", ww),
                     ("txn.restarts.serializable", ser),

@@ -105,7 +105,8 @@ pub struct StatementStats {
 /// Database-wide counters over the run; each is present when the server has it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseCounters {
-    /// Committed transactions (PostgreSQL xact_commit; CockroachDB sql.txn.commit.count).
+    /// Committed transactions (PostgreSQL xact_commit; CockroachDB txn.commits, which also
+    /// counts the cluster's internal transactions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<u64>,
     /// Rolled-back transactions (xact_rollback; sql.txn.rollback.count).
@@ -123,7 +124,7 @@ pub struct DatabaseCounters {
     /// blocks_hit / (blocks_hit + blocks_read), when any block was touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer_hit_ratio: Option<f64>,
-    /// CockroachDB: SQL transactions aborted (sql.txn.abort.count).
+    /// CockroachDB: KV transactions aborted (txn.aborts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborts: Option<u64>,
     /// CockroachDB: KV transaction restarts, all reasons (txn.restarts.*).
