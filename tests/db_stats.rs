@@ -265,9 +265,13 @@ async fn tls_modes_against_the_stacks_postgresql() {
         .unwrap();
 
     // verify-full: 127.0.0.1 is not the name in the certificate; without the root, the
-    // self-signed certificate is not trusted at all.
+    // self-signed certificate is not trusted at all, by verify-ca either.
     let full = format!("sslmode=verify-full&sslrootcert={cert}");
-    for url in [with_mode(&full), with_mode("sslmode=verify-full")] {
+    for url in [
+        with_mode(&full),
+        with_mode("sslmode=verify-full"),
+        with_mode("sslmode=verify-ca"),
+    ] {
         let target = DbTarget::parse(&url).unwrap();
         let e = orysim::db::connect::connect(&target, timeout)
             .await

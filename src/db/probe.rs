@@ -39,7 +39,8 @@ pub struct DbProbe {
 impl DbProbe {
     /// Takes the snapshot before the load of every target, concurrently.
     pub async fn before(targets: Vec<DbTarget>, options: ProbeOptions) -> DbProbe {
-        let snapshots = take_all(&targets, options.timeout).await;
+        let jobs = targets.iter().map(|t| (t.clone(), None)).collect();
+        let snapshots = take_all(jobs, options.timeout).await;
         DbProbe {
             options,
             before: targets.into_iter().zip(snapshots).collect(),
@@ -64,48 +65,35 @@ impl DbProbe {
 
     /// Waits `settle`, takes the second snapshots and returns each target's difference.
     pub async fn after(self) -> Vec<DbStats> {
-        let reachable: Vec<(DbTarget, Snapshot)> = self
+        let reachable: Vec<(DbTarget, Option<Snapshot>)> = self
             .before
             .iter()
-            .filter_map(|(t, s)| Some((t.clone(), s.as_ref().ok()?.clone())))
+            .filter_map(|(t, s)| Some((t.clone(), Some(s.as_ref().ok()?.clone()))))
             .collect();
         let settle = self.options.settle.unwrap_or_else(|| {
             reachable
                 .iter()
-                .map(|(_, s)| settle_for(s.kind))
+                .filter_map(|(_, s)| Some(settle_for(s.as_ref()?.kind)))
                 .max()
                 .unwrap_or_default()
         });
         if !reachable.is_empty() {
             tokio::time::sleep(settle).await;
         }
-        let mut afters = Vec::new();
-        {
-            let mut tasks = Vec::new();
-            for (target, before) in reachable {
-                let timeout = self.options.timeout;
-                tasks.push(tokio::spawn(async move {
-                    let after = take(&target, timeout, Some(&before)).await;
-                    (target.name.clone(), before, after)
-                }));
-            }
-            for t in tasks {
-                afters.push(t.await.expect("snapshot task does not panic"));
-            }
-        }
+        let mut afters = take_all(reachable, self.options.timeout).await.into_iter();
         self.before
             .iter()
             .map(|(target, before)| {
                 let (name, url) = (target.name.as_str(), target.redacted_url());
-                match before {
-                    Err(e) => unavailable(name, url, vec![format!("before the run: {e}")]),
-                    Ok(_) => match afters.iter().find(|(n, _, _)| n == name) {
-                        Some((_, b, Ok(a))) => diff(name, url, b, a, self.options.top),
-                        Some((_, _, Err(e))) => {
-                            unavailable(name, url, vec![format!("after the run: {e}")])
-                        }
-                        None => unavailable(name, url, vec!["no snapshot after the run".into()]),
-                    },
+                let before = match before {
+                    Err(e) => return unavailable(name, url, vec![format!("before the run: {e}")]),
+                    Ok(b) => b,
+                };
+                // `afters` holds one result per reachable target, in the same order.
+                match afters.next() {
+                    Some(Ok(after)) => diff(name, url, before, &after, self.options.top),
+                    Some(Err(e)) => unavailable(name, url, vec![format!("after the run: {e}")]),
+                    None => unavailable(name, url, vec!["no snapshot after the run".into()]),
                 }
             })
             .collect()
@@ -124,14 +112,14 @@ pub fn settle_for(kind: DbKind) -> Duration {
     }
 }
 
-/// One snapshot per target, concurrently, in the targets' order.
-async fn take_all(targets: &[DbTarget], timeout: Duration) -> Vec<Result<Snapshot, String>> {
-    let tasks: Vec<_> = targets
-        .iter()
-        .map(|t| {
-            let t = t.clone();
-            tokio::spawn(async move { take(&t, timeout, None).await })
-        })
+/// One snapshot per target (the second when its first is given), concurrently, in order.
+async fn take_all(
+    jobs: Vec<(DbTarget, Option<Snapshot>)>,
+    timeout: Duration,
+) -> Vec<Result<Snapshot, String>> {
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|(t, before)| tokio::spawn(async move { take(&t, timeout, before.as_ref()).await }))
         .collect();
     let mut out = Vec::new();
     for t in tasks {
