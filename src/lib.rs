@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod engine;
 pub mod metrics;
 pub mod model;
