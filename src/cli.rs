@@ -219,6 +219,11 @@ pub struct ObserveArgs {
     /// Serve Prometheus metrics during the run at ADDR, e.g. 127.0.0.1:9464
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+
+    /// Take the database's own statistics before and after the load (PostgreSQL
+    /// pg_stat_statements, CockroachDB crdb_internal), repeatable: [NAME=]postgres://...
+    #[arg(long = "db-stats", value_name = "[NAME=]URL")]
+    pub db_stats: Vec<String>,
 }
 
 /// Endpoint flags; each falls back to the variable users already export for the

@@ -2,6 +2,7 @@
 
 use orysim::cli::{ReportArgs, RunArgs, ScenariosCommand, SimArgs};
 use orysim::config::{self, parse_duration, UsageError};
+use orysim::db::{DbProbe, ProbeOptions};
 use orysim::engine;
 use orysim::engine::sampler::{LiveView, SamplerSinks};
 use orysim::report::prometheus::{MetricsServer, RunLabels};
@@ -99,6 +100,16 @@ pub async fn run(args: RunArgs) -> u8 {
         },
         rx,
     ));
+    // The database's side: its statistics just before the load and just after it.
+    let db_probe = if cfg.observe.db_stats.is_empty() {
+        None
+    } else {
+        let probe = DbProbe::before(cfg.observe.db_stats.clone(), ProbeOptions::default()).await;
+        for line in probe.problems() {
+            eprintln!("⚠️  {line}");
+        }
+        Some(probe)
+    };
     let hooks = engine::RunHooks {
         sinks: SamplerSinks {
             interval: cfg.observe.interval,
@@ -119,6 +130,13 @@ pub async fn run(args: RunArgs) -> u8 {
         Err(e) => return fail(format!("the interval observer failed: {e}")),
     };
     let thresholds = seen.evaluator.finish(&result.snapshot, result.info.elapsed);
+    let db_stats = match db_probe {
+        Some(probe) => {
+            eprintln!("🗄️  Reading the database statistics after the load ...");
+            probe.after().await
+        }
+        None => Vec::new(),
+    };
     let mut info = result.info;
     if let Some(e) = &seen.series_error {
         info.warnings.push(e.clone());
@@ -139,10 +157,17 @@ pub async fn run(args: RunArgs) -> u8 {
         "{}",
         summary::render_observations(&thresholds, drift.as_ref(), &style)
     );
+    if !db_stats.is_empty() {
+        println!();
+        for line in orysim::db::summary_lines(&db_stats, 5, style.width.saturating_sub(3)) {
+            println!("🗄️ {line}");
+        }
+    }
     if let Some(path) = &cfg.report {
         let mut report = json::build(&info, &result.snapshot);
         report.thresholds = thresholds.clone();
         report.drift = drift;
+        report.db_stats = db_stats;
         report.series = seen.series.as_ref().map(|(series, n)| json::SeriesRef {
             file: series
                 .file_name()

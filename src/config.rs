@@ -99,6 +99,8 @@ pub struct ObserveOptions {
     pub interval_summary: bool,
     pub thresholds: Vec<crate::report::thresholds::Threshold>,
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Databases whose statistics are taken before and after the load.
+    pub db_stats: Vec<crate::db::DbTarget>,
 }
 
 /// The series' default interval.
@@ -149,11 +151,23 @@ fn resolve_observe(
         })?),
         None => None,
     };
+    // Flags replace the file's databases: a URL given on the command line is the one meant.
+    let db_values = if args.db_stats.is_empty() {
+        &file.db_stats
+    } else {
+        &args.db_stats
+    };
+    let db_stats = db_values
+        .iter()
+        .map(|v| crate::db::DbTarget::parse(v).map_err(|e| UsageError(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::db::check_unique_names(&db_stats).map_err(|e| UsageError(e.to_string()))?;
     Ok(ObserveOptions {
         interval,
         interval_summary: args.interval_summary || file.interval_summary,
         thresholds,
         metrics_listen,
+        db_stats,
     })
 }
 
@@ -197,6 +211,9 @@ impl RunConfig {
             "seed": self.seed,
             "timeout_seconds": self.timeout.as_secs_f64(),
             "admin_token": self.admin_token.as_ref().map(|_| crate::secret::REDACTED),
+            "db_stats": self.observe.db_stats.iter().map(|t| t.redacted_url()).collect::<Vec<_>>(),
+            "interval_seconds": self.observe.interval.map(|d| d.as_secs_f64()),
+            "thresholds": self.observe.thresholds.iter().map(|t| t.expr.as_str()).collect::<Vec<_>>(),
         })
     }
 }
@@ -233,6 +250,8 @@ struct FileConfig {
     #[serde(default)]
     thresholds: Vec<String>,
     metrics_listen: Option<String>,
+    #[serde(default)]
+    db_stats: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

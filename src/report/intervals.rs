@@ -194,6 +194,7 @@ fn partial_report(operations: &[OperationReport], flows: &[FlowReport]) -> Repor
         series: None,
         drift: None,
         thresholds: Vec::new(),
+        db_stats: Vec::new(),
     }
 }
 

@@ -82,6 +82,10 @@ pub struct Report {
     /// Every threshold with its measured value and verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<super::thresholds::ThresholdResult>,
+    /// `--db-stats`: what each database did during the run (its own statistics, after minus
+    /// before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub db_stats: Vec<crate::db::DbStats>,
 }
 
 /// Where a report's interval series is, and its shape.
@@ -474,6 +478,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         series: None,
         drift: None,
         thresholds: Vec::new(),
+        db_stats: Vec::new(),
     }
 }
 
