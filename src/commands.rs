@@ -17,22 +17,14 @@ fn fail(e: impl std::fmt::Display) -> u8 {
     EXIT_USAGE
 }
 
-/// Resolves when the user presses Ctrl-C. A second Ctrl-C, while in-flight requests get their
-/// grace period, exits at once.
-async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling available: never report an interrupt.
-        std::future::pending::<()>().await;
-    }
-    eprintln!("orysim: stopping (Ctrl-C again to quit at once)");
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-    });
-}
-
 pub async fn run(args: RunArgs) -> u8 {
+    let stop_signals = match orysim::signals::StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("orysim: cannot install the signal handlers: {e}");
+            return 1;
+        }
+    };
     let cfg = match config::resolve_run(args, std::io::stderr().is_terminal()) {
         Ok(cfg) => cfg,
         Err(e) => return fail(e),
@@ -41,7 +33,7 @@ pub async fn run(args: RunArgs) -> u8 {
         print!("{}", engine::plan::describe(&cfg));
         return EXIT_OK;
     }
-    let result = match engine::run(&cfg, interrupted()).await {
+    let result = match engine::run(&cfg, stop_signals.first()).await {
         Ok(result) => result,
         Err(e) => return fail(e),
     };
@@ -70,7 +62,7 @@ pub async fn run(args: RunArgs) -> u8 {
         );
     }
     if result.info.interrupted {
-        EXIT_INTERRUPTED
+        orysim::signals::received().map_or(EXIT_INTERRUPTED, orysim::signals::exit_code)
     } else {
         EXIT_OK
     }
@@ -141,8 +133,13 @@ pub async fn sim(args: SimArgs) -> u8 {
     };
     eprintln!("🧪 orysim simulator serving Kratos, Hydra and Keto. Point orysim run at it with:");
     println!("{}", handle.urls.export_lines().trim_end());
-    eprintln!("Ctrl-C stops it.");
-    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("Ctrl-C (or SIGTERM) stops it.");
+    match orysim::signals::StopSignals::install() {
+        Ok(signals) => signals.first().await,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
     handle.shutdown().await;
     EXIT_OK
 }

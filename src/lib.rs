@@ -14,4 +14,6 @@ pub mod precise_sleep;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod signals;
 pub mod sim;
+pub mod temp_files;

@@ -68,7 +68,7 @@ fn grace_period(timeout: Duration) -> Duration {
     timeout.min(Duration::from_secs(3))
 }
 
-/// Runs the whole plan. `interrupt` resolves when the user asks to stop (Ctrl-C).
+/// Runs the whole plan. `interrupt` resolves when the user asks to stop (a stop signal).
 pub async fn run(
     cfg: &RunConfig,
     interrupt: impl std::future::Future<Output = ()>,
@@ -121,7 +121,10 @@ pub async fn run(
     if interrupted {
         warnings.insert(
             0,
-            "interrupted by Ctrl-C before the planned end".to_string(),
+            format!(
+                "interrupted by {} before the planned end",
+                crate::signals::received().map_or("Ctrl-C", crate::signals::name)
+            ),
         );
     }
     Ok(RunResult {
