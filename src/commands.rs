@@ -33,6 +33,9 @@ pub async fn run(args: RunArgs) -> u8 {
         print!("{}", engine::plan::describe(&cfg));
         return EXIT_OK;
     }
+    if let Err(e) = engine::fd_budget::ensure(engine::fd_budget::need(&cfg)) {
+        return fail(e);
+    }
     let result = match engine::run(&cfg, stop_signals.first()).await {
         Ok(result) => result,
         Err(e) => return fail(e),

@@ -228,6 +228,9 @@ pub enum ErrorClass {
     UnexpectedBody,
     /// The call worked but its result differed from what the scenario step expected.
     Expectation,
+    /// No file descriptor left for a connection (EMFILE/ENFILE): orysim's limit, not the
+    /// target's failure.
+    Descriptors,
 }
 
 impl ErrorClass {
@@ -240,6 +243,7 @@ impl ErrorClass {
             ErrorClass::Protocol => "protocol".into(),
             ErrorClass::UnexpectedBody => "unexpected_body".into(),
             ErrorClass::Expectation => "expectation".into(),
+            ErrorClass::Descriptors => "descriptors".into(),
         }
     }
 
@@ -250,6 +254,7 @@ impl ErrorClass {
             "protocol" => ErrorClass::Protocol,
             "unexpected_body" => ErrorClass::UnexpectedBody,
             "expectation" => ErrorClass::Expectation,
+            "descriptors" => ErrorClass::Descriptors,
             other => ErrorClass::Status(other.strip_prefix("http_")?.parse().ok()?),
         })
     }
@@ -321,6 +326,7 @@ mod tests {
             ErrorClass::Protocol,
             ErrorClass::UnexpectedBody,
             ErrorClass::Expectation,
+            ErrorClass::Descriptors,
         ] {
             assert_eq!(ErrorClass::from_key(&class.key()), Some(class));
         }

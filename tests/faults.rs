@@ -101,3 +101,207 @@ fn a_second_signal_quits_at_once_and_still_removes_the_ledger_files() {
     assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
     assert_eq!(ledger_files(tmp.path()), Vec::<String>::new());
 }
+
+/// Runs `cmd` to its end, killing it (and failing) after `limit`: the old failure modes hang.
+fn run_bounded(cmd: &mut std::process::Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "orysim still running after {limit:?}\nstdout: {}\nstderr: {}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `orysim ARGS` started by `sh` after `ulimit_args` (e.g. `-n 256`).
+fn under_ulimit(ulimit_args: &str, args: &[&str]) -> std::process::Command {
+    let bin = env!("CARGO_BIN_EXE_orysim");
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit {ulimit_args} && exec \"$0\" \"$@\""))
+        .arg(bin)
+        .args(args);
+    for var in ENDPOINT_VARS {
+        sh.env_remove(var);
+    }
+    sh.env("NO_COLOR", "1").stdin(Stdio::null());
+    sh
+}
+
+#[allow(clippy::unnecessary_cast)] // `rlim_t` is not `u64` on every platform.
+fn hard_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    lim.rlim_max as u64
+}
+
+#[test]
+fn a_run_the_descriptor_limit_cannot_hold_is_refused_before_the_load() {
+    let out = run_bounded(
+        &mut under_ulimit(
+            "-n 256",
+            &[
+                "run",
+                "--scope",
+                "keto",
+                "-c",
+                "1000",
+                "-d",
+                "2s",
+                "--no-report",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("RLIMIT_NOFILE") && err.contains("ulimit -n"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(stdout(&out).is_empty(), "no load, no summary");
+}
+
+#[test]
+fn a_low_soft_descriptor_limit_is_raised_to_the_hard_one() {
+    if hard_nofile() < 2048 {
+        eprintln!("hard RLIMIT_NOFILE below 2048: nothing to raise to");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let report_arg = report.to_str().unwrap();
+    let out = run_bounded(
+        &mut under_ulimit(
+            "-S -n 256",
+            &[
+                "run",
+                "--scope",
+                "keto",
+                "-c",
+                "300",
+                "-d",
+                "2s",
+                "--no-progress",
+                "--report",
+                report_arg,
+            ],
+        ),
+        Duration::from_secs(90),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json = read_json(&report);
+    assert!(json["totals"]["requests"].as_u64().unwrap() > 0);
+    assert_eq!(class_count(&json, "descriptors"), 0, "{json}");
+}
+
+/// Calls of an error class, summed over the report's operations.
+fn class_count(report: &serde_json::Value, class: &str) -> u64 {
+    report["operations"]
+        .as_array()
+        .expect("operations array")
+        .iter()
+        .map(|o| o["error_classes"][class].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// A keto port offset below the ephemeral range (so no client connection can take the port
+/// while the simulator is down) whose two keto ports are free now.
+fn free_keto_offset() -> u16 {
+    for i in 0..200u32 {
+        let offset = 10_000 + ((std::process::id() + i * 7919) % 15_000) as u16;
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(4466 + offset) && free(4467 + offset) {
+            return offset;
+        }
+    }
+    panic!("no free port pair");
+}
+
+/// `orysim sim` on `offset`, once it serves.
+fn start_sim(offset: u16) -> Child {
+    use std::io::BufRead;
+    let mut child = orysim()
+        .args(["sim", "--port-offset", &offset.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let started = std::io::BufReader::new(out)
+        .lines()
+        .any(|line| line.is_ok_and(|l| l.contains("KETO_WRITE_REMOTE")));
+    if !started {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the simulator did not start");
+    }
+    child
+}
+
+#[test]
+fn a_dead_target_is_backed_off_and_the_load_recovers_when_it_is_back() {
+    let offset = free_keto_offset();
+    let mut sim = start_sim(offset);
+    let read = format!("http://127.0.0.1:{}", 4466 + offset);
+    let write = format!("http://127.0.0.1:{}", 4467 + offset);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let run = orysim()
+        .args([
+            "run",
+            "--scope",
+            "keto",
+            "-c",
+            "4",
+            "-d",
+            "6s",
+            "--no-progress",
+        ])
+        .args(["--keto-read", &read, "--keto-write", &write, "--report"])
+        .arg(&report)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    sim.kill().unwrap();
+    sim.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut sim = start_sim(offset);
+    let out = run.wait_with_output().unwrap();
+    sim.kill().unwrap();
+    let _ = sim.wait();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(text.contains("pauses after connection failures"), "{text}");
+    let json = read_json(&report);
+    let connect = class_count(&json, "connect");
+    // Without backoff, 1.5 s of a dead loopback target is tens of thousands of refusals.
+    assert!(connect > 0 && connect < 3000, "connect errors: {connect}");
+    // The restarted simulator does not know the tuples written before: checks of them come
+    // back denied, which only an answered call after the restart can produce.
+    assert!(
+        class_count(&json, "expectation") > 0,
+        "no call was answered after the restart: {json}"
+    );
+}

@@ -5,6 +5,8 @@
 pub mod arrival_timer;
 pub mod data;
 pub mod executor;
+pub mod failure_backoff;
+pub mod fd_budget;
 pub mod interp;
 pub mod mix;
 pub mod plan;
@@ -74,6 +76,7 @@ pub async fn run(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> Result<RunResult, RunError> {
     let started_at = SystemTime::now();
+    failure_backoff::RUN.reset();
     let (endpoints, target_kind, sim) = match &cfg.target {
         Target::Remote(e) => ((**e).clone(), TargetKind::Remote, None),
         Target::BuiltinSimulator => {
@@ -117,6 +120,7 @@ pub async fn run(
         }
     }
     let mut warnings = generator.warnings(elapsed);
+    warnings.extend(failure_backoff::warning(failure_backoff::RUN.pauses()));
     warnings.extend(phase_warnings);
     if interrupted {
         warnings.insert(

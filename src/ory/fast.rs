@@ -177,7 +177,7 @@ impl FastHttp {
     async fn connect(&self) -> Result<Sender, ErrorClass> {
         let stream = TcpStream::connect(&self.addr)
             .await
-            .map_err(|_| ErrorClass::Connect)?;
+            .map_err(|e| super::descriptors::class_of(&e, ErrorClass::Connect))?;
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
             .await

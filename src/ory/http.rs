@@ -26,7 +26,9 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub fn classify_error(err: &reqwest::Error) -> ErrorClass {
     if err.is_timeout() {
         ErrorClass::Timeout
-    } else if err.is_connect() || err.is_body() || is_broken_body(err) {
+    } else if err.is_connect() {
+        super::descriptors::class_of(err, ErrorClass::Connect)
+    } else if err.is_body() || is_broken_body(err) {
         ErrorClass::Connect
     } else if err.is_request() {
         if is_http_parse_error(err) {

@@ -7,6 +7,7 @@
 //! with the same timeout, error classes and body cap. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
+pub mod descriptors;
 pub(crate) mod fast;
 pub mod http;
 pub mod hydra;

@@ -330,6 +330,10 @@ impl GroupWorkload {
                 .await;
             vu.rec
                 .record(*metric, due, done.start, done.end, done.outcome);
+            let pause = crate::engine::failure_backoff::RUN.after(step.op.service(), done.outcome);
+            if let Some(pause) = pause {
+                tokio::time::sleep(pause).await;
+            }
             last_end = done.end;
             if let Outcome::Err(class) = done.outcome {
                 failed = Some(class);
