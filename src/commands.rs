@@ -3,7 +3,7 @@
 use orysim::cli::{RunArgs, ScenariosCommand, SimArgs};
 use orysim::config::{self, parse_duration, UsageError};
 use orysim::engine;
-use orysim::report::{json, summary};
+use orysim::report::{destination, json, summary};
 use std::io::IsTerminal;
 
 pub const EXIT_OK: u8 = 0;
@@ -33,6 +33,10 @@ pub async fn run(args: RunArgs) -> u8 {
         print!("{}", engine::plan::describe(&cfg));
         return EXIT_OK;
     }
+    let destination = match cfg.report.as_deref().map(destination::check).transpose() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
     if let Err(e) = engine::fd_budget::ensure(engine::fd_budget::need(&cfg)) {
         return fail(e);
     }
@@ -48,9 +52,9 @@ pub async fn run(args: RunArgs) -> u8 {
         "{}",
         summary::render(&result.info, &result.snapshot, &style)
     );
-    if let Some(path) = &cfg.report {
+    if let (Some(path), Some(dest)) = (&cfg.report, &destination) {
         let report = json::build(&result.info, &result.snapshot);
-        match json::write_atomic(path, &report) {
+        match destination::write(dest, &report) {
             Ok(()) => eprintln!("📝 Report written to {}", path.display()),
             Err(e) => {
                 eprintln!("orysim: cannot write the report to {}: {e}", path.display());

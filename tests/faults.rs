@@ -224,6 +224,80 @@ fn class_count(report: &serde_json::Value, class: &str) -> u64 {
         .sum()
 }
 
+fn short_run(report: &Path) -> std::process::Command {
+    let mut cmd = orysim();
+    cmd.args([
+        "run",
+        "--scope",
+        "keto",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "--no-progress",
+        "--report",
+    ])
+    .arg(report);
+    cmd
+}
+
+#[test]
+fn a_report_path_that_is_not_a_file_is_refused_before_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let missing_parent_unwritable = Path::new("/proc/orysim-no-such-dir/r.json");
+    for (path, needle) in [
+        (fifo.as_path(), "a FIFO"),
+        (dir.path(), "a directory"),
+        (Path::new("/proc/orysim-report.json"), "cannot be written"),
+        (missing_parent_unwritable, "cannot be written"),
+    ] {
+        let started = Instant::now();
+        let out = run_bounded(&mut short_run(path), Duration::from_secs(60));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{path:?}: {err}");
+        assert!(err.contains(needle), "{path:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(stdout(&out).is_empty(), "{path:?}: refused before the load");
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the FIFO is kept"
+    );
+}
+
+#[test]
+fn a_report_symlink_is_followed_and_dev_stdout_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.json");
+    std::fs::write(&real, "old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = run_bounded(&mut short_run(&link), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(read_json(&real)["totals"]["requests"].as_u64().unwrap() > 0);
+
+    let out = run_bounded(
+        &mut short_run(Path::new("/dev/stdout")),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"schema_version\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
 /// A keto port offset below the ephemeral range (so no client connection can take the port
 /// while the simulator is down) whose two keto ports are free now.
 fn free_keto_offset() -> u16 {

@@ -1,6 +1,7 @@
 //! Exporters: everything that turns a finished run (its `RunInfo` and `Snapshot`) into output.
 //! One file per format; none of them reaches back into the engine.
 
+pub mod destination;
 pub mod json;
 pub mod summary;
 
