@@ -8,6 +8,8 @@ use std::io::IsTerminal;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_USAGE: u8 = 2;
+/// The run ended without a single completed request (a stalled or silent target).
+pub const EXIT_NOTHING_COMPLETED: u8 = 3;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn fail(e: impl std::fmt::Display) -> u8 {
@@ -70,6 +72,8 @@ pub async fn run(args: RunArgs) -> u8 {
     }
     if result.info.interrupted {
         orysim::signals::received().map_or(EXIT_INTERRUPTED, orysim::signals::exit_code)
+    } else if orysim::metrics::completion::completed(&result.snapshot, None) == 0 {
+        EXIT_NOTHING_COMPLETED
     } else {
         EXIT_OK
     }

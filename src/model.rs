@@ -231,6 +231,8 @@ pub enum ErrorClass {
     /// No file descriptor left for a connection (EMFILE/ENFILE): orysim's limit, not the
     /// target's failure.
     Descriptors,
+    /// Still in flight when the run ended and its grace period ran out: the target stalled.
+    Unfinished,
 }
 
 impl ErrorClass {
@@ -244,6 +246,7 @@ impl ErrorClass {
             ErrorClass::UnexpectedBody => "unexpected_body".into(),
             ErrorClass::Expectation => "expectation".into(),
             ErrorClass::Descriptors => "descriptors".into(),
+            ErrorClass::Unfinished => "unfinished".into(),
         }
     }
 
@@ -255,6 +258,7 @@ impl ErrorClass {
             "unexpected_body" => ErrorClass::UnexpectedBody,
             "expectation" => ErrorClass::Expectation,
             "descriptors" => ErrorClass::Descriptors,
+            "unfinished" => ErrorClass::Unfinished,
             other => ErrorClass::Status(other.strip_prefix("http_")?.parse().ok()?),
         })
     }
@@ -327,6 +331,7 @@ mod tests {
             ErrorClass::UnexpectedBody,
             ErrorClass::Expectation,
             ErrorClass::Descriptors,
+            ErrorClass::Unfinished,
         ] {
             assert_eq!(ErrorClass::from_key(&class.key()), Some(class));
         }

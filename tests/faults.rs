@@ -298,6 +298,70 @@ fn a_report_symlink_is_followed_and_dev_stdout_written_through() {
     );
 }
 
+/// A loopback server that answers the health probes and never answers anything else.
+fn stalled_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            if buf[..n].starts_with(b"GET /health/") {
+                let body = "{\"status\":\"ok\"}";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_stalled_target_is_never_reported_healthy() {
+    let port = stalled_server();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = run_bounded(
+        orysim()
+            .args([
+                "run",
+                "--scope",
+                "keto",
+                "-c",
+                "2",
+                "-d",
+                "1s",
+                "--timeout",
+                "60s",
+            ])
+            .args([
+                "--no-progress",
+                "--keto-read",
+                &url,
+                "--keto-write",
+                &url,
+                "--report",
+            ])
+            .arg(&report),
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
+    assert!(text.contains("NO REQUEST COMPLETED"), "{text}");
+    assert!(!text.contains('✅'), "{text}");
+    let json = read_json(&report);
+    assert!(class_count(&json, "unfinished") >= 2, "{json}");
+}
+
 /// A keto port offset below the ephemeral range (so no client connection can take the port
 /// while the simulator is down) whose two keto ports are free now.
 fn free_keto_offset() -> u16 {

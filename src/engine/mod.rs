@@ -7,6 +7,7 @@ pub mod data;
 pub mod executor;
 pub mod failure_backoff;
 pub mod fd_budget;
+pub mod in_flight;
 pub mod interp;
 pub mod mix;
 pub mod plan;
@@ -120,6 +121,7 @@ pub async fn run(
         }
     }
     let mut warnings = generator.warnings(elapsed);
+    warnings.extend(crate::metrics::completion::warning(&snapshot));
     warnings.extend(failure_backoff::warning(failure_backoff::RUN.pauses()));
     warnings.extend(phase_warnings);
     if interrupted {

@@ -597,6 +597,14 @@ fn render_service(
                 paint(style, Color::Yellow, "interrupted")
             ),
         )
+    } else if crate::metrics::completion::completed(snap, Some(service)) == 0 {
+        (
+            "❌",
+            format!(
+                "{name} workload: {}",
+                paint(style, Color::Red, "NO REQUEST COMPLETED")
+            ),
+        )
     } else {
         ("✅", format!("{name} workload complete"))
     };
