@@ -174,8 +174,13 @@ struct FileTargets {
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
-    let text = std::fs::read_to_string(path)
-        .or_else(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
+    let text = match crate::limits::read_text(path, crate::limits::MAX_CONFIG_BYTES) {
+        Ok(text) => text,
+        Err(crate::limits::ReadError::NotUtf8 { line, col }) => {
+            return usage(format!("{}:{line}:{col}: not UTF-8 text", path.display()))
+        }
+        Err(e) => return usage(format!("cannot read config file {}: {e}", path.display())),
+    };
     toml::from_str(&text).or_else(|e: toml::de::Error| {
         let (line, col) = e
             .span()
@@ -552,8 +557,36 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         LoadModel::Closed(p) => (p.peak().round() as usize, p.duration()),
         LoadModel::Open { profile, max_vus } => (*max_vus, profile.duration()),
     };
+    // Name the flag the number came from.
+    let users_flag = match &model {
+        LoadModel::Open { .. } if args.max_vus.or(file.max_vus).is_some() => "--max-vus",
+        LoadModel::Closed(_) if args.stages.is_some() || file.stages.is_some() => "--stages",
+        _ => "--concurrency",
+    };
     if concurrency == 0 {
-        return usage("invalid --concurrency 0: at least one virtual user is needed");
+        return usage(format!(
+            "invalid {users_flag} 0: at least one virtual user is needed"
+        ));
+    }
+    if concurrency > crate::limits::MAX_VIRTUAL_USERS {
+        return usage(format!(
+            "invalid {users_flag} {concurrency}: at most {} virtual users",
+            crate::limits::MAX_VIRTUAL_USERS
+        ));
+    }
+    if let LoadModel::Open { profile, .. } = &model {
+        if profile.peak() > crate::limits::MAX_RATE_PER_SECOND {
+            let flag = if args.stages.is_some() || file.stages.is_some() {
+                "--stages"
+            } else {
+                "--rate"
+            };
+            return usage(format!(
+                "invalid {flag}: {} iterations/s is above {}/s, the highest rate orysim runs",
+                profile.peak(),
+                crate::limits::MAX_RATE_PER_SECOND
+            ));
+        }
     }
     check_enough_users(&scenario, concurrency)?;
     let warmup = match args.warmup.as_deref().or(file.warmup.as_deref()) {

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod ory;

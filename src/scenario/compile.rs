@@ -433,12 +433,17 @@ fn included_source(
         Some(d) => d.join(name),
         None => Path::new(name).to_path_buf(),
     };
-    std::fs::read_to_string(&path)
+    crate::limits::read_text(&path, crate::limits::MAX_SCENARIO_BYTES)
         .map(|s| (path.display().to_string(), s))
         .map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_string(),
-                _ => e.to_string(),
+            let why = match e {
+                crate::limits::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    "no such file".to_string()
+                }
+                crate::limits::ReadError::NotUtf8 { line, col } => {
+                    format!("{}:{line}:{col}: not UTF-8 text", path.display())
+                }
+                e => e.to_string(),
             };
             ctx.err(
                 entry.span(),
