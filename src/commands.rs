@@ -104,6 +104,18 @@ fn fault(
 }
 
 pub async fn sim(args: SimArgs) -> u8 {
+    // The shared flags are checked under their own names before they fill the per-service ones.
+    if let Err(e) = fault("", &args.latency, &args.jitter, args.error_rate) {
+        return fail(e);
+    }
+    let highest = 4467 + u32::from(args.port_offset);
+    if highest > u32::from(u16::MAX) {
+        return fail(format!(
+            "invalid --port-offset {}: the highest port would be {highest}, above 65535 (at most {})",
+            args.port_offset,
+            u16::MAX - 4467
+        ));
+    }
     let faults = (|| -> Result<_, UsageError> {
         let base = |own: &Option<String>, all: &Option<String>| own.clone().or(all.clone());
         Ok((

@@ -419,6 +419,10 @@ fn share(what: &str, v: f64) -> Result<f64, UsageError> {
 /// `--param` (which must exist) and from the generic flags that map onto parameters
 /// (applied when the scenario has them).
 fn load_scenario(args: &RunArgs, file: &FileConfig) -> Result<Scenario, UsageError> {
+    // As the flags: one or the other.
+    if file.scenario.is_some() && file.scope.is_some() {
+        return usage("the config file sets both `scenario` and `scope`: keep one");
+    }
     let spec = match (&args.scenario, args.scope, &file.scenario, file.scope) {
         (Some(s), _, _, _) => s.clone(),
         (None, Some(scope), _, _) => scope.name().to_string(),
@@ -518,6 +522,10 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         None => None,
     };
     let iterations = args.iterations.or(file.iterations);
+    if iterations.is_some() && (args.warmup.is_some() || file.warmup.is_some()) {
+        // The warm-up's iterations would count against the limit yet be left out of the totals.
+        return usage("--warmup cannot be used with --iterations: use --duration for a warm-up");
+    }
     if iterations == Some(0) {
         return usage("invalid --iterations 0: at least one iteration is needed");
     }

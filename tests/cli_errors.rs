@@ -177,3 +177,28 @@ fn a_scenario_file_that_is_not_utf8_gets_the_position_of_the_first_bad_byte() {
     let shown = format!("{}:1:19", config.display());
     assert_usage_error(&["run", "--config", config.to_str().unwrap()], &shown);
 }
+
+#[test]
+fn messages_name_the_flag_or_key_the_user_gave() {
+    assert_usage_error(
+        &["run", "--rate", "10/s", "--max-vus", "0"],
+        "invalid --max-vus 0",
+    );
+    assert_usage_error(&["sim", "--error-rate", "1.5"], "invalid --error-rate 1.5");
+    assert_usage_error(&["sim", "--latency", "soon"], "--latency");
+    assert_usage_error(
+        &["sim", "--port-offset", "61200"],
+        "invalid --port-offset 61200",
+    );
+    assert_usage_error(
+        &["run", "--iterations", "10", "--warmup", "1s"],
+        "--warmup cannot be used with --iterations",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("both.toml");
+    std::fs::write(&config, "scope = \"keto\"\nscenario = \"hydra\"\n").unwrap();
+    assert_usage_error(
+        &["run", "--config", config.to_str().unwrap()],
+        "both `scenario` and `scope`",
+    );
+}
