@@ -5,51 +5,56 @@
 //! which signal it was, as a shell would: 128 + its number (130, 143, 129).
 
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::Notify;
 
 /// The first stop signal received, 0 while none.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
-/// Handlers for the stop signals. Installed before any work, so that a signal arriving during
-/// preflight or setup is kept for the load phase instead of killing the process.
+/// The stop signals, watched from installation to exit: the first one is kept until the run
+/// asks for it (a signal during preflight or setup stops the load as soon as it starts), and a
+/// second one quits at any point, during teardown and cleanup too.
 pub struct StopSignals {
-    int: Signal,
-    term: Signal,
-    hup: Signal,
+    first: Arc<Notify>,
 }
 
 impl StopSignals {
+    /// Installs the handlers; must be called within the runtime.
     pub fn install() -> std::io::Result<StopSignals> {
-        Ok(StopSignals {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-            hup: signal(SignalKind::hangup())?,
-        })
-    }
-
-    async fn next(&mut self) -> i32 {
-        tokio::select! {
-            _ = self.int.recv() => libc::SIGINT,
-            _ = self.term.recv() => libc::SIGTERM,
-            _ = self.hup.recv() => libc::SIGHUP,
-        }
-    }
-
-    /// Resolves at the first stop signal; from then on a second one removes the temporary
-    /// files and exits at once.
-    pub async fn first(mut self) {
-        let signo = self.next().await;
-        RECEIVED.store(signo, Ordering::Relaxed);
-        eprintln!(
-            "orysim: stopping on {} ({} again to quit at once)",
-            name(signo),
-            name(signo)
-        );
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let first = Arc::new(Notify::new());
+        let notify = Arc::clone(&first);
         tokio::spawn(async move {
-            self.next().await;
+            let signo = next(&mut int, &mut term, &mut hup).await;
+            RECEIVED.store(signo, Ordering::Relaxed);
+            eprintln!(
+                "orysim: stopping on {} ({} again to quit at once)",
+                name(signo),
+                name(signo)
+            );
+            // Kept as a permit when the run is not waiting yet.
+            notify.notify_one();
+            next(&mut int, &mut term, &mut hup).await;
             crate::temp_files::remove_all();
             std::process::exit(i32::from(exit_code(signo)));
         });
+        Ok(StopSignals { first })
+    }
+
+    /// Resolves at the first stop signal (at once if it came already).
+    pub async fn first(self) {
+        self.first.notified().await;
+    }
+}
+
+async fn next(int: &mut Signal, term: &mut Signal, hup: &mut Signal) -> i32 {
+    tokio::select! {
+        _ = int.recv() => libc::SIGINT,
+        _ = term.recv() => libc::SIGTERM,
+        _ = hup.recv() => libc::SIGHUP,
     }
 }
 

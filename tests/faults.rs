@@ -87,17 +87,76 @@ fn sigterm_and_sighup_stop_like_ctrl_c_with_summary_report_cleanup_and_their_exi
     }
 }
 
+/// A loopback Keto that accepts tuple writes and answers nothing else (after the health
+/// probes): the run writes ledger entries, and its cleanup's deletions then hang.
+fn keto_that_hangs_after_writes() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = &buf[..n];
+            if request.starts_with(b"GET /health/") {
+                let body = "{\"status\":\"ok\"}";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            } else if request.starts_with(b"PUT ") {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    port
+}
+
 #[test]
-fn a_second_signal_quits_at_once_and_still_removes_the_ledger_files() {
+fn a_second_signal_quits_at_once_even_in_a_hung_cleanup_and_removes_the_ledger_files() {
+    let port = keto_that_hangs_after_writes();
+    let url = format!("http://127.0.0.1:{port}");
     let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("report.json");
-    let child = spawn_long_run(tmp.path(), &report);
+    let child = orysim()
+        .args([
+            "run",
+            "--scope",
+            "keto",
+            "-c",
+            "2",
+            "-d",
+            "1s",
+            "--timeout",
+            "120s",
+        ])
+        .args(["--cleanup", "--no-progress", "--no-report"])
+        .args(["--keto-read", &url, "--keto-write", &url])
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_for_ledgers(tmp.path());
+    // Past the load (1 s) and its grace period (3 s): the cleanup's deletions hang now, each
+    // for up to the 120 s timeout.
+    std::thread::sleep(Duration::from_secs(6));
     signal(&child, libc::SIGTERM);
-    // Far enough apart not to be merged into one delivery, well within the grace period.
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
     signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
+    assert!(
+        second.elapsed() < Duration::from_secs(60),
+        "the second signal did not quit at once"
+    );
     assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
     assert_eq!(ledger_files(tmp.path()), Vec::<String>::new());
 }
@@ -443,3 +502,4 @@ fn a_dead_target_is_backed_off_and_the_load_recovers_when_it_is_back() {
         "no call was answered after the restart: {json}"
     );
 }
+
