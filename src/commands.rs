@@ -14,7 +14,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn fail(e: impl std::fmt::Display) -> u8 {
     for line in e.to_string().lines() {
-        eprintln!("orysim: {line}");
+        eprintln!("orysim: {}", orysim::terminal_text::escape(line));
     }
     EXIT_USAGE
 }
@@ -202,7 +202,7 @@ pub fn scenarios(cmd: ScenariosCommand) -> u8 {
                         println!("{path}: ok (scenario `{}`, {flows} flow{plural})", s.name);
                     }
                     Err(e) => {
-                        eprintln!("{e}");
+                        eprintln!("{}", orysim::terminal_text::escape_lines(&e.to_string()));
                         code = EXIT_USAGE;
                     }
                 }

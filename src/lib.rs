@@ -18,3 +18,4 @@ pub mod secret;
 pub mod signals;
 pub mod sim;
 pub mod temp_files;
+pub mod terminal_text;

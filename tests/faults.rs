@@ -503,3 +503,77 @@ fn a_dead_target_is_backed_off_and_the_load_recovers_when_it_is_back() {
     );
 }
 
+/// Raw control or bidirectional characters in what orysim printed.
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c))
+        .collect()
+}
+
+#[test]
+fn hostile_names_are_shown_escaped_in_the_plan_the_summary_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.toml");
+    std::fs::write(
+        &path,
+        r#"name = "hostile"
+[[flow]]
+name = "f\u001b]0;pwned\u0007\u202e\n🏁 Overall forged"
+  [[flow.step]]
+  op = "keto.check"
+  namespace = "documents"
+  object = "o"
+  relation = "viewer"
+  subject_id = "u"
+  expect = "denied"
+  [[flow.step]]
+  op = "keto.check"
+  namespace = "documents"
+  object = "o2"
+  relation = "viewer"
+  subject_id = "u"
+  expect = "denied"
+"#,
+    )
+    .unwrap();
+    let scenario = path.to_str().unwrap();
+    let out = run_bounded(
+        orysim().args(["run", "--scenario", scenario, "--dry-run"]),
+        Duration::from_secs(60),
+    );
+    let plan = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(raw_controls(&plan), Vec::<char>::new(), "{plan}");
+    assert!(plan.contains("\\u{1b}]0;pwned"), "{plan}");
+    assert!(
+        !plan.lines().any(|l| l.starts_with("🏁 Overall forged")),
+        "{plan}"
+    );
+
+    let out = run_bounded(
+        orysim().args([
+            "run",
+            "--scenario",
+            scenario,
+            "-c",
+            "1",
+            "-d",
+            "1s",
+            "--no-report",
+        ]),
+        Duration::from_secs(60),
+    );
+    let summary = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{}", stderr(&out));
+    assert_eq!(raw_controls(&summary), Vec::<char>::new(), "{summary}");
+    assert!(!summary.contains("\n🏁 Overall forged"), "{summary}");
+
+    let out = run_bounded(
+        orysim().args(["run", "--scenario", "evil\u{1b}[2J\u{202e}"]),
+        Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(raw_controls(&err), Vec::<char>::new(), "{err}");
+    assert!(err.contains("\\u{1b}[2J"), "{err}");
+}
