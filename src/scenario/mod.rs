@@ -5,6 +5,7 @@
 mod builtin;
 mod compile;
 mod file;
+mod line_index;
 pub mod model;
 pub mod names;
 pub mod template;
