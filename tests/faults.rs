@@ -577,3 +577,68 @@ name = "f\u001b]0;pwned\u0007\u202e\n🏁 Overall forged"
     assert_eq!(raw_controls(&err), Vec::<char>::new(), "{err}");
     assert!(err.contains("\\u{1b}[2J"), "{err}");
 }
+
+/// A loopback Keto whose tuple writes answer 201 with a body beyond the client's cap (an echo
+/// of a large value), and whose checks answer allowed.
+fn keto_echoing_large_writes() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let (status, body) = if buf[..n].starts_with(b"PUT ") {
+                    (
+                        "201 Created",
+                        format!("{{\"object\":\"{}\"}}", "x".repeat(2 << 20)),
+                    )
+                } else {
+                    ("200 OK", "{\"allowed\":true,\"status\":\"ok\"}".to_string())
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_write_answered_with_a_large_echo_is_a_write_that_worked() {
+    let port = keto_echoing_large_writes();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = run_bounded(
+        orysim()
+            .args([
+                "run",
+                "--scope",
+                "keto",
+                "-c",
+                "2",
+                "-d",
+                "1s",
+                "--no-progress",
+            ])
+            .args(["--keto-read", &url, "--keto-write", &url, "--report"])
+            .arg(&report),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    let json = read_json(&report);
+    let write = operation(&json, "keto.write").expect("writes ran");
+    assert_eq!(
+        write["error_classes"]["protocol"].as_u64().unwrap_or(0),
+        0,
+        "{write}"
+    );
+    assert!(write["count"].as_u64().unwrap_or(0) > 0, "{write}");
+    assert_eq!(write["errors"].as_u64(), Some(0), "{write}");
+}
