@@ -87,43 +87,77 @@ fn sigterm_and_sighup_stop_like_ctrl_c_with_summary_report_cleanup_and_their_exi
     }
 }
 
-/// A loopback Keto that accepts tuple writes and answers nothing else (after the health
-/// probes): the run writes ledger entries, and its cleanup's deletions then hang.
-fn keto_that_hangs_after_writes() -> u16 {
+/// A loopback Keto: it answers the health probes, and every other request with what `reply`
+/// gives for the request's bytes, or never when `reply` gives `None`. Its base URL.
+fn loopback_keto(reply: fn(&[u8]) -> Option<String>) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
-        let mut held = Vec::new();
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let request = &buf[..n];
-            if request.starts_with(b"GET /health/") {
-                let body = "{\"status\":\"ok\"}";
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            } else if request.starts_with(b"PUT ") {
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-            } else {
-                held.push(stream);
-            }
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let answer = if buf[..n].starts_with(b"GET /health/") {
+                    Some(http_answer("200 OK", "", "{\"status\":\"ok\"}"))
+                } else {
+                    reply(&buf[..n])
+                };
+                match answer {
+                    Some(text) => {
+                        let _ = stream.write_all(text.as_bytes());
+                    }
+                    // Hold the connection open, unanswered, until the test process ends.
+                    None => loop {
+                        std::thread::park();
+                    },
+                }
+            });
         }
     });
-    port
+    url
+}
+
+/// An HTTP/1.1 answer that closes its connection; `headers` are extra `name: value\r\n` lines.
+fn http_answer(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// `orysim run --scope keto` against `url` for `duration`, its report in `report`; bounded.
+fn keto_run(url: &str, duration: &str, extra: &[&str], report: &Path) -> std::process::Output {
+    run_bounded(
+        orysim()
+            .args([
+                "run",
+                "--scope",
+                "keto",
+                "-c",
+                "2",
+                "-d",
+                duration,
+                "--no-progress",
+            ])
+            .args(["--keto-read", url, "--keto-write", url])
+            .args(extra)
+            .arg("--report")
+            .arg(report),
+        Duration::from_secs(60),
+    )
 }
 
 #[test]
 fn a_second_signal_quits_at_once_even_in_a_hung_cleanup_and_removes_the_ledger_files() {
-    let port = keto_that_hangs_after_writes();
-    let url = format!("http://127.0.0.1:{port}");
+    // Tuple writes are accepted, nothing else is answered: the run writes ledger entries, and
+    // its cleanup's deletions then hang.
+    let url = loopback_keto(|request| {
+        request
+            .starts_with(b"PUT ")
+            .then(|| http_answer("201 Created", "", ""))
+    });
     let tmp = tempfile::tempdir().unwrap();
     let child = orysim()
         .args([
@@ -357,62 +391,12 @@ fn a_report_symlink_is_followed_and_dev_stdout_written_through() {
     );
 }
 
-/// A loopback server that answers the health probes and never answers anything else.
-fn stalled_server() -> u16 {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            if buf[..n].starts_with(b"GET /health/") {
-                let body = "{\"status\":\"ok\"}";
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            } else {
-                held.push(stream);
-            }
-        }
-    });
-    port
-}
-
 #[test]
 fn a_stalled_target_is_never_reported_healthy() {
-    let port = stalled_server();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = loopback_keto(|_| None);
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
-    let out = run_bounded(
-        orysim()
-            .args([
-                "run",
-                "--scope",
-                "keto",
-                "-c",
-                "2",
-                "-d",
-                "1s",
-                "--timeout",
-                "60s",
-            ])
-            .args([
-                "--no-progress",
-                "--keto-read",
-                &url,
-                "--keto-write",
-                &url,
-                "--report",
-            ])
-            .arg(&report),
-        Duration::from_secs(60),
-    );
+    let out = keto_run(&url, "1s", &["--timeout", "60s"], &report);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
     assert!(text.contains("NO REQUEST COMPLETED"), "{text}");
@@ -578,59 +562,21 @@ name = "f\u001b]0;pwned\u0007\u202e\n🏁 Overall forged"
     assert!(err.contains("\\u{1b}[2J"), "{err}");
 }
 
-/// A loopback Keto whose tuple writes answer 201 with a body beyond the client's cap (an echo
-/// of a large value), and whose checks answer allowed.
-fn keto_echoing_large_writes() -> u16 {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                let n = stream.read(&mut buf).unwrap_or(0);
-                let (status, body) = if buf[..n].starts_with(b"PUT ") {
-                    (
-                        "201 Created",
-                        format!("{{\"object\":\"{}\"}}", "x".repeat(2 << 20)),
-                    )
-                } else {
-                    ("200 OK", "{\"allowed\":true,\"status\":\"ok\"}".to_string())
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
-}
-
 #[test]
 fn a_write_answered_with_a_large_echo_is_a_write_that_worked() {
-    let port = keto_echoing_large_writes();
-    let url = format!("http://127.0.0.1:{port}");
+    // Tuple writes answer 201 with a body beyond the client's cap (an echo of a large value);
+    // checks answer allowed.
+    let url = loopback_keto(|request| {
+        Some(if request.starts_with(b"PUT ") {
+            let echo = format!("{{\"object\":\"{}\"}}", "x".repeat(2 << 20));
+            http_answer("201 Created", "", &echo)
+        } else {
+            http_answer("200 OK", "", "{\"allowed\":true}")
+        })
+    });
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
-    let out = run_bounded(
-        orysim()
-            .args([
-                "run",
-                "--scope",
-                "keto",
-                "-c",
-                "2",
-                "-d",
-                "1s",
-                "--no-progress",
-            ])
-            .args(["--keto-read", &url, "--keto-write", &url, "--report"])
-            .arg(&report),
-        Duration::from_secs(60),
-    );
+    let out = keto_run(&url, "1s", &[], &report);
     assert!(out.status.code().is_some(), "{}", stderr(&out));
     let json = read_json(&report);
     let write = operation(&json, "keto.write").expect("writes ran");
@@ -642,3 +588,4 @@ fn a_write_answered_with_a_large_echo_is_a_write_that_worked() {
     assert!(write["count"].as_u64().unwrap_or(0) > 0, "{write}");
     assert_eq!(write["errors"].as_u64(), Some(0), "{write}");
 }
+
