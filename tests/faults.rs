@@ -589,3 +589,21 @@ fn a_write_answered_with_a_large_echo_is_a_write_that_worked() {
     assert_eq!(write["errors"].as_u64(), Some(0), "{write}");
 }
 
+#[test]
+fn the_closed_model_follows_retry_after() {
+    let url = loopback_keto(|_| {
+        Some(http_answer(
+            "429 Too Many Requests",
+            "retry-after: 1\r\n",
+            "",
+        ))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = keto_run(&url, "3s", &[], &report);
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    let json = read_json(&report);
+    let limited = class_count(&json, "http_429");
+    // Two users waiting 1 s after each answer: a handful in 3 s, not thousands.
+    assert!(limited > 0 && limited <= 16, "429 answers: {limited}");
+}

@@ -230,6 +230,7 @@ impl FastHttp {
                 },
             };
             let status = resp.status();
+            super::retry_after::note(status.as_u16(), resp.headers());
             let body = read_body(resp.into_body(), cap).await?;
             return Ok((status, body, sender));
         }

@@ -114,6 +114,7 @@ pub(crate) async fn expect_status(req: RequestBuilder, want: StatusCode) -> Call
         Err(e) => return Call::err(classify_error(&e)),
     };
     let status = resp.status();
+    super::retry_after::note(status.as_u16(), resp.headers());
     // The body is read (up to the cap) so that the connection can be reused. Only the status
     // matters here, so an answer beyond the cap is not an error: the cap limits what is read,
     // and a large value written and echoed back is still a write that worked.
@@ -132,6 +133,7 @@ pub(crate) async fn expect_status(req: RequestBuilder, want: StatusCode) -> Call
 pub(crate) async fn execute(req: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
     let resp = req.send().await.map_err(|e| classify_error(&e))?;
     let status = resp.status();
+    super::retry_after::note(status.as_u16(), resp.headers());
     let body = read_body(resp, MAX_BODY_BYTES).await?;
     Ok((status, body))
 }

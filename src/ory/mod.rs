@@ -13,6 +13,7 @@ pub mod http;
 pub mod hydra;
 pub mod keto;
 pub mod kratos;
+pub mod retry_after;
 
 pub use hydra::{AuthMethod, HydraClient, OAuthClient};
 pub use keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};

@@ -336,6 +336,11 @@ impl GroupWorkload {
             if let Some(pause) = pause {
                 tokio::time::sleep(pause).await;
             }
+            // Taken after every step so that none is left for another call on this thread.
+            let retry_after = crate::ory::retry_after::take();
+            if let (Some(wait), None) = (retry_after, vu.intended) {
+                tokio::time::sleep(wait).await;
+            }
             last_end = done.end;
             if let Outcome::Err(class) = done.outcome {
                 failed = Some(class);
