@@ -88,7 +88,7 @@ pub enum HydraAuth {
 
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
-    /// Virtual users (split between the services when --scope all) [default: 10]
+    /// Virtual users (split between the services when --scope all; at most 100000) [default: 10]
     #[arg(short = 'c', long, value_name = "N")]
     pub concurrency: Option<usize>,
 
@@ -97,17 +97,19 @@ pub struct RunArgs {
     pub duration: Option<String>,
 
     /// Ramping load instead of a fixed one: "30s:10,5m:100,30s:0" ramps virtual users
-    /// (closed model), "30s:100/s,5m:500/s" ramps the arrival rate (open model); ramps start at 0
+    /// (closed model), "30s:100/s,5m:500/s" ramps the arrival rate (open model); ramps start at 0;
+    /// targets at most 100000 virtual users or 1000000/s
     #[arg(long, value_name = "STAGES", conflicts_with_all = ["duration", "rate"])]
     pub stages: Option<String>,
 
     /// Open model: a constant arrival rate of iterations, e.g. 500/s (latency is then measured
-    /// from each iteration's scheduled start)
+    /// from each iteration's scheduled start; at most 1000000/s)
     #[arg(long, value_name = "RATE")]
     pub rate: Option<String>,
 
     /// Open model: most virtual users serving arrivals; an arrival that finds them all busy
-    /// and the queue full is dropped and counted [default: --concurrency, else 100]
+    /// and the queue full is dropped and counted; at most 100000 [default: --concurrency, else
+    /// 100]
     #[arg(long, value_name = "N")]
     pub max_vus: Option<usize>,
 
@@ -123,7 +125,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, conflicts_with = "scenario")]
     pub scope: Option<Scope>,
 
-    /// The scenario to run: a built-in name (see `orysim scenarios list`) or a file path
+    /// The scenario to run: a built-in name (see `orysim scenarios list`) or a file path (files
+    /// of at most 8 MiB)
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Option<String>,
 
@@ -178,7 +181,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// TOML file holding the same settings (flags and environment take precedence)
+    /// TOML file holding the same settings (flags and environment take precedence; at most
+    /// 1 MiB)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

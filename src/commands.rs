@@ -6,41 +6,34 @@ use orysim::db::{DbProbe, ProbeOptions};
 use orysim::engine;
 use orysim::engine::sampler::{LiveView, SamplerSinks};
 use orysim::report::prometheus::{MetricsServer, RunLabels};
-use orysim::report::{convert, drift, intervals, observer};
-use orysim::report::{json, summary};
+use orysim::report::{convert, destination, drift, intervals, json, observer, summary};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_USAGE: u8 = 2;
+/// The run ended without a single completed request (a stalled or silent target).
+pub const EXIT_NOTHING_COMPLETED: u8 = 3;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn fail(e: impl std::fmt::Display) -> u8 {
     for line in e.to_string().lines() {
-        eprintln!("orysim: {line}");
+        eprintln!("orysim: {}", orysim::terminal_text::escape(line));
     }
     EXIT_USAGE
-}
-
-/// Resolves when the user presses Ctrl-C. A second Ctrl-C, while in-flight requests get their
-/// grace period, exits at once.
-async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling available: never report an interrupt.
-        std::future::pending::<()>().await;
-    }
-    eprintln!("orysim: stopping (Ctrl-C again to quit at once)");
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-    });
 }
 
 /// A threshold failed (k6's code): the run itself went fine.
 pub const EXIT_THRESHOLD_FAILED: u8 = 99;
 
 pub async fn run(args: RunArgs) -> u8 {
+    let stop_signals = match orysim::signals::StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("orysim: cannot install the signal handlers: {e}");
+            return 1;
+        }
+    };
     let cfg = match config::resolve_run(args, std::io::stderr().is_terminal()) {
         Ok(cfg) => cfg,
         Err(e) => return fail(e),
@@ -48,6 +41,13 @@ pub async fn run(args: RunArgs) -> u8 {
     if cfg.dry_run {
         print!("{}", engine::plan::describe(&cfg));
         return EXIT_OK;
+    }
+    let destination = match cfg.report.as_deref().map(destination::check).transpose() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = engine::fd_budget::ensure(engine::fd_budget::need(&cfg)) {
+        return fail(e);
     }
     let live = Arc::new(LiveView::default());
     let metrics = match cfg.observe.metrics_listen {
@@ -118,7 +118,7 @@ pub async fn run(args: RunArgs) -> u8 {
         },
         abort,
     };
-    let result = match engine::run(&cfg, interrupted(), hooks).await {
+    let result = match engine::run(&cfg, stop_signals.first(), hooks).await {
         Ok(result) => result,
         Err(e) => return fail(e),
     };
@@ -163,7 +163,7 @@ pub async fn run(args: RunArgs) -> u8 {
             println!("🗄️ {line}");
         }
     }
-    if let Some(path) = &cfg.report {
+    if let (Some(path), Some(dest)) = (&cfg.report, &destination) {
         let mut report = json::build(&info, &result.snapshot);
         report.thresholds = thresholds.clone();
         report.drift = drift;
@@ -176,7 +176,7 @@ pub async fn run(args: RunArgs) -> u8 {
             interval_seconds: cfg.observe.interval.map_or(0.0, |d| d.as_secs_f64()),
             intervals: *n,
         });
-        match json::write_atomic(path, &report) {
+        match destination::write(dest, &report) {
             Ok(()) => eprintln!("📝 Report written to {}", path.display()),
             Err(e) => {
                 eprintln!("orysim: cannot write the report to {}: {e}", path.display());
@@ -191,7 +191,9 @@ pub async fn run(args: RunArgs) -> u8 {
         );
     }
     if info.interrupted {
-        EXIT_INTERRUPTED
+        orysim::signals::received().map_or(EXIT_INTERRUPTED, orysim::signals::exit_code)
+    } else if orysim::metrics::completion::completed(&result.snapshot, None) == 0 {
+        EXIT_NOTHING_COMPLETED
     } else if thresholds.iter().any(|t| !t.ok) {
         EXIT_THRESHOLD_FAILED
     } else {
@@ -247,6 +249,18 @@ fn fault(
 }
 
 pub async fn sim(args: SimArgs) -> u8 {
+    // The shared flags are checked under their own names before they fill the per-service ones.
+    if let Err(e) = fault("", &args.latency, &args.jitter, args.error_rate) {
+        return fail(e);
+    }
+    let highest = 4467 + u32::from(args.port_offset);
+    if highest > u32::from(u16::MAX) {
+        return fail(format!(
+            "invalid --port-offset {}: the highest port would be {highest}, above 65535 (at most {})",
+            args.port_offset,
+            u16::MAX - 4467
+        ));
+    }
     let faults = (|| -> Result<_, UsageError> {
         let base = |own: &Option<String>, all: &Option<String>| own.clone().or(all.clone());
         Ok((
@@ -287,8 +301,13 @@ pub async fn sim(args: SimArgs) -> u8 {
     };
     eprintln!("🧪 orysim simulator serving Kratos, Hydra and Keto. Point orysim run at it with:");
     println!("{}", handle.urls.export_lines().trim_end());
-    eprintln!("Ctrl-C stops it.");
-    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("Ctrl-C (or SIGTERM) stops it.");
+    match orysim::signals::StopSignals::install() {
+        Ok(signals) => signals.first().await,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
     handle.shutdown().await;
     EXIT_OK
 }
@@ -328,7 +347,7 @@ pub fn scenarios(cmd: ScenariosCommand) -> u8 {
                         println!("{path}: ok (scenario `{}`, {flows} flow{plural})", s.name);
                     }
                     Err(e) => {
-                        eprintln!("{e}");
+                        eprintln!("{}", orysim::terminal_text::escape_lines(&e.to_string()));
                         code = EXIT_USAGE;
                     }
                 }

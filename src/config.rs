@@ -266,8 +266,13 @@ struct FileTargets {
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
-    let text = std::fs::read_to_string(path)
-        .or_else(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
+    let text = match crate::limits::read_text(path, crate::limits::MAX_CONFIG_BYTES) {
+        Ok(text) => text,
+        Err(crate::limits::ReadError::NotUtf8 { line, col }) => {
+            return usage(format!("{}:{line}:{col}: not UTF-8 text", path.display()))
+        }
+        Err(e) => return usage(format!("cannot read config file {}: {e}", path.display())),
+    };
     toml::from_str(&text).or_else(|e: toml::de::Error| {
         let (line, col) = e
             .span()
@@ -506,6 +511,10 @@ fn share(what: &str, v: f64) -> Result<f64, UsageError> {
 /// `--param` (which must exist) and from the generic flags that map onto parameters
 /// (applied when the scenario has them).
 fn load_scenario(args: &RunArgs, file: &FileConfig) -> Result<Scenario, UsageError> {
+    // As the flags: one or the other.
+    if file.scenario.is_some() && file.scope.is_some() {
+        return usage("the config file sets both `scenario` and `scope`: keep one");
+    }
     let spec = match (&args.scenario, args.scope, &file.scenario, file.scope) {
         (Some(s), _, _, _) => s.clone(),
         (None, Some(scope), _, _) => scope.name().to_string(),
@@ -606,6 +615,10 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         None => None,
     };
     let iterations = args.iterations.or(file.iterations);
+    if iterations.is_some() && (args.warmup.is_some() || file.warmup.is_some()) {
+        // The warm-up's iterations would count against the limit yet be left out of the totals.
+        return usage("--warmup cannot be used with --iterations: use --duration for a warm-up");
+    }
     if iterations == Some(0) {
         return usage("invalid --iterations 0: at least one iteration is needed");
     }
@@ -645,8 +658,36 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         LoadModel::Closed(p) => (p.peak().round() as usize, p.duration()),
         LoadModel::Open { profile, max_vus } => (*max_vus, profile.duration()),
     };
+    // Name the flag the number came from.
+    let users_flag = match &model {
+        LoadModel::Open { .. } if args.max_vus.or(file.max_vus).is_some() => "--max-vus",
+        LoadModel::Closed(_) if args.stages.is_some() || file.stages.is_some() => "--stages",
+        _ => "--concurrency",
+    };
     if concurrency == 0 {
-        return usage("invalid --concurrency 0: at least one virtual user is needed");
+        return usage(format!(
+            "invalid {users_flag} 0: at least one virtual user is needed"
+        ));
+    }
+    if concurrency > crate::limits::MAX_VIRTUAL_USERS {
+        return usage(format!(
+            "invalid {users_flag} {concurrency}: at most {} virtual users",
+            crate::limits::MAX_VIRTUAL_USERS
+        ));
+    }
+    if let LoadModel::Open { profile, .. } = &model {
+        if profile.peak() > crate::limits::MAX_RATE_PER_SECOND {
+            let flag = if args.stages.is_some() || file.stages.is_some() {
+                "--stages"
+            } else {
+                "--rate"
+            };
+            return usage(format!(
+                "invalid {flag}: {} iterations/s is above {}/s, the highest rate orysim runs",
+                profile.peak(),
+                crate::limits::MAX_RATE_PER_SECOND
+            ));
+        }
     }
     check_enough_users(&scenario, concurrency)?;
     let warmup = match args.warmup.as_deref().or(file.warmup.as_deref()) {

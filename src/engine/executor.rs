@@ -210,7 +210,9 @@ pub fn spawn_level_controller(
 /// least one per virtual user. Waiting is never silent: it is counted (`delayed`), shows in the
 /// start lag, and is part of the corrected latency. Beyond the backlog, arrivals are dropped.
 pub fn backlog_capacity(max_vus: usize, peak_rate: f64) -> usize {
-    (peak_rate.ceil() as usize).max(max_vus).max(1)
+    (peak_rate.ceil() as usize)
+        .max(max_vus)
+        .clamp(1, crate::limits::MAX_BACKLOG)
 }
 
 /// Open model: a scheduler task emitting arrivals on `profile` (iterations per second) into a
@@ -259,6 +261,7 @@ pub fn spawn_open<W: Workload>(
     set.spawn(async move {
         let mut schedule = ArrivalSchedule::new(profile);
         let mut timer = ArrivalTimer::new();
+        let mut behind = 0u32;
         while let Some(offset) = schedule.next_arrival() {
             let Some(at) = start.checked_add(offset) else {
                 break;
@@ -267,6 +270,13 @@ pub fn spawn_open<W: Workload>(
                 tokio::select! {
                     () = timer.sleep_until(at) => {}
                     _ = shared.stop.raised() => break,
+                }
+            } else {
+                // Catching up never sleeps: yield now and then, so that the stop, the
+                // deadline and the virtual users on this worker still get their turn.
+                behind = behind.wrapping_add(1);
+                if behind.is_multiple_of(256) {
+                    tokio::task::yield_now().await;
                 }
             }
             if shared.stop.is_raised() {

@@ -5,6 +5,9 @@
 pub mod arrival_timer;
 pub mod data;
 pub mod executor;
+pub mod failure_backoff;
+pub mod fd_budget;
+pub mod in_flight;
 pub mod interp;
 pub mod mix;
 pub mod plan;
@@ -113,13 +116,14 @@ fn grace_period(timeout: Duration) -> Duration {
     timeout.min(Duration::from_secs(3))
 }
 
-/// Runs the whole plan. `interrupt` resolves when the user asks to stop (Ctrl-C).
+/// Runs the whole plan. `interrupt` resolves when the user asks to stop (a stop signal).
 pub async fn run(
     cfg: &RunConfig,
     interrupt: impl std::future::Future<Output = ()>,
     hooks: RunHooks,
 ) -> Result<RunResult, RunError> {
     let started_at = SystemTime::now();
+    failure_backoff::RUN.reset();
     let (endpoints, target_kind, sim) = match &cfg.target {
         Target::Remote(e) => ((**e).clone(), TargetKind::Remote, None),
         Target::BuiltinSimulator => {
@@ -164,12 +168,17 @@ pub async fn run(
         }
     }
     let mut warnings = generator.warnings(elapsed);
+    warnings.extend(crate::metrics::completion::warning(&snapshot));
+    warnings.extend(failure_backoff::warning(failure_backoff::RUN.pauses()));
     warnings.extend(phase_warnings);
     let aborted = abort.reason();
     if interrupted {
         warnings.insert(
             0,
-            "interrupted by Ctrl-C before the planned end".to_string(),
+            format!(
+                "interrupted by {} before the planned end",
+                crate::signals::received().map_or("Ctrl-C", crate::signals::name)
+            ),
         );
     } else if let Some(reason) = &aborted {
         warnings.insert(0, format!("aborted before the planned end: {reason}"));

@@ -2,6 +2,7 @@
 //! One file per format; none of them reaches back into the engine.
 
 pub mod convert;
+pub mod destination;
 pub mod drift;
 pub mod intervals;
 pub mod json;

@@ -411,7 +411,7 @@ fn latency_cells(h: &LatencyHistogram) -> [Cell; 5] {
 fn label(s: &OpStats) -> String {
     match &s.step {
         None => s.op.name().to_string(),
-        Some(_) => s.key().label(),
+        Some(_) => crate::terminal_text::escape(&s.key().label()).into_owned(),
     }
 }
 
@@ -467,7 +467,7 @@ impl<'a> From<&&'a FlowStats> for Measured<'a> {
 
 /// Row label of a flow's duration: `flow scenario/name`.
 fn flow_label(f: &FlowStats) -> String {
-    format!("flow {}", f.key().label())
+    format!("flow {}", crate::terminal_text::escape(&f.key().label()))
 }
 
 fn table_rows(measured: &[Measured]) -> Vec<Vec<Cell>> {
@@ -595,6 +595,14 @@ fn render_service(
             format!(
                 "{name} workload {} after {elapsed}",
                 paint(style, Color::Yellow, "interrupted")
+            ),
+        )
+    } else if crate::metrics::completion::completed(snap, Some(service)) == 0 {
+        (
+            "❌",
+            format!(
+                "{name} workload: {}",
+                paint(style, Color::Red, "NO REQUEST COMPLETED")
             ),
         )
     } else {
@@ -789,7 +797,7 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
     }
     out.extend(wrap_words(
         &format!("{}Scenario: ", icon("📋")),
-        &info.scenario,
+        &crate::terminal_text::escape(&info.scenario),
         3,
         style.width,
     ));
@@ -843,7 +851,8 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
     ));
     for warning in &info.warnings {
         let prefix = icon("⚠\u{FE0F}");
-        let lines = wrap_words("", warning, 0, style.width - display_width(&prefix));
+        let warning = crate::terminal_text::escape(warning);
+        let lines = wrap_words("", &warning, 0, style.width - display_width(&prefix));
         for (i, line) in lines.iter().enumerate() {
             let lead = if i == 0 { prefix.as_str() } else { "   " };
             out.push(format!(

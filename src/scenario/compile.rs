@@ -47,6 +47,8 @@ const COMMON_FIELDS: [&str; 7] = [
 struct Ctx<'a> {
     origin: &'a str,
     source: &'a str,
+    /// Built on the first `line` call.
+    lines: std::cell::OnceCell<super::line_index::LineIndex>,
 }
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -67,7 +69,10 @@ impl Ctx<'_> {
     }
 
     fn line(&self, span: &Range<usize>) -> usize {
-        position(self.source, span.start).0
+        let lines = self
+            .lines
+            .get_or_init(|| super::line_index::LineIndex::new(self.source));
+        lines.line(span.start)
     }
 
     /// A template error inside the string value at `span`.
@@ -337,7 +342,11 @@ pub fn compile(
     dir: Option<&Path>,
     overrides: &Overrides,
 ) -> Result<Scenario> {
-    let ctx = Ctx { origin, source };
+    let ctx = Ctx {
+        origin,
+        source,
+        lines: Default::default(),
+    };
     let raw: RawScenario = toml::from_str(source).map_err(|e| toml_error(origin, source, &e))?;
     check_name(&ctx, &raw.name)?;
     let mut declared = BTreeMap::new();
@@ -363,6 +372,7 @@ pub fn compile(
                 let inc_ctx = Ctx {
                     origin: &inc_origin,
                     source: &inc_source,
+                    lines: Default::default(),
                 };
                 let inc_raw: RawScenario = toml::from_str(&inc_source)
                     .map_err(|e| toml_error(&inc_origin, &inc_source, &e))?;
@@ -433,12 +443,17 @@ fn included_source(
         Some(d) => d.join(name),
         None => Path::new(name).to_path_buf(),
     };
-    std::fs::read_to_string(&path)
+    crate::limits::read_text(&path, crate::limits::MAX_SCENARIO_BYTES)
         .map(|s| (path.display().to_string(), s))
         .map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_string(),
-                _ => e.to_string(),
+            let why = match e {
+                crate::limits::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    "no such file".to_string()
+                }
+                crate::limits::ReadError::NotUtf8 { line, col } => {
+                    format!("{}:{line}:{col}: not UTF-8 text", path.display())
+                }
+                e => e.to_string(),
             };
             ctx.err(
                 entry.span(),

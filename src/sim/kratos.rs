@@ -6,6 +6,7 @@
 //! `haveibeenpwned` off, identity schema with `traits.email` (password identifier,
 //! 3..=320 chars, format email) and `traits.name.{first,last}`, no extra properties.
 
+use super::byte_budget::{ENTRY_OVERHEAD, MAX_STORE_BYTES};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -79,6 +80,14 @@ pub(crate) struct Identity {
     public_json: Box<str>,
     metadata_admin: Option<Value>,
     deleted: AtomicBool,
+}
+
+/// What a stored identity costs, its identifier counted again for the index (see
+/// `byte_budget`): large templated traits must not grow the store without limit.
+fn identity_weight(i: &Arc<Identity>) -> usize {
+    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let metadata = i.metadata_admin.as_ref().map_or(0, |m| m.to_string().len());
+    i.public_json.len() + 2 * len(&i.identifier) + len(&i.password) + metadata + ENTRY_OVERHEAD
 }
 
 impl Identity {
@@ -945,7 +954,7 @@ impl Kratos {
             session_lifespan,
             flows: Sharded::new(max_entries),
             identities: Mutex::new(Identities {
-                by_id: BoundedMap::new(max_entries),
+                by_id: BoundedMap::with_max_bytes(max_entries, MAX_STORE_BYTES, identity_weight),
                 by_identifier: HashMap::new(),
             }),
             sessions: Sharded::new(max_entries),
