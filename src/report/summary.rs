@@ -890,7 +890,7 @@ pub fn render_observations(
             } else {
                 ("❌", Color::Red)
             };
-            let mut text = format!("{} {}", escape_text(&t.expr), t.describe());
+            let mut text = format!("{} {}", crate::terminal_text::escape(&t.expr), t.describe());
             if let Some(at) = t.failed_at_seconds {
                 text.push_str(&format!(
                     " (first failed at {})",
@@ -940,7 +940,7 @@ pub fn render_observations(
                         .unwrap_or_default();
                     format!(
                         "{} {what} {} → {}{rel}",
-                        escape_text(&o.name),
+                        crate::terminal_text::escape(&o.name),
                         show(f.first),
                         show(f.last)
                     )
@@ -972,21 +972,6 @@ pub fn render_observations(
     let mut text = out.join("\n");
     text.push('\n');
     text
-}
-
-/// User-written text (threshold expressions, step names) with control and bidirectional
-/// characters escaped, so it cannot move the cursor or forge a line of the summary.
-fn escape_text(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
-            if c.is_control() || bidi {
-                c.escape_unicode().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
