@@ -13,4 +13,5 @@ pub mod ory;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod segment;
 pub mod sim;
