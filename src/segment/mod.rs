@@ -22,11 +22,17 @@
 //! below the level, as without segments), keeps its [stride](Segment::stride) of the arrival
 //! schedule, and takes its [share](Segment::share) of `--iterations`. Generated names carry
 //! [`Segment::tag_suffix`] and per-process randomness comes from [`Segment::seed`].
+//!
+//! Pools of written entities, read/write mixes and setup are per process: a segment's readers
+//! read what its own writers wrote. A flow's dedicated writers and the open model's
+//! `--max-vus` must therefore give every segment at least one
+//! ([`Segment::check_each_gets_one`]).
 
 mod parse;
 
 pub use parse::MAX_SEGMENTS;
 
+use crate::config::UsageError;
 use crate::engine::profile::{Profile, Stage};
 use std::fmt;
 use std::ops::Range;
@@ -36,6 +42,12 @@ use std::ops::Range;
 pub struct Segment {
     count: u32,
     index: u32,
+}
+
+impl Default for Segment {
+    fn default() -> Self {
+        Segment::WHOLE
+    }
 }
 
 /// Anything counted in whole units that a segment takes its share of.
@@ -112,6 +124,21 @@ impl Segment {
         let n = self.count as usize;
         let first = range.start + (self.index as usize + n - range.start % n) % n;
         (first..range.end.max(first)).step_by(n)
+    }
+
+    /// Fails when `count` units of something every segment needs (the dedicated virtual
+    /// users of a flow that others depend on, such as a writer feeding the readers' pools;
+    /// the open model's `--max-vus`) cannot give each segment at least one. Pools, read/write
+    /// mixes and setup are per process, so a segment without its own writer would only wait.
+    pub fn check_each_gets_one(self, what: &str, count: u64) -> Result<(), UsageError> {
+        let n = u64::from(self.count);
+        if count == 0 || count >= n {
+            return Ok(());
+        }
+        Err(UsageError(format!(
+            "{what}: {count} is too few for {n} segments, each needs at least one \
+             (give at least {n}, or run at most {count} segments)"
+        )))
     }
 
     /// This segment's items of a globally numbered sequence, such as the whole run's arrival

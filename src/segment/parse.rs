@@ -6,10 +6,11 @@ use super::Segment;
 use crate::config::UsageError;
 use std::str::FromStr;
 
-/// The most segments a load can be split into. Every segment computes the whole arrival
-/// schedule and keeps its N-th part, so each process's scheduling work grows with N; a
-/// thousand generators is far beyond any deployment this tool drives, and a larger N is
-/// almost certainly a typo.
+/// The most segments a load can be split into. Every segment computes the whole run's arrival
+/// schedule and keeps its N-th part: about 20-25 ns per arrival computed (measured with the
+/// test profile), so at 10 000/s per segment, 1000 segments would spend a quarter of each
+/// pod's core on other segments' arrivals. That is far beyond any deployment this tool
+/// drives; a larger N is almost certainly a typo.
 pub const MAX_SEGMENTS: u32 = 1000;
 
 /// What the environment variable is called that Kubernetes sets in the pods of an Indexed

@@ -83,6 +83,7 @@ fn shares_of_small_counts() {
     assert_eq!(shares(3, 4), vec![1, 1, 1, 0]);
     assert_eq!(shares(0, 3), vec![0, 0, 0]);
     assert_eq!(Segment::WHOLE.share(7usize), 7);
+    assert_eq!(Segment::default(), Segment::WHOLE);
     assert_eq!(seg(2, 3).share(u64::MAX), u64::MAX / 3);
     // A flow's 2 dedicated writers at ids 10..12 of a 4-way split: not on segments 1 and 2,
     // which took the remainder of the first 10 ids.
@@ -92,6 +93,27 @@ fn shares_of_small_counts() {
     #[allow(clippy::reversed_empty_ranges)]
     let backwards = 5u64..3;
     assert_eq!(seg(1, 4).share_of(backwards), 0);
+}
+
+#[test]
+fn what_every_segment_needs_must_reach_every_segment() {
+    let s = seg(1, 4);
+    assert!(s.check_each_gets_one("--max-vus", 4).is_ok());
+    assert!(s.check_each_gets_one("--max-vus", 0).is_ok());
+    assert!(Segment::WHOLE.check_each_gets_one("--max-vus", 1).is_ok());
+    let e = s
+        .check_each_gets_one("dedicated virtual users of flow `write`", 2)
+        .unwrap_err()
+        .0;
+    assert_eq!(
+        e,
+        "dedicated virtual users of flow `write`: 2 is too few for 4 segments, each needs \
+         at least one (give at least 4, or run at most 2 segments)"
+    );
+    // At N or more, the even split gives each segment at least one, wherever the ids start.
+    for start in 0..8usize {
+        assert!(all(4).all(|s| s.share_of(start..start + 4) == 1));
+    }
 }
 
 #[test]
