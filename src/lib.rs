@@ -16,6 +16,7 @@ pub mod precise_sleep;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod segment;
 pub mod signals;
 pub mod sim;
 pub mod temp_files;
