@@ -26,6 +26,22 @@ pub enum Command {
     /// List, print and check scenario files.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
+    /// Turn orysim's data into another form: a report or an interval series (.jsonl) into a
+    /// report (.json); a series of a killed run is rebuilt into its report.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A report (.json) or an interval series (.intervals.jsonl)
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// Where to write; the extension picks the form (.json)
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
+    pub output: PathBuf,
+    /// Judge these thresholds on the data (repeatable; exit 99 when one fails)
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,7 +89,7 @@ pub enum HydraAuth {
 
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
-    /// Virtual users (split between the services when --scope all) [default: 10]
+    /// Virtual users (split between the services when --scope all; at most 100000) [default: 10]
     #[arg(short = 'c', long, value_name = "N")]
     pub concurrency: Option<usize>,
 
@@ -82,17 +98,19 @@ pub struct RunArgs {
     pub duration: Option<String>,
 
     /// Ramping load instead of a fixed one: "30s:10,5m:100,30s:0" ramps virtual users
-    /// (closed model), "30s:100/s,5m:500/s" ramps the arrival rate (open model); ramps start at 0
+    /// (closed model), "30s:100/s,5m:500/s" ramps the arrival rate (open model); ramps start at 0;
+    /// targets at most 100000 virtual users or 1000000/s
     #[arg(long, value_name = "STAGES", conflicts_with_all = ["duration", "rate"])]
     pub stages: Option<String>,
 
     /// Open model: a constant arrival rate of iterations, e.g. 500/s (latency is then measured
-    /// from each iteration's scheduled start)
+    /// from each iteration's scheduled start; at most 1000000/s)
     #[arg(long, value_name = "RATE")]
     pub rate: Option<String>,
 
     /// Open model: most virtual users serving arrivals; an arrival that finds them all busy
-    /// and the queue full is dropped and counted [default: --concurrency, else 100]
+    /// and the queue full is dropped and counted; at most 100000 [default: --concurrency, else
+    /// 100]
     #[arg(long, value_name = "N")]
     pub max_vus: Option<usize>,
 
@@ -108,7 +126,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, conflicts_with = "scenario")]
     pub scope: Option<Scope>,
 
-    /// The scenario to run: a built-in name (see `orysim scenarios list`) or a file path
+    /// The scenario to run: a built-in name (see `orysim scenarios list`) or a file path (files
+    /// of at most 8 MiB)
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Option<String>,
 
@@ -163,12 +182,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// TOML file holding the same settings (flags and environment take precedence)
+    /// TOML file holding the same settings (flags and environment take precedence; at most
+    /// 1 MiB)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     #[command(flatten)]
     pub targets: TargetArgs,
+
+    #[command(flatten)]
+    pub observe: ObserveArgs,
 
     /// Bearer token for the admin APIs (Ory Network API key); never printed or stored
     #[arg(
@@ -178,6 +201,34 @@ pub struct RunArgs {
         value_name = "TOKEN"
     )]
     pub admin_token: Option<String>,
+}
+
+/// What long runs need: a time series, CI gates and live metrics.
+#[derive(Args, Debug, Default)]
+pub struct ObserveArgs {
+    /// Length of one record of the time series, written beside the report as
+    /// <report>.intervals.jsonl: 10s, 1m; 0 turns it off [default: 10s]
+    #[arg(long, value_name = "DUR")]
+    pub interval: Option<String>,
+
+    /// One line per interval on stderr: time, req/s, p99 of the main read, errors
+    #[arg(long)]
+    pub interval_summary: bool,
+
+    /// Pass/fail condition, repeatable: keto.check:p99<50ms, hydra:error_rate<1%, all:rps>500,
+    /// flow:keto/share-album:p95<200ms; @every1m, @last10m, @first5m judge windows; a trailing
+    /// ! (or !after2m) aborts the run once it fails. Any failed threshold exits 99
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+
+    /// Serve Prometheus metrics during the run at ADDR, e.g. 127.0.0.1:9464
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+
+    /// Take the database's own statistics before and after the load (PostgreSQL
+    /// pg_stat_statements, CockroachDB crdb_internal), repeatable: [NAME=]postgres://...
+    #[arg(long = "db-stats", value_name = "[NAME=]URL")]
+    pub db_stats: Vec<String>,
 }
 
 /// Endpoint flags; each falls back to the variable users already export for the

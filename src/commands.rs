@@ -1,39 +1,40 @@
 //! What each subcommand does, from resolved options to printed output and an exit code.
 
-use orysim::cli::{RunArgs, ScenariosCommand, SimArgs};
+use orysim::cli::{ReportArgs, RunArgs, ScenariosCommand, SimArgs};
 use orysim::config;
+use orysim::db::{DbProbe, ProbeOptions};
 use orysim::engine;
+use orysim::engine::sampler::{LiveView, SamplerSinks};
 use orysim::ground::parse::{parse_duration, UsageError};
-use orysim::report::{json, summary};
+use orysim::report::prometheus::{MetricsServer, RunLabels};
+use orysim::report::{convert, destination, drift, intervals, json, observer, summary};
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_USAGE: u8 = 2;
+/// The run ended without a single completed request (a stalled or silent target).
+pub const EXIT_NOTHING_COMPLETED: u8 = 3;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn fail(e: impl std::fmt::Display) -> u8 {
     for line in e.to_string().lines() {
-        eprintln!("orysim: {line}");
+        eprintln!("orysim: {}", orysim::terminal_text::escape(line));
     }
     EXIT_USAGE
 }
 
-/// Resolves when the user presses Ctrl-C. A second Ctrl-C, while in-flight requests get their
-/// grace period, exits at once.
-async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling available: never report an interrupt.
-        std::future::pending::<()>().await;
-    }
-    eprintln!("orysim: stopping (Ctrl-C again to quit at once)");
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-    });
-}
+/// A threshold failed (k6's code): the run itself went fine.
+pub const EXIT_THRESHOLD_FAILED: u8 = 99;
 
 pub async fn run(args: RunArgs) -> u8 {
+    let stop_signals = match orysim::signals::StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("orysim: cannot install the signal handlers: {e}");
+            return 1;
+        }
+    };
     let cfg = match config::resolve_run(args, std::io::stderr().is_terminal()) {
         Ok(cfg) => cfg,
         Err(e) => return fail(e),
@@ -42,21 +43,141 @@ pub async fn run(args: RunArgs) -> u8 {
         print!("{}", engine::plan::describe(&cfg));
         return EXIT_OK;
     }
-    let result = match engine::run(&cfg, interrupted()).await {
+    let destination = match cfg.report.as_deref().map(destination::check).transpose() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = engine::fd_budget::ensure(engine::fd_budget::need(&cfg)) {
+        return fail(e);
+    }
+    let live = Arc::new(LiveView::default());
+    let metrics = match cfg.observe.metrics_listen {
+        Some(addr) => match MetricsServer::bind(addr).await {
+            Ok(server) => {
+                let run = RunLabels {
+                    scenario: cfg.scenario.name.clone(),
+                    run_tag: String::new(),
+                };
+                Some(server.serve(Arc::clone(&live), run))
+            }
+            Err(e) => return fail(format!("cannot listen on --metrics-listen {addr}: {e}")),
+        },
+        None => None,
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let abort = engine::AbortHandle::default();
+    let series = match (&cfg.report, cfg.observe.interval) {
+        (Some(path), Some(interval)) => Some((
+            intervals::series_path(path),
+            intervals::Header {
+                schema_version: json::SCHEMA_VERSION,
+                tool: json::TOOL_NAME.to_string(),
+                tool_version: env!("CARGO_PKG_VERSION").to_string(),
+                scenario: cfg.scenario.name.clone(),
+                started_at: json::rfc3339(std::time::SystemTime::now()),
+                interval_seconds: interval.as_secs_f64(),
+                target: json::Target {
+                    kind: match cfg.target {
+                        config::Target::BuiltinSimulator => {
+                            json::ReportTargetKind::BuiltinSimulator
+                        }
+                        config::Target::Remote(_) => json::ReportTargetKind::Remote,
+                    },
+                    urls: Default::default(),
+                },
+                options: cfg.redacted_options(),
+                services: cfg.services(),
+                concurrency: Default::default(),
+            },
+        )),
+        _ => None,
+    };
+    let observer = tokio::spawn(observer::observe(
+        observer::ObserverPlan {
+            series,
+            lines: cfg.observe.interval_summary,
+            thresholds: cfg.observe.thresholds.clone(),
+            abort: abort.clone(),
+        },
+        rx,
+    ));
+    // The database's side: its statistics just before the load and just after it.
+    let db_probe = if cfg.observe.db_stats.is_empty() {
+        None
+    } else {
+        let probe = DbProbe::before(cfg.observe.db_stats.clone(), ProbeOptions::default()).await;
+        for line in probe.problems() {
+            eprintln!("⚠️  {line}");
+        }
+        Some(probe)
+    };
+    let hooks = engine::RunHooks {
+        sinks: SamplerSinks {
+            interval: cfg.observe.interval,
+            intervals: Some(tx),
+            live: cfg.observe.metrics_listen.map(|_| Arc::clone(&live)),
+        },
+        abort,
+    };
+    let result = match engine::run(&cfg, stop_signals.first(), hooks).await {
         Ok(result) => result,
         Err(e) => return fail(e),
     };
+    if let Some(server) = metrics {
+        server.abort();
+    }
+    let seen = match observer.await {
+        Ok(seen) => seen,
+        Err(e) => return fail(format!("the interval observer failed: {e}")),
+    };
+    let thresholds = seen.evaluator.finish(&result.snapshot, result.info.elapsed);
+    let db_stats = match db_probe {
+        Some(probe) => {
+            eprintln!("🗄️  Reading the database statistics after the load ...");
+            probe.after().await
+        }
+        None => Vec::new(),
+    };
+    let mut info = result.info;
+    if let Some(e) = &seen.series_error {
+        info.warnings.push(e.clone());
+    }
     let style = summary::Style {
         color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         width: 80,
     };
+    let drift = match &seen.series {
+        Some((path, _)) => drift::from_series(path).unwrap_or_else(|e| {
+            info.warnings.push(format!("drift not computed: {e:#}"));
+            None
+        }),
+        None => None,
+    };
+    print!("{}", summary::render(&info, &result.snapshot, &style));
     print!(
         "{}",
-        summary::render(&result.info, &result.snapshot, &style)
+        summary::render_observations(&thresholds, drift.as_ref(), &style)
     );
-    if let Some(path) = &cfg.report {
-        let report = json::build(&result.info, &result.snapshot);
-        match json::write_atomic(path, &report) {
+    if !db_stats.is_empty() {
+        println!();
+        for line in orysim::db::summary_lines(&db_stats, 5, style.width.saturating_sub(3)) {
+            println!("🗄️ {line}");
+        }
+    }
+    if let (Some(path), Some(dest)) = (&cfg.report, &destination) {
+        let mut report = json::build(&info, &result.snapshot);
+        report.thresholds = thresholds.clone();
+        report.drift = drift;
+        report.db_stats = db_stats;
+        report.series = seen.series.as_ref().map(|(series, n)| json::SeriesRef {
+            file: series
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            interval_seconds: cfg.observe.interval.map_or(0.0, |d| d.as_secs_f64()),
+            intervals: *n,
+        });
+        match destination::write(dest, &report) {
             Ok(()) => eprintln!("📝 Report written to {}", path.display()),
             Err(e) => {
                 eprintln!("orysim: cannot write the report to {}: {e}", path.display());
@@ -70,10 +191,37 @@ pub async fn run(args: RunArgs) -> u8 {
             c.calls, c.failed
         );
     }
-    if result.info.interrupted {
-        EXIT_INTERRUPTED
+    if info.interrupted {
+        orysim::signals::received().map_or(EXIT_INTERRUPTED, orysim::signals::exit_code)
+    } else if orysim::metrics::completion::completed(&result.snapshot, None) == 0 {
+        EXIT_NOTHING_COMPLETED
+    } else if thresholds.iter().any(|t| !t.ok) {
+        EXIT_THRESHOLD_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// `orysim report INPUT -o OUTPUT`: turns a report or an interval series into another form,
+/// chosen by OUTPUT's extension.
+pub fn report(args: ReportArgs) -> u8 {
+    match convert::convert(&args.input, &args.output, &args.thresholds) {
+        Ok(outcome) => {
+            eprintln!(
+                "📝 {} written from {}",
+                args.output.display(),
+                args.input.display()
+            );
+            for line in &outcome.notes {
+                eprintln!("⚠️  {line}");
+            }
+            if outcome.thresholds_failed {
+                EXIT_THRESHOLD_FAILED
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => fail(format!("{e:#}")),
     }
 }
 
@@ -102,6 +250,18 @@ fn fault(
 }
 
 pub async fn sim(args: SimArgs) -> u8 {
+    // The shared flags are checked under their own names before they fill the per-service ones.
+    if let Err(e) = fault("", &args.latency, &args.jitter, args.error_rate) {
+        return fail(e);
+    }
+    let highest = 4467 + u32::from(args.port_offset);
+    if highest > u32::from(u16::MAX) {
+        return fail(format!(
+            "invalid --port-offset {}: the highest port would be {highest}, above 65535 (at most {})",
+            args.port_offset,
+            u16::MAX - 4467
+        ));
+    }
     let faults = (|| -> Result<_, UsageError> {
         let base = |own: &Option<String>, all: &Option<String>| own.clone().or(all.clone());
         Ok((
@@ -142,8 +302,13 @@ pub async fn sim(args: SimArgs) -> u8 {
     };
     eprintln!("🧪 orysim simulator serving Kratos, Hydra and Keto. Point orysim run at it with:");
     println!("{}", handle.urls.export_lines().trim_end());
-    eprintln!("Ctrl-C stops it.");
-    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("Ctrl-C (or SIGTERM) stops it.");
+    match orysim::signals::StopSignals::install() {
+        Ok(signals) => signals.first().await,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
     handle.shutdown().await;
     EXIT_OK
 }
@@ -183,7 +348,7 @@ pub fn scenarios(cmd: ScenariosCommand) -> u8 {
                         println!("{path}: ok (scenario `{}`, {flows} flow{plural})", s.name);
                     }
                     Err(e) => {
-                        eprintln!("{e}");
+                        eprintln!("{}", orysim::terminal_text::escape_lines(&e.to_string()));
                         code = EXIT_USAGE;
                     }
                 }

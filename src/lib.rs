@@ -6,12 +6,18 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod engine;
 pub mod ground;
+pub mod limits;
 pub mod metrics;
 pub mod ory;
 pub mod precise_sleep;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod segment;
+pub mod signals;
 pub mod sim;
+pub mod temp_files;
+pub mod terminal_text;

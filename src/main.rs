@@ -1,5 +1,5 @@
 //! Thin entry point: parse, dispatch, map errors to exit codes (0 done, 2 usage, config or
-//! preflight error, 130 interrupted).
+//! preflight error, 99 a threshold failed, 130 interrupted).
 
 use clap::Parser;
 use orysim::cli::{Cli, Command};
@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run(*args).await,
             Command::Sim(args) => commands::sim(*args).await,
             Command::Scenarios(cmd) => commands::scenarios(cmd),
+            Command::Report(args) => commands::report(args),
         }
     });
     // Do not wait for stray tasks (e.g. a stuck connection) at exit.

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use orysim::ground::{Endpoint, PerEndpoint};
-use orysim::sim::{FaultSpec, SimConfig, Stall};
+use orysim::sim::{FaultSpec, Stall};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -36,18 +36,6 @@ fn run_keto(urls: &PerEndpoint<String>, args: &[&str]) -> Value {
         .arg(&path));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     read_json(&path)
-}
-
-fn sim_with_keto(fault: FaultSpec) -> (tokio::runtime::Runtime, orysim::sim::SimHandle) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut cfg = SimConfig::ephemeral();
-    cfg.keto = fault;
-    let handle = rt.block_on(orysim::sim::start(cfg)).unwrap();
-    (rt, handle)
 }
 
 /// Ground truth for what a client can observe: a minimal blocking HTTP/1.1 client on one

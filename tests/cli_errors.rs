@@ -127,3 +127,98 @@ fn help_and_version_exit_0() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn absurd_numbers_are_refused_with_the_limit_named() {
+    assert_usage_error(
+        &["run", "-c", "99999999999"],
+        "at most 100000 virtual users",
+    );
+    assert_usage_error(&["run", "--rate", "1e9/s"], "--rate");
+    assert_usage_error(&["run", "--rate", "1e9/s"], "1000000/s");
+    assert_usage_error(
+        &["run", "--rate", "10/s", "--max-vus", "999999"],
+        "invalid --max-vus 999999",
+    );
+    assert_usage_error(
+        &["run", "--stages", "1s:99999999999"],
+        "above 100000 virtual users",
+    );
+    assert_usage_error(&["run", "--stages", "1s:2000000/s"], "invalid --stages");
+    let help = stdout(&run(orysim().args(["run", "--help"])));
+    for limit in ["at most 100000", "1000000/s", "1 MiB", "8 MiB"] {
+        assert!(help.contains(limit), "--help states {limit:?}");
+    }
+}
+
+#[test]
+fn endless_or_huge_files_are_read_only_up_to_their_cap() {
+    let started = std::time::Instant::now();
+    assert_usage_error(&["run", "--config", "/dev/zero"], "larger than 1 MiB");
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; (8 << 20) + 1]).unwrap();
+    assert_usage_error(
+        &["scenarios", "validate", big.to_str().unwrap()],
+        "larger than 8 MiB",
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn a_scenario_file_that_is_not_utf8_gets_the_position_of_the_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, b"name = \"x\"\n# caf\xE9\n").unwrap();
+    let shown = format!("{}:2:6", path.display());
+    assert_usage_error(&["scenarios", "validate", path.to_str().unwrap()], &shown);
+    let config = dir.path().join("bad-config.toml");
+    std::fs::write(&config, b"concurrency = 3 # \xFF\n").unwrap();
+    let shown = format!("{}:1:19", config.display());
+    assert_usage_error(&["run", "--config", config.to_str().unwrap()], &shown);
+}
+
+#[test]
+fn messages_name_the_flag_or_key_the_user_gave() {
+    assert_usage_error(
+        &["run", "--rate", "10/s", "--max-vus", "0"],
+        "invalid --max-vus 0",
+    );
+    assert_usage_error(&["sim", "--error-rate", "1.5"], "invalid --error-rate 1.5");
+    assert_usage_error(&["sim", "--latency", "soon"], "--latency");
+    assert_usage_error(
+        &["sim", "--port-offset", "61200"],
+        "invalid --port-offset 61200",
+    );
+    assert_usage_error(
+        &["run", "--iterations", "10", "--warmup", "1s"],
+        "--warmup cannot be used with --iterations",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("both.toml");
+    std::fs::write(&config, "scope = \"keto\"\nscenario = \"hydra\"\n").unwrap();
+    assert_usage_error(
+        &["run", "--config", config.to_str().unwrap()],
+        "both `scenario` and `scope`",
+    );
+}
+
+#[test]
+fn compiling_a_large_scenario_takes_linear_time() {
+    // 40,000 flows (5.9 MB): about a second when linear; the quadratic compiler took minutes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.toml");
+    let mut text = String::from("name = \"large\"\n");
+    for i in 0..40_000 {
+        text.push_str(&format!(
+            "[[flow]]\nname = \"f{i}\"\n  [[flow.step]]\n  op = \"keto.check\"\n  namespace = \"documents\"\n  object = \"o{i}\"\n  relation = \"viewer\"\n  subject_id = \"u\"\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let out = run(orysim().args(["scenarios", "validate", path.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("40000 flows"), "{}", stdout(&out));
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+}

@@ -241,3 +241,56 @@ fn seed_parity_and_cleanup_on_real_ory() {
         "every identity the run registered is deleted: {err}"
     );
 }
+
+/// `orysim run --db-stats` against the real Keto on the stack's PostgreSQL: the report holds
+/// what Keto's database did during the load (its statements, the commits), the summary a DB
+/// block, and the password appears nowhere.
+#[test]
+#[ignore = "needs the real Ory stack (scripts/test starts it)"]
+fn a_run_records_the_databases_own_statistics() {
+    let db_url = std::env::var("ORY_STACK_DB_URL").expect("scripts/ory-stack env exports it");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.json");
+    let out = run(orysim_real()
+        .args([
+            "run",
+            "--scope",
+            "keto",
+            "-c",
+            "4",
+            "-d",
+            "3s",
+            "--no-progress",
+        ])
+        .arg("--db-stats")
+        .arg(format!("keto={db_url}"))
+        .arg("--report")
+        .arg(&path));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("DB keto: PostgreSQL"), "{text}");
+    let raw = std::fs::read_to_string(&path).unwrap();
+    let password = db_url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, p)| p.to_string())
+        .expect("the stack's URL has a password");
+    assert!(
+        !raw.contains(&format!(":{password}@")),
+        "the DB password leaked into the report"
+    );
+    assert!(
+        !text.contains(&format!(":{password}@"))
+            && !stderr(&out).contains(&format!(":{password}@"))
+    );
+    let report: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let stats = &report["db_stats"][0];
+    assert_eq!(stats["name"], "keto");
+    let calls = stats["statement_totals"]["calls"].as_u64().unwrap_or(0);
+    let writes = report["services"][0]["writes"].as_u64().unwrap();
+    assert!(
+        writes > 0 && calls >= writes,
+        "{writes} Keto writes, {calls} statement calls: {stats}"
+    );
+}

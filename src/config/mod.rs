@@ -76,6 +76,87 @@ pub struct RunConfig {
     pub dry_run: bool,
     pub target: Target,
     pub admin_token: Option<Secret>,
+    pub observe: ObserveOptions,
+}
+
+/// Time series, thresholds and live metrics of a run.
+#[derive(Debug, Clone, Default)]
+pub struct ObserveOptions {
+    /// Interval of the time series; `None` when turned off.
+    pub interval: Option<Duration>,
+    pub interval_summary: bool,
+    pub thresholds: Vec<crate::report::thresholds::Threshold>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Databases whose statistics are taken before and after the load.
+    pub db_stats: Vec<crate::db::DbTarget>,
+}
+
+/// The series' default interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+fn resolve_observe(
+    args: &crate::cli::ObserveArgs,
+    file: &FileConfig,
+) -> Result<ObserveOptions, UsageError> {
+    let interval = match args.interval.as_deref().or(file.interval.as_deref()) {
+        Some(v) => {
+            let d = parse_duration("--interval", v)?;
+            if !d.is_zero() && d < Duration::from_millis(100) {
+                return usage(format!(
+                    "invalid --interval '{v}': at least 100ms (or 0 to turn the series off)"
+                ));
+            }
+            (!d.is_zero()).then_some(d)
+        }
+        None => Some(DEFAULT_INTERVAL),
+    };
+    // The file's thresholds and the flags' both apply: a gate in a checked-in config file
+    // cannot be dropped by adding one on the command line.
+    let thresholds = file
+        .thresholds
+        .iter()
+        .chain(&args.thresholds)
+        .map(|t| crate::report::thresholds::parse(t).map_err(|e| UsageError(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let needs_series = thresholds
+        .iter()
+        .any(|t| t.abort || t.window != crate::report::thresholds::Window::WholeRun);
+    if needs_series && interval.is_none() {
+        return usage(
+            "--interval 0 turns the series off, but windowed (@...) and aborting (!) \
+             thresholds are judged on it",
+        );
+    }
+    let metrics_listen = match args
+        .metrics_listen
+        .as_deref()
+        .or(file.metrics_listen.as_deref())
+    {
+        Some(v) => Some(v.parse::<std::net::SocketAddr>().or_else(|_| {
+            usage(format!(
+                "invalid --metrics-listen {v:?}: an address and port, e.g. 127.0.0.1:9464"
+            ))
+        })?),
+        None => None,
+    };
+    // Flags replace the file's databases: a URL given on the command line is the one meant.
+    let db_values = if args.db_stats.is_empty() {
+        &file.db_stats
+    } else {
+        &args.db_stats
+    };
+    let db_stats = db_values
+        .iter()
+        .map(|v| crate::db::DbTarget::parse(v).map_err(|e| UsageError(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::db::check_unique_names(&db_stats).map_err(|e| UsageError(e.to_string()))?;
+    Ok(ObserveOptions {
+        interval,
+        interval_summary: args.interval_summary || file.interval_summary,
+        thresholds,
+        metrics_listen,
+        db_stats,
+    })
 }
 
 impl RunConfig {
@@ -118,6 +199,9 @@ impl RunConfig {
             "seed": self.seed,
             "timeout_seconds": self.timeout.as_secs_f64(),
             "admin_token": self.admin_token.as_ref().map(|_| crate::secret::REDACTED),
+            "db_stats": self.observe.db_stats.iter().map(|t| t.redacted_url()).collect::<Vec<_>>(),
+            "interval_seconds": self.observe.interval.map(|d| d.as_secs_f64()),
+            "thresholds": self.observe.thresholds.iter().map(|t| t.expr.as_str()).collect::<Vec<_>>(),
         })
     }
 }
@@ -148,11 +232,24 @@ struct FileConfig {
     report: Option<PathBuf>,
     #[serde(default)]
     targets: FileTargets,
+    interval: Option<String>,
+    #[serde(default)]
+    interval_summary: bool,
+    #[serde(default)]
+    thresholds: Vec<String>,
+    metrics_listen: Option<String>,
+    #[serde(default)]
+    db_stats: Vec<String>,
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
-    let text = std::fs::read_to_string(path)
-        .or_else(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
+    let text = match crate::limits::read_text(path, crate::limits::MAX_CONFIG_BYTES) {
+        Ok(text) => text,
+        Err(crate::limits::ReadError::NotUtf8 { line, col }) => {
+            return usage(format!("{}:{line}:{col}: not UTF-8 text", path.display()))
+        }
+        Err(e) => return usage(format!("cannot read config file {}: {e}", path.display())),
+    };
     toml::from_str(&text).or_else(|e: toml::de::Error| {
         let (line, col) = e
             .span()
@@ -195,6 +292,10 @@ fn share(what: &str, v: f64) -> Result<f64, UsageError> {
 /// `--param` (which must exist) and from the generic flags that map onto parameters
 /// (applied when the scenario has them).
 fn load_scenario(args: &RunArgs, file: &FileConfig) -> Result<Scenario, UsageError> {
+    // As the flags: one or the other.
+    if file.scenario.is_some() && file.scope.is_some() {
+        return usage("the config file sets both `scenario` and `scope`: keep one");
+    }
     let spec = match (&args.scenario, args.scope, &file.scenario, file.scope) {
         (Some(s), _, _, _) => s.clone(),
         (None, Some(scope), _, _) => scope.name().to_string(),
@@ -281,6 +382,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
     };
     let scenario = Arc::new(load_scenario(&args, &file)?);
     let services = scenario.services();
+    let observe = resolve_observe(&args.observe, &file)?;
 
     let stages = match args.stages.as_deref().or(file.stages.as_deref()) {
         Some(v) => Some(parse_stages(v)?),
@@ -294,6 +396,10 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         None => None,
     };
     let iterations = args.iterations.or(file.iterations);
+    if iterations.is_some() && (args.warmup.is_some() || file.warmup.is_some()) {
+        // The warm-up's iterations would count against the limit yet be left out of the totals.
+        return usage("--warmup cannot be used with --iterations: use --duration for a warm-up");
+    }
     if iterations == Some(0) {
         return usage("invalid --iterations 0: at least one iteration is needed");
     }
@@ -333,8 +439,36 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         LoadModel::Closed(p) => (p.peak().round() as usize, p.duration()),
         LoadModel::Open { profile, max_vus } => (*max_vus, profile.duration()),
     };
+    // Name the flag the number came from.
+    let users_flag = match &model {
+        LoadModel::Open { .. } if args.max_vus.or(file.max_vus).is_some() => "--max-vus",
+        LoadModel::Closed(_) if args.stages.is_some() || file.stages.is_some() => "--stages",
+        _ => "--concurrency",
+    };
     if concurrency == 0 {
-        return usage("invalid --concurrency 0: at least one virtual user is needed");
+        return usage(format!(
+            "invalid {users_flag} 0: at least one virtual user is needed"
+        ));
+    }
+    if concurrency > crate::limits::MAX_VIRTUAL_USERS {
+        return usage(format!(
+            "invalid {users_flag} {concurrency}: at most {} virtual users",
+            crate::limits::MAX_VIRTUAL_USERS
+        ));
+    }
+    if let LoadModel::Open { profile, .. } = &model {
+        if profile.peak() > crate::limits::MAX_RATE_PER_SECOND {
+            let flag = if args.stages.is_some() || file.stages.is_some() {
+                "--stages"
+            } else {
+                "--rate"
+            };
+            return usage(format!(
+                "invalid {flag}: {} iterations/s is above {}/s, the highest rate orysim runs",
+                profile.peak(),
+                crate::limits::MAX_RATE_PER_SECOND
+            ));
+        }
     }
     check_enough_users(&scenario, concurrency)?;
     let warmup = match args.warmup.as_deref().or(file.warmup.as_deref()) {
@@ -401,6 +535,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         dry_run: args.dry_run,
         target,
         admin_token,
+        observe,
     })
 }
 

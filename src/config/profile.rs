@@ -121,8 +121,15 @@ pub fn parse_stages(value: &str) -> Result<StagesSpec, UsageError> {
         let target = if is_rate {
             parse_rate("stage rate", target)?
         } else {
-            match target.trim().parse::<u32>() {
-                Ok(n) => f64::from(n),
+            match target.trim().parse::<u64>() {
+                Ok(n) if n > crate::limits::MAX_VIRTUAL_USERS as u64 => {
+                    return err(format!(
+                        "stage {} target {n} is above {} virtual users, the most orysim runs",
+                        i + 1,
+                        crate::limits::MAX_VIRTUAL_USERS
+                    ))
+                }
+                Ok(n) => n as f64,
                 Err(_) => {
                     return err(format!(
                         "stage {} target '{target}' is not a whole number of virtual users",

@@ -121,6 +121,7 @@ pub fn spawn_closed<W: Workload>(
             // not make it smaller, only cost an allocation and a copy per iteration. Its
             // iteration is awaited in place.
             set.spawn(async move {
+                let _alive = UserAlive::new(&shared.watch);
                 let mut local = W::Local::default();
                 while !shared.stop.is_raised() {
                     if !shared.budget.take() {
@@ -133,9 +134,12 @@ pub fn spawn_closed<W: Workload>(
             continue;
         };
         set.spawn(async move {
+            let alive = UserAlive::new(&shared.watch);
             let mut local = W::Local::default();
             while !shared.stop.is_raised() {
-                if id - first >= level.load(Ordering::Relaxed) {
+                let parked = id - first >= level.load(Ordering::Relaxed);
+                alive.park(parked);
+                if parked {
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(20)) => {}
                         _ = shared.stop.raised() => {}
@@ -149,6 +153,36 @@ pub fn spawn_closed<W: Workload>(
                 Box::pin(workload.step(&mut vu, &mut local)).await;
             }
         });
+    }
+}
+
+/// Counts a virtual-user task as alive for as long as it exists (also when it is aborted),
+/// and whether it is parked below the stage target.
+struct UserAlive {
+    watch: Arc<GeneratorWatch>,
+    parked: std::cell::Cell<bool>,
+}
+
+impl UserAlive {
+    fn new(watch: &Arc<GeneratorWatch>) -> Self {
+        watch.user_started();
+        UserAlive {
+            watch: Arc::clone(watch),
+            parked: std::cell::Cell::new(false),
+        }
+    }
+
+    fn park(&self, parked: bool) {
+        if self.parked.replace(parked) != parked {
+            self.watch.user_parked(parked);
+        }
+    }
+}
+
+impl Drop for UserAlive {
+    fn drop(&mut self) {
+        self.park(false);
+        self.watch.user_stopped();
     }
 }
 
@@ -177,7 +211,9 @@ pub fn spawn_level_controller(
 /// least one per virtual user. Waiting is never silent: it is counted (`delayed`), shows in the
 /// start lag, and is part of the corrected latency. Beyond the backlog, arrivals are dropped.
 pub fn backlog_capacity(max_vus: usize, peak_rate: f64) -> usize {
-    (peak_rate.ceil() as usize).max(max_vus).max(1)
+    (peak_rate.ceil() as usize)
+        .max(max_vus)
+        .clamp(1, crate::limits::MAX_BACKLOG)
 }
 
 /// Open model: a scheduler task emitting arrivals on `profile` (iterations per second) into a
@@ -193,6 +229,7 @@ pub fn spawn_open<W: Workload>(
     let (tx, rx) = mpsc::channel::<Instant>(backlog_capacity(ids.len(), profile.peak()));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let idle = Arc::new(AtomicUsize::new(0));
+    shared.watch.watch_idle(Arc::clone(&idle));
     for id in ids {
         let workload = Arc::clone(&workload);
         let shared = shared.clone();
@@ -200,6 +237,7 @@ pub fn spawn_open<W: Workload>(
         let idle = Arc::clone(&idle);
         let mut vu = shared.new_vu(id);
         set.spawn(async move {
+            let _alive = UserAlive::new(&shared.watch);
             let mut local = W::Local::default();
             loop {
                 idle.fetch_add(1, Ordering::Relaxed);
@@ -224,6 +262,7 @@ pub fn spawn_open<W: Workload>(
     set.spawn(async move {
         let mut schedule = ArrivalSchedule::new(profile);
         let mut timer = ArrivalTimer::new();
+        let mut behind = 0u32;
         while let Some(offset) = schedule.next_arrival() {
             let Some(at) = start.checked_add(offset) else {
                 break;
@@ -232,6 +271,13 @@ pub fn spawn_open<W: Workload>(
                 tokio::select! {
                     () = timer.sleep_until(at) => {}
                     _ = shared.stop.raised() => break,
+                }
+            } else {
+                // Catching up never sleeps: yield now and then, so that the stop, the
+                // deadline and the virtual users on this worker still get their turn.
+                behind = behind.wrapping_add(1);
+                if behind.is_multiple_of(256) {
+                    tokio::task::yield_now().await;
                 }
             }
             if shared.stop.is_raised() {

@@ -6,12 +6,16 @@ pub mod arrival_timer;
 pub mod arrivals;
 pub mod data;
 pub mod executor;
+pub mod failure_backoff;
+pub mod fd_budget;
+pub mod in_flight;
 pub mod interp;
 pub mod mix;
 pub mod plan;
 pub mod pool;
 pub mod progress;
 mod run_info;
+pub mod sampler;
 pub mod vu;
 pub mod watch;
 pub mod workload;
@@ -64,17 +68,63 @@ pub struct RunResult {
     pub cleanup: Vec<(String, PhaseTotals)>,
 }
 
+/// What the caller hooks into a run: where the time series and the live view go, and a way
+/// to stop the run early (a threshold that can no longer hold).
+#[derive(Clone, Default)]
+pub struct RunHooks {
+    pub sinks: sampler::SamplerSinks,
+    pub abort: AbortHandle,
+}
+
+/// Stops a run before its planned end for a reason that is not an interrupt.
+#[derive(Clone, Default)]
+pub struct AbortHandle(Arc<AbortState>);
+
+#[derive(Default)]
+struct AbortState {
+    notify: tokio::sync::Notify,
+    reason: std::sync::Mutex<Option<String>>,
+}
+
+impl AbortHandle {
+    /// Asks the run to stop; the first reason given is kept.
+    pub fn abort(&self, reason: String) {
+        let mut slot = self.0.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        drop(slot);
+        self.0.notify.notify_one();
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    async fn aborted(&self) {
+        if self.reason().is_none() {
+            self.0.notify.notified().await;
+        }
+    }
+}
+
 /// How long virtual users may take to finish their in-flight call once told to stop.
 fn grace_period(timeout: Duration) -> Duration {
     timeout.min(Duration::from_secs(3))
 }
 
-/// Runs the whole plan. `interrupt` resolves when the user asks to stop (Ctrl-C).
+/// Runs the whole plan. `interrupt` resolves when the user asks to stop (a stop signal).
 pub async fn run(
     cfg: &RunConfig,
     interrupt: impl std::future::Future<Output = ()>,
+    hooks: RunHooks,
 ) -> Result<RunResult, RunError> {
     let started_at = SystemTime::now();
+    failure_backoff::RUN.reset();
     let (endpoints, target_kind, sim) = match &cfg.target {
         Target::Remote(e) => ((**e).clone(), TargetKind::Remote, None),
         Target::BuiltinSimulator => {
@@ -89,7 +139,8 @@ pub async fn run(
         }
     };
     let services = cfg.services();
-    let result = run_against(cfg, &endpoints, &services, interrupt).await;
+    let abort = hooks.abort.clone();
+    let result = run_against(cfg, &endpoints, &services, interrupt, hooks).await;
     let in_process_simulator = sim.is_some();
     if let Some(sim) = sim {
         sim.shutdown().await;
@@ -118,12 +169,20 @@ pub async fn run(
         }
     }
     let mut warnings = generator.warnings(elapsed);
+    warnings.extend(crate::metrics::completion::warning(&snapshot));
+    warnings.extend(failure_backoff::warning(failure_backoff::RUN.pauses()));
     warnings.extend(phase_warnings);
+    let aborted = abort.reason();
     if interrupted {
         warnings.insert(
             0,
-            "interrupted by Ctrl-C before the planned end".to_string(),
+            format!(
+                "interrupted by {} before the planned end",
+                crate::signals::received().map_or("Ctrl-C", crate::signals::name)
+            ),
         );
+    } else if let Some(reason) = &aborted {
+        warnings.insert(0, format!("aborted before the planned end: {reason}"));
     }
     Ok(RunResult {
         info: RunInfo {
@@ -132,6 +191,7 @@ pub async fn run(
             ended_at,
             elapsed,
             interrupted,
+            aborted,
             scenario: cfg.scenario.name.clone(),
             services,
             concurrency,
@@ -264,6 +324,7 @@ async fn run_against(
     endpoints: &Endpoints,
     services: &[Service],
     interrupt: impl std::future::Future<Output = ()>,
+    hooks: RunHooks,
 ) -> Result<Measured, RunError> {
     let opts = ClientOptions {
         timeout: cfg.timeout,
@@ -378,11 +439,22 @@ async fn run_against(
             });
         }
     }
-    if !interrupted {
+    // The measured run starts here: the time series with it.
+    let sampler = sampler::Sampler::new(
+        Arc::clone(&recorder),
+        Arc::clone(&shared.watch),
+        hooks.sinks.clone(),
+    );
+    let (stop_ticks, ticks_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ticks = tokio::spawn(sampler::run_ticks(sampler, async {
+        let _ = ticks_stopped.await;
+    }));
+    if !interrupted && !shared.stop.is_raised() {
         interrupted = tokio::select! {
             _ = sleep_until(deadline) => false,
             _ = &mut interrupt => true,
             _ = shared.stop.raised() => false,
+            _ = hooks.abort.aborted() => false,
         };
     }
     shared.stop.raise();
@@ -393,7 +465,12 @@ async fn run_against(
     }
     let elapsed = load_end.saturating_duration_since(measure_start);
     let ended_at = SystemTime::now();
-    let snapshot = recorder.snapshot();
+    let _ = stop_ticks.send(());
+    let snapshot = match ticks.await {
+        Ok(sampler) => sampler.finish(),
+        // The sampler task panicked: what it drained is lost, what is left is not.
+        Err(_) => recorder.drain(),
+    };
 
     // Teardown (e.g. the OAuth2 client setup registered, so nightly runs do not pile them
     // up) and, when asked, cleanup. Not part of the measured snapshot, which is taken.

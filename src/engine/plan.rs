@@ -67,7 +67,7 @@ pub fn describe(cfg: &RunConfig) -> String {
         let params: Vec<String> = scenario
             .params
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("{k}={}", crate::terminal_text::escape(&v.to_string())))
             .collect();
         let _ = writeln!(out, "🔧 Parameters:  {}", params.join(", "));
     }
@@ -85,8 +85,9 @@ pub fn describe(cfg: &RunConfig) -> String {
         let flows: Vec<String> = group
             .flows
             .iter()
-            .map(|f| match (f.dedicated_vus, f.mix) {
-                (Some(n), _) => format!("{} ({n} dedicated)", f.name),
+            .map(|f| (f, crate::terminal_text::escape(&f.name)))
+            .map(|(f, name)| match (f.dedicated_vus, f.mix) {
+                (Some(n), _) => format!("{name} ({n} dedicated)"),
                 (None, mix) => {
                     let kind = match mix {
                         Some(crate::ground::Kind::Read) => "of reads ",
@@ -94,7 +95,7 @@ pub fn describe(cfg: &RunConfig) -> String {
                         None => "",
                     };
                     let share = 100.0 * f.weight / total(mix);
-                    format!("{} ({share:.0}% {kind})", f.name).replace(" )", ")")
+                    format!("{name} ({share:.0}% {kind})").replace(" )", ")")
                 }
             })
             .collect();

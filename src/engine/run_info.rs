@@ -27,6 +27,9 @@ pub struct RunInfo {
     pub elapsed: Duration,
     /// True when the run was stopped by Ctrl-C before its planned end.
     pub interrupted: bool,
+    /// Why the run stopped early when it was not interrupted (a threshold marked `!` that
+    /// could no longer hold).
+    pub aborted: Option<String>,
     /// Scenario or scope name, e.g. `all`, `keto`.
     pub scenario: String,
     /// Services the run exercised, in summary order.

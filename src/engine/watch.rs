@@ -18,6 +18,13 @@ pub struct GeneratorWatch {
     /// Arrivals that found every virtual user busy and waited in the backlog.
     delayed: AtomicU64,
     dropped: AtomicU64,
+    /// Virtual-user tasks alive; with `parked` and the open model's idle counters, what
+    /// `active_vus` reports. Each changes per user or per state change, never per call.
+    vus: AtomicU64,
+    /// Closed model with stages: users waiting for the stage target to reach them.
+    parked: AtomicU64,
+    /// Open model: per group, users waiting for an arrival.
+    idle: Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicUsize>>>,
 }
 
 fn record(slot: &Mutex<Option<LatencyHistogram>>, lag: Duration) {
@@ -73,6 +80,48 @@ impl GeneratorWatch {
         copy(&self.start_lag)
     }
 
+    pub fn user_started(&self) {
+        self.vus.fetch_add(1, Relaxed);
+    }
+
+    pub fn user_stopped(&self) {
+        self.vus.fetch_sub(1, Relaxed);
+    }
+
+    pub fn user_parked(&self, parked: bool) {
+        if parked {
+            self.parked.fetch_add(1, Relaxed);
+        } else {
+            self.parked.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// The open model's count of users waiting for an arrival, for `active_vus`.
+    pub fn watch_idle(&self, idle: std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(idle);
+    }
+
+    /// Virtual users holding (or looking for) an iteration now.
+    pub fn active_vus(&self) -> usize {
+        let idle: usize = self
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|i| i.load(Relaxed))
+            .sum();
+        let busy = self
+            .vus
+            .load(Relaxed)
+            .saturating_sub(self.parked.load(Relaxed));
+        usize::try_from(busy)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(idle)
+    }
+
     /// Forgets the warm-up period.
     pub fn reset(&self) {
         *self.dispatch_lag.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -103,6 +152,14 @@ pub fn process_cpu_time() -> Duration {
 pub fn peak_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Resident memory of this process now, in bytes (Linux: VmRSS), if known.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

@@ -162,6 +162,11 @@ pub enum ErrorClass {
     UnexpectedBody,
     /// The call worked but its result differed from what the scenario step expected.
     Expectation,
+    /// No file descriptor left for a connection (EMFILE/ENFILE): orysim's limit, not the
+    /// target's failure.
+    Descriptors,
+    /// Still in flight when the run ended and its grace period ran out: the target stalled.
+    Unfinished,
 }
 
 impl ErrorClass {
@@ -174,6 +179,8 @@ impl ErrorClass {
             ErrorClass::Protocol => "protocol".into(),
             ErrorClass::UnexpectedBody => "unexpected_body".into(),
             ErrorClass::Expectation => "expectation".into(),
+            ErrorClass::Descriptors => "descriptors".into(),
+            ErrorClass::Unfinished => "unfinished".into(),
         }
     }
 
@@ -184,6 +191,8 @@ impl ErrorClass {
             "protocol" => ErrorClass::Protocol,
             "unexpected_body" => ErrorClass::UnexpectedBody,
             "expectation" => ErrorClass::Expectation,
+            "descriptors" => ErrorClass::Descriptors,
+            "unfinished" => ErrorClass::Unfinished,
             other => ErrorClass::Status(other.strip_prefix("http_")?.parse().ok()?),
         })
     }
@@ -266,6 +275,8 @@ mod tests {
             ErrorClass::Protocol,
             ErrorClass::UnexpectedBody,
             ErrorClass::Expectation,
+            ErrorClass::Descriptors,
+            ErrorClass::Unfinished,
         ] {
             assert_eq!(ErrorClass::from_key(&class.key()), Some(class));
         }

@@ -1,6 +1,7 @@
 //! Collecting what happened: a sharded recorder on the hot path, and mergeable snapshots for
 //! everything downstream (progress, summary, reports, comparisons).
 
+pub mod completion;
 mod flow;
 mod generator;
 mod histogram;

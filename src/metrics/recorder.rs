@@ -181,6 +181,30 @@ impl Recorder {
         snap
     }
 
+    /// Takes everything recorded since the last drain out of the shards and returns it: the
+    /// interval sampler's view. Each shard's lock is held only to swap two vectors, so a
+    /// drain never makes a virtual user wait for histograms to be copied; the next call on
+    /// each key allocates its stats afresh. The running totals are not drained.
+    pub fn drain(&self) -> Snapshot {
+        let mut snap = Snapshot::default();
+        for i in 0..self.shards.len() {
+            let mut ops: Vec<Option<OpStats>> = (0..self.keys.len()).map(|_| None).collect();
+            let mut flows: Vec<Option<FlowStats>> = (0..self.flows.len()).map(|_| None).collect();
+            {
+                let mut shard = self.lock(i);
+                std::mem::swap(&mut shard.ops, &mut ops);
+                std::mem::swap(&mut shard.flows, &mut flows);
+            }
+            for stats in ops.into_iter().flatten() {
+                snap.insert(stats);
+            }
+            for stats in flows.into_iter().flatten() {
+                snap.insert_flow(stats);
+            }
+        }
+        snap
+    }
+
     /// Forgets everything recorded so far (end of a warm-up period).
     pub fn reset(&self) {
         for i in 0..self.shards.len() {
@@ -282,6 +306,26 @@ mod tests {
     use super::*;
     use crate::ground::{ErrorClass, Verdict};
     use std::time::Duration;
+
+    #[test]
+    fn a_drain_takes_what_was_recorded_since_the_last_one_and_keeps_the_totals() {
+        let rec = Recorder::with_shards(2);
+        let t0 = Instant::now();
+        let ok = Outcome::Ok(Verdict::Allowed);
+        let check = |n: u64| {
+            for vu in 0..n as usize {
+                rec.handle(vu)
+                    .record(Op::KetoCheck, None, t0, t0 + Duration::from_micros(100), ok);
+            }
+        };
+        check(5);
+        let first = rec.drain();
+        assert_eq!(first.op(Op::KetoCheck).map(OpStats::count), Some(5));
+        assert_eq!(rec.drain().total_requests(), 0);
+        check(3);
+        assert_eq!(rec.drain().op(Op::KetoCheck).map(OpStats::count), Some(3));
+        assert_eq!(rec.totals().requests, 8);
+    }
 
     #[test]
     fn handles_on_different_shards_merge_into_one_snapshot() {

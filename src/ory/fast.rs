@@ -177,7 +177,7 @@ impl FastHttp {
     async fn connect(&self) -> Result<Sender, ErrorClass> {
         let stream = TcpStream::connect(&self.addr)
             .await
-            .map_err(|_| ErrorClass::Connect)?;
+            .map_err(|e| super::descriptors::class_of(&e, ErrorClass::Connect))?;
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
             .await
@@ -230,6 +230,7 @@ impl FastHttp {
                 },
             };
             let status = resp.status();
+            super::retry_after::note(status.as_u16(), resp.headers());
             let body = read_body(resp.into_body(), cap).await?;
             return Ok((status, body, sender));
         }

@@ -26,7 +26,9 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub fn classify_error(err: &reqwest::Error) -> ErrorClass {
     if err.is_timeout() {
         ErrorClass::Timeout
-    } else if err.is_connect() || err.is_body() || is_broken_body(err) {
+    } else if err.is_connect() {
+        super::descriptors::class_of(err, ErrorClass::Connect)
+    } else if err.is_body() || is_broken_body(err) {
         ErrorClass::Connect
     } else if err.is_request() {
         if is_http_parse_error(err) {
@@ -107,10 +109,23 @@ pub(crate) fn status_err<T>(status: StatusCode) -> Call<T> {
 /// Sends a request whose only answer of interest is its status: `want` → `Ok`, any other
 /// status → `Status`, transport failures by class.
 pub(crate) async fn expect_status(req: RequestBuilder, want: StatusCode) -> Call<()> {
-    match execute(req).await {
-        Ok((status, _)) if status == want => Call::ok(Verdict::Ok),
-        Ok((status, _)) => status_err(status),
-        Err(class) => Call::err(class),
+    let resp = match req.send().await {
+        Ok(resp) => resp,
+        Err(e) => return Call::err(classify_error(&e)),
+    };
+    let status = resp.status();
+    super::retry_after::note(status.as_u16(), resp.headers());
+    // The body is read (up to the cap) so that the connection can be reused. Only the status
+    // matters here, so an answer beyond the cap is not an error: the cap limits what is read,
+    // and a large value written and echoed back is still a write that worked.
+    match read_body(resp, MAX_BODY_BYTES).await {
+        Ok(_) | Err(ErrorClass::Protocol) => {}
+        Err(class) => return Call::err(class),
+    }
+    if status == want {
+        Call::ok(Verdict::Ok)
+    } else {
+        status_err(status)
     }
 }
 
@@ -118,6 +133,7 @@ pub(crate) async fn expect_status(req: RequestBuilder, want: StatusCode) -> Call
 pub(crate) async fn execute(req: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
     let resp = req.send().await.map_err(|e| classify_error(&e))?;
     let status = resp.status();
+    super::retry_after::note(status.as_u16(), resp.headers());
     let body = read_body(resp, MAX_BODY_BYTES).await?;
     Ok((status, body))
 }

@@ -7,11 +7,13 @@
 //! with the same timeout, error classes and body cap. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
+pub mod descriptors;
 pub(crate) mod fast;
 pub mod http;
 pub mod hydra;
 pub mod keto;
 pub mod kratos;
+pub mod retry_after;
 
 pub use hydra::{HydraClient, OAuthClient};
 pub use keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};

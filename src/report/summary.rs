@@ -304,7 +304,7 @@ fn latency_cells(h: &LatencyHistogram) -> [Cell; 5] {
 fn label(s: &OpStats) -> String {
     match &s.step {
         None => s.op.name().to_string(),
-        Some(_) => s.key().label(),
+        Some(_) => crate::terminal_text::escape(&s.key().label()).into_owned(),
     }
 }
 
@@ -360,7 +360,7 @@ impl<'a> From<&&'a FlowStats> for Measured<'a> {
 
 /// Row label of a flow's duration: `flow scenario/name`.
 fn flow_label(f: &FlowStats) -> String {
-    format!("flow {}", f.key().label())
+    format!("flow {}", crate::terminal_text::escape(&f.key().label()))
 }
 
 fn table_rows(measured: &[Measured]) -> Vec<Vec<Cell>> {
@@ -483,6 +483,14 @@ fn render_service(
             format!(
                 "{name} workload {} after {elapsed}",
                 paint(style, Color::Yellow, "interrupted")
+            ),
+        )
+    } else if crate::metrics::completion::completed(snap, Some(service)) == 0 {
+        (
+            "❌",
+            format!(
+                "{name} workload: {}",
+                paint(style, Color::Red, "NO REQUEST COMPLETED")
             ),
         )
     } else {
@@ -674,7 +682,7 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
     }
     out.extend(wrap_words(
         &format!("{}Scenario: ", icon("📋")),
-        &info.scenario,
+        &crate::terminal_text::escape(&info.scenario),
         3,
         style.width,
     ));
@@ -728,7 +736,8 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
     ));
     for warning in &info.warnings {
         let prefix = icon("⚠\u{FE0F}");
-        let lines = wrap_words("", warning, 0, style.width - display_width(&prefix));
+        let warning = crate::terminal_text::escape(warning);
+        let lines = wrap_words("", &warning, 0, style.width - display_width(&prefix));
         for (i, line) in lines.iter().enumerate() {
             let lead = if i == 0 { prefix.as_str() } else { "   " };
             out.push(format!(
@@ -738,6 +747,113 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
         }
     }
 
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+/// Thresholds (✅/❌ with the measured value beside the limit) and the operations whose drift
+/// is beyond the run's noise; empty when there are neither.
+pub fn render_observations(
+    thresholds: &[super::thresholds::ThresholdResult],
+    drift: Option<&super::drift::DriftReport>,
+    style: &Style,
+) -> String {
+    let mut out: Vec<String> = Vec::new();
+    if !thresholds.is_empty() {
+        out.push(String::new());
+        let failed = thresholds.iter().filter(|t| !t.ok).count();
+        out.push(format!(
+            "{}Thresholds: {} of {} passed",
+            icon("🎯"),
+            thresholds.len() - failed,
+            thresholds.len()
+        ));
+        for t in thresholds {
+            let (mark, color) = if t.ok {
+                ("✅", Color::Green)
+            } else {
+                ("❌", Color::Red)
+            };
+            let mut text = format!("{} {}", crate::terminal_text::escape(&t.expr), t.describe());
+            if let Some(at) = t.failed_at_seconds {
+                text.push_str(&format!(
+                    " (first failed at {})",
+                    format_duration(Duration::from_secs_f64(at))
+                ));
+            }
+            if t.aborted_run {
+                text.push_str(" — stopped the run");
+            }
+            let lines = wrap_words("", &text, 0, style.width - 6);
+            for (i, line) in lines.iter().enumerate() {
+                let lead = if i == 0 {
+                    format!("   {mark} ")
+                } else {
+                    "      ".to_string()
+                };
+                out.push(format!("{lead}{}", paint(style, color, line.trim_start())));
+            }
+        }
+    }
+    if let Some(d) = drift {
+        let moved: Vec<String> = d
+            .operations
+            .iter()
+            .flat_map(|o| {
+                [
+                    ("p50", &o.p50_us, true),
+                    ("p99", &o.p99_us, true),
+                    ("req/s", &o.requests_per_second, false),
+                    ("error rate", &o.error_rate, false),
+                ]
+                .into_iter()
+                .filter(|(_, f, _)| f.beyond_noise)
+                .map(|(what, f, latency)| {
+                    let show = |v: f64| {
+                        if latency {
+                            format_latency(v.round().max(0.0) as u64)
+                        } else if what == "error rate" {
+                            format!("{:.2}%", v * 100.0)
+                        } else {
+                            format!("{v:.1}")
+                        }
+                    };
+                    let rel = f
+                        .relative
+                        .map(|r| format!(" ({:+.0}%)", r * 100.0))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {what} {} → {}{rel}",
+                        crate::terminal_text::escape(&o.name),
+                        show(f.first),
+                        show(f.last)
+                    )
+                })
+                .collect::<Vec<_>>()
+            })
+            .collect();
+        out.push(String::new());
+        if moved.is_empty() {
+            out.push(format!(
+                "{}Drift: first vs last {} interval(s): nothing beyond the run's own noise",
+                icon("📈"),
+                d.intervals_per_window
+            ));
+        } else {
+            out.push(format!(
+                "{}Drift beyond noise (first vs last {} interval(s)):",
+                icon("📈"),
+                d.intervals_per_window
+            ));
+            for m in moved {
+                out.extend(wrap_words("   ", &m, 5, style.width));
+            }
+        }
+    }
+    if out.is_empty() {
+        return String::new();
+    }
     let mut text = out.join("\n");
     text.push('\n');
     text

@@ -5,6 +5,7 @@
 mod builtin;
 mod compile;
 mod file;
+mod line_index;
 pub mod model;
 pub mod names;
 pub mod template;
@@ -66,12 +67,19 @@ pub fn load(spec: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError
         });
     }
     let path = Path::new(spec);
-    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        origin: spec.to_string(),
-        position: None,
-        message: format!("cannot read the scenario file: {e}"),
-        hint: None,
-    })?;
+    let source =
+        crate::limits::read_text(path, crate::limits::MAX_SCENARIO_BYTES).map_err(|e| {
+            let position = match e {
+                crate::limits::ReadError::NotUtf8 { line, col } => Some((line, col)),
+                _ => None,
+            };
+            ScenarioError {
+                origin: spec.to_string(),
+                position,
+                message: format!("cannot read the scenario file: {e}"),
+                hint: None,
+            }
+        })?;
     compile::compile(spec, &source, path.parent(), overrides)
 }
 

@@ -7,6 +7,7 @@
 //! of 1 never finds anything) and by a width of 100 subject sets per step, and expand answers
 //! `200` with a bare error object when the subject set has no tuples.
 
+use super::byte_budget::{ByteBudget, ENTRY_OVERHEAD, MAX_STORE_BYTES};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
@@ -109,16 +110,31 @@ struct Store {
     exact: HashMap<Tuple, u32>,
     by_obj: HashMap<String, BTreeSet<u64>>,
     cap: usize,
+    bytes: ByteBudget,
+}
+
+/// What a stored tuple costs: its text, once more for the object index's key, and overhead.
+fn weight(t: &Tuple) -> usize {
+    let sub = match &t.sub {
+        Subject::Id(id) => id.len(),
+        Subject::Set(ns, obj, rel) => ns.len() + obj.len() + rel.len(),
+    };
+    2 * (t.ns.len() + t.obj.len()) + t.rel.len() + sub + ENTRY_OVERHEAD
 }
 
 impl Store {
     fn new(cap: usize) -> Self {
+        Store::with_max_bytes(cap, MAX_STORE_BYTES)
+    }
+
+    fn with_max_bytes(cap: usize, max_bytes: usize) -> Self {
         Store {
             rows: BTreeMap::new(),
             next: 1,
             exact: HashMap::new(),
             by_obj: HashMap::new(),
             cap: cap.max(1),
+            bytes: ByteBudget::new(max_bytes),
         }
     }
 
@@ -130,8 +146,10 @@ impl Store {
             .entry(obj_key(&t.ns, &t.obj))
             .or_default()
             .insert(seq);
+        self.bytes.add(weight(&t));
         self.rows.insert(seq, t);
-        while self.rows.len() > self.cap {
+        // The newest entry always stays, however large.
+        while self.rows.len() > self.cap || (self.bytes.over() && self.rows.len() > 1) {
             match self.rows.keys().next().copied() {
                 Some(oldest) => self.remove(oldest),
                 None => break,
@@ -143,6 +161,7 @@ impl Store {
         let Some(t) = self.rows.remove(&seq) else {
             return;
         };
+        self.bytes.remove(weight(&t));
         if let Some(n) = self.exact.get_mut(&t) {
             *n -= 1;
             if *n == 0 {
@@ -988,6 +1007,19 @@ mod tests {
             s.insert(t("groups", "b", "member", set("groups", "a", "member")));
         }
         assert!(!k.check(&k.read(), &t("groups", "a", "member", id("x")), 5));
+    }
+
+    #[test]
+    fn store_is_bounded_in_bytes_too() {
+        let mut s = Store::with_max_bytes(1_000_000, 10 << 20);
+        let large = "x".repeat(1 << 20);
+        for i in 0..40 {
+            s.insert(t("documents", &format!("{i}-{large}"), "viewer", id("u")));
+        }
+        assert!(s.rows.len() < 10, "{} tuples of 2 MB kept", s.rows.len());
+        assert!(s.bytes.used() <= 10 << 20);
+        assert_eq!(s.exact.len(), s.rows.len(), "indexes follow the evictions");
+        assert_eq!(s.by_obj.len(), s.rows.len());
     }
 
     #[test]

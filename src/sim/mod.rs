@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod byte_budget;
 mod faults;
 mod http;
 mod hydra;

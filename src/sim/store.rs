@@ -5,6 +5,7 @@
 //! one logical map over a few independently locked shards; each shard evicts on its own, which
 //! approximates global oldest-first eviction well enough for a simulator.
 
+use super::byte_budget::ByteBudget;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
@@ -18,15 +19,26 @@ pub(crate) struct BoundedMap<K, V> {
     order: VecDeque<(u64, K)>,
     seq: u64,
     cap: usize,
+    /// Bytes held, for maps whose values can be large (see `with_max_bytes`).
+    bytes: ByteBudget,
+    weigh: fn(&V) -> usize,
 }
 
 impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     pub(crate) fn new(cap: usize) -> Self {
+        BoundedMap::with_max_bytes(cap, usize::MAX, |_| 0)
+    }
+
+    /// A map that also evicts its oldest entries while their `weigh`t exceeds `max_bytes`
+    /// (the newest entry always stays).
+    pub(crate) fn with_max_bytes(cap: usize, max_bytes: usize, weigh: fn(&V) -> usize) -> Self {
         BoundedMap {
             map: HashMap::new(),
             order: VecDeque::new(),
             seq: 0,
             cap: cap.max(1),
+            bytes: ByteBudget::new(max_bytes),
+            weigh,
         }
     }
 
@@ -35,13 +47,17 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.seq += 1;
         let seq = self.seq;
         self.order.push_back((seq, key.clone()));
-        self.map.insert(key, (seq, value));
+        self.bytes.add((self.weigh)(&value));
+        if let Some((_, replaced)) = self.map.insert(key, (seq, value)) {
+            self.bytes.remove((self.weigh)(&replaced));
+        }
         let mut evicted = Vec::new();
-        while self.map.len() > self.cap {
+        while self.map.len() > self.cap || (self.bytes.over() && self.map.len() > 1) {
             match self.order.pop_front() {
                 Some((s, k)) => {
                     if self.map.get(&k).map(|(cur, _)| *cur == s).unwrap_or(false) {
                         if let Some((_, v)) = self.map.remove(&k) {
+                            self.bytes.remove((self.weigh)(&v));
                             evicted.push((k, v));
                         }
                     }
@@ -63,7 +79,8 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
 
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let removed = self.map.remove(key).map(|(_, v)| v);
-        if removed.is_some() {
+        if let Some(v) = &removed {
+            self.bytes.remove((self.weigh)(v));
             self.compact();
         }
         removed
@@ -161,6 +178,28 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_with_a_byte_maximum_evicts_the_oldest_while_over() {
+        let mut m: BoundedMap<u32, String> = BoundedMap::with_max_bytes(1000, 3 << 20, String::len);
+        let mut evicted = 0;
+        for i in 0..10 {
+            evicted += m.insert(i, "x".repeat(1 << 20)).len();
+        }
+        assert_eq!(m.len(), 3);
+        assert_eq!(evicted, 7);
+        assert!(m.contains(&9) && !m.contains(&6));
+        m.insert(9, String::new());
+        m.remove(&8);
+        assert_eq!(
+            m.bytes.used(),
+            1 << 20,
+            "replaced and removed values are no longer counted"
+        );
+        let huge = "y".repeat(5 << 20);
+        m.insert(10, huge);
+        assert_eq!(m.len(), 1, "the newest entry stays, however large");
+    }
 
     #[test]
     fn evicts_oldest_first_and_stays_bounded() {

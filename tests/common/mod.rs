@@ -96,3 +96,19 @@ pub fn operation<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a se
 pub fn outcome(v: &serde_json::Value, key: &str) -> u64 {
     v["outcomes"][key].as_u64().unwrap_or(0)
 }
+
+/// The built-in simulator on its own runtime (one worker, apart from the tests' threads), with
+/// `fault` injected into Keto.
+pub fn sim_with_keto(
+    fault: orysim::sim::FaultSpec,
+) -> (tokio::runtime::Runtime, orysim::sim::SimHandle) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cfg = orysim::sim::SimConfig::ephemeral();
+    cfg.keto = fault;
+    let handle = rt.block_on(orysim::sim::start(cfg)).unwrap();
+    (rt, handle)
+}

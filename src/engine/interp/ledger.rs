@@ -38,6 +38,7 @@ impl Ledger {
             options.mode(0o600);
         }
         let file = options.open(&path)?;
+        crate::temp_files::register(&path);
         Ok(Ledger {
             path,
             writer: Mutex::new(Some(BufWriter::new(file))),
@@ -89,6 +90,7 @@ impl Ledger {
 impl Drop for Ledger {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        crate::temp_files::forget(&self.path);
     }
 }
 

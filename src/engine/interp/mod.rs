@@ -325,11 +325,22 @@ impl GroupWorkload {
         let mut last_end = started;
         let mut failed = None;
         for (step, metric) in flow.steps.iter().zip(&self.metrics[index]) {
+            let in_flight = crate::engine::in_flight::InFlight::new(&vu.rec, *metric, due);
             let done = step_env
                 .run_step(step, &mut local.slots, &mut vu.rng, &mut vu.seq)
                 .await;
+            in_flight.done();
             vu.rec
                 .record(*metric, due, done.start, done.end, done.outcome);
+            let pause = crate::engine::failure_backoff::RUN.after(step.op.service(), done.outcome);
+            if let Some(pause) = pause {
+                tokio::time::sleep(pause).await;
+            }
+            // Taken after every step so that none is left for another call on this thread.
+            let retry_after = crate::ory::retry_after::take();
+            if let (Some(wait), None) = (retry_after, vu.intended) {
+                tokio::time::sleep(wait).await;
+            }
             last_end = done.end;
             if let Outcome::Err(class) = done.outcome {
                 failed = Some(class);

@@ -5,6 +5,7 @@ use super::schema::*;
 use crate::engine::{RunInfo, TargetKind};
 use crate::ground::{Service, Verdict};
 use crate::metrics::{FlowStats, LatencyHistogram, OpStats, Snapshot};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn generator_report(g: &crate::metrics::GeneratorStats, elapsed: Duration) -> GeneratorReport {
@@ -108,13 +109,31 @@ pub(crate) fn headline_verdicts(service: Service) -> [Verdict; 2] {
     }
 }
 
-/// Builds the report of a finished run.
-pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
-    let elapsed = info.elapsed;
+/// The measured part of a report or of one interval: totals, services, operations, flows.
+pub(crate) struct Figures {
+    pub totals: Totals,
+    pub services: Vec<ServiceReport>,
+    pub operations: Vec<OperationReport>,
+    pub flows: Vec<FlowReport>,
+}
+
+/// The figures of `snap` over `elapsed`; the given services first (summary order), then any
+/// other service the snapshot holds, so nothing measured is dropped.
+pub(crate) fn figures(
+    services: &[Service],
+    concurrency: &BTreeMap<Service, usize>,
+    snap: &Snapshot,
+    elapsed: Duration,
+) -> Figures {
     let requests = snap.total_requests();
     let errors = snap.total_errors();
-
-    let services = services_in_order(info, snap)
+    let mut order = services.to_vec();
+    for s in snap.services() {
+        if !order.contains(&s) {
+            order.push(s);
+        }
+    }
+    let services = order
         .into_iter()
         .map(|service| {
             let t = snap.service_totals(service);
@@ -126,7 +145,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
                 .collect();
             ServiceReport {
                 name: service,
-                concurrency: info.concurrency.get(&service).map(|&n| n as u64),
+                concurrency: concurrency.get(&service).map(|&n| n as u64),
                 reads: t.reads,
                 writes: t.writes,
                 failed_reads: t.failed_reads,
@@ -137,9 +156,32 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
             }
         })
         .collect();
+    Figures {
+        totals: Totals {
+            requests,
+            errors,
+            error_rate: if requests == 0 {
+                0.0
+            } else {
+                finite(errors as f64 / requests as f64)
+            },
+            requests_per_second: per_second(requests, elapsed),
+        },
+        services,
+        operations: snap.ops().map(|s| operation(s, elapsed)).collect(),
+        flows: snap.flows().map(|f| flow(f, elapsed)).collect(),
+    }
+}
 
-    let operations = snap.ops().map(|s| operation(s, elapsed)).collect();
-    let flows = snap.flows().map(|f| flow(f, elapsed)).collect();
+/// Builds the report of a finished run.
+pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
+    let elapsed = info.elapsed;
+    let Figures {
+        totals,
+        services,
+        operations,
+        flows,
+    } = figures(&info.services, &info.concurrency, snap, elapsed);
 
     Report {
         schema_version: SCHEMA_VERSION,
@@ -157,16 +199,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         },
         options: info.options.clone(),
         warnings: info.warnings.clone(),
-        totals: Totals {
-            requests,
-            errors,
-            error_rate: if requests == 0 {
-                0.0
-            } else {
-                finite(errors as f64 / requests as f64)
-            },
-            requests_per_second: per_second(requests, elapsed),
-        },
+        totals,
         services,
         operations,
         flows,
@@ -176,6 +209,11 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
             errors: w.errors,
         }),
         generator: generator_report(&info.generator, elapsed),
+        aborted: info.aborted.clone(),
+        series: None,
+        drift: None,
+        thresholds: Vec::new(),
+        db_stats: Vec::new(),
     }
 }
 

@@ -18,7 +18,7 @@ mod schema;
 pub(crate) mod tests;
 
 pub use build::{build, per_second, rfc3339};
-pub(crate) use build::{headline_verdicts, services_in_order};
+pub(crate) use build::{figures, headline_verdicts, services_in_order};
 pub use codec::{decode_histogram, encode_histogram};
 pub use io::{load, write_atomic};
 pub use schema::*;

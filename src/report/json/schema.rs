@@ -51,6 +51,33 @@ pub struct Report {
     /// What the load generator measured about itself.
     #[serde(default)]
     pub generator: GeneratorReport,
+    /// Why the run stopped before its planned end when it was not interrupted (a threshold
+    /// marked `!` that could no longer hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+    /// The interval series written beside the report, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesRef>,
+    /// The first against the last part of the run, per operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::report::drift::DriftReport>,
+    /// Every threshold with its measured value and verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::report::thresholds::ThresholdResult>,
+    /// `--db-stats`: what each database did during the run (its own statistics, after minus
+    /// before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub db_stats: Vec<crate::db::DbStats>,
+}
+
+/// Where a report's interval series is, and its shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesRef {
+    /// File name of the series, relative to the report's directory.
+    pub file: String,
+    pub interval_seconds: f64,
+    /// Interval records written.
+    pub intervals: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

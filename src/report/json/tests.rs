@@ -16,6 +16,7 @@ pub(crate) fn sample_info() -> RunInfo {
         ended_at: start + Duration::from_millis(10_020),
         elapsed: Duration::from_millis(10_020),
         interrupted: false,
+        aborted: None,
         scenario: "all".into(),
         services: vec![Service::Kratos, Service::Hydra, Service::Keto],
         concurrency: [

@@ -28,7 +28,11 @@ pub fn compile(
     dir: Option<&Path>,
     overrides: &Overrides,
 ) -> Result<Scenario> {
-    let ctx = Ctx { origin, source };
+    let ctx = Ctx {
+        origin,
+        source,
+        lines: Default::default(),
+    };
     let raw: RawScenario = toml::from_str(source).map_err(|e| toml_error(origin, source, &e))?;
     check_name(&ctx, &raw.name)?;
     let mut declared = BTreeMap::new();
@@ -54,6 +58,7 @@ pub fn compile(
                 let inc_ctx = Ctx {
                     origin: &inc_origin,
                     source: &inc_source,
+                    lines: Default::default(),
                 };
                 let inc_raw: RawScenario = toml::from_str(&inc_source)
                     .map_err(|e| toml_error(&inc_origin, &inc_source, &e))?;
@@ -124,12 +129,17 @@ fn included_source(
         Some(d) => d.join(name),
         None => Path::new(name).to_path_buf(),
     };
-    std::fs::read_to_string(&path)
+    crate::limits::read_text(&path, crate::limits::MAX_SCENARIO_BYTES)
         .map(|s| (path.display().to_string(), s))
         .map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_string(),
-                _ => e.to_string(),
+            let why = match e {
+                crate::limits::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    "no such file".to_string()
+                }
+                crate::limits::ReadError::NotUtf8 { line, col } => {
+                    format!("{}:{line}:{col}: not UTF-8 text", path.display())
+                }
+                e => e.to_string(),
             };
             ctx.err(
                 entry.span(),

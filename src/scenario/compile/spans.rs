@@ -15,6 +15,9 @@ use toml::Spanned;
 pub(super) struct Ctx<'a> {
     pub(super) origin: &'a str,
     pub(super) source: &'a str,
+    /// Built on the first `line` call: finding a line by counting newlines from the start of
+    /// the file for every step made compilation quadratic in the file's size.
+    pub(super) lines: std::cell::OnceCell<crate::scenario::line_index::LineIndex>,
 }
 
 pub(super) type Result<T> = std::result::Result<T, ScenarioError>;
@@ -35,7 +38,10 @@ impl Ctx<'_> {
     }
 
     pub(super) fn line(&self, span: &Range<usize>) -> usize {
-        line_col(self.source, span.start).0
+        let lines = self
+            .lines
+            .get_or_init(|| crate::scenario::line_index::LineIndex::new(self.source));
+        lines.line(span.start)
     }
 
     /// A template error inside the string value at `span`.

@@ -6,6 +6,7 @@
 //! `haveibeenpwned` off, identity schema with `traits.email` (password identifier,
 //! 3..=320 chars, format email) and `traits.name.{first,last}`, no extra properties.
 
+use super::byte_budget::{ENTRY_OVERHEAD, MAX_STORE_BYTES};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -79,7 +80,7 @@ impl Kratos {
             session_lifespan,
             flows: Sharded::new(max_entries),
             identities: Mutex::new(Identities {
-                by_id: BoundedMap::new(max_entries),
+                by_id: BoundedMap::with_max_bytes(max_entries, MAX_STORE_BYTES, identity_weight),
                 by_identifier: HashMap::new(),
             }),
             sessions: Sharded::new(max_entries),

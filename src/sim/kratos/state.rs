@@ -44,6 +44,14 @@ pub(crate) struct Identity {
     pub(super) deleted: AtomicBool,
 }
 
+/// What a stored identity costs, its identifier counted again for the index (see
+/// `byte_budget`): large templated traits must not grow the store without limit.
+pub(super) fn identity_weight(i: &Arc<Identity>) -> usize {
+    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let metadata = i.metadata_admin.as_ref().map_or(0, |m| m.to_string().len());
+    i.public_json.len() + 2 * len(&i.identifier) + len(&i.password) + metadata + ENTRY_OVERHEAD
+}
+
 impl Identity {
     pub(super) fn is_live(&self) -> bool {
         !self.deleted.load(Ordering::Relaxed)
