@@ -404,3 +404,43 @@ fn prometheus_scrapes_a_run_and_answers_rate_and_p99_of_keto_check() {
     assert!(rate > 10.0, "rate {rate}");
     assert!(p99 < 1.0, "p99 {p99} s");
 }
+
+#[test]
+fn a_scenario_files_thresholds_gate_the_run_and_a_bad_one_points_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |thresholds: &str| {
+        format!(
+            "name = \"gated\"\nthresholds = [{thresholds}]\n\n[[flow]]\nname = \"check\"\n\n  \
+             [[flow.step]]\n  op = \"keto.check\"\n  namespace = \"documents\"\n  object = \"o1\"\n  \
+             relation = \"viewer\"\n  subject_id = \"u1\"\n  expect = \"denied\"\n"
+        )
+    };
+    let gated = dir.path().join("gated.toml");
+    std::fs::write(
+        &gated,
+        scenario("\"keto.check:p50<1us\", \"keto:error_rate<1%\""),
+    )
+    .unwrap();
+    let out = run(orysim().args(["run", "--scenario"]).arg(&gated).args([
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "--no-report",
+        "--no-progress",
+    ]));
+    assert_eq!(out.status.code(), Some(99), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Thresholds: 1 of 2 passed"),
+        "{}",
+        stdout(&out)
+    );
+
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, scenario("\"keto.check:p99<5\"")).unwrap();
+    let out = run(orysim().args(["scenarios", "validate"]).arg(&broken));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("broken.toml:2:31: invalid threshold"), "{err}");
+    assert!(err.contains("needs a unit"), "{err}");
+}

@@ -97,6 +97,7 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 fn resolve_observe(
     args: &crate::cli::ObserveArgs,
     file: &FileConfig,
+    scenario_thresholds: &[crate::report::thresholds::Threshold],
 ) -> Result<ObserveOptions, UsageError> {
     let interval = match args.interval.as_deref().or(file.interval.as_deref()) {
         Some(v) => {
@@ -112,12 +113,11 @@ fn resolve_observe(
     };
     // The file's thresholds and the flags' both apply: a gate in a checked-in config file
     // cannot be dropped by adding one on the command line.
-    let thresholds = file
-        .thresholds
-        .iter()
-        .chain(&args.thresholds)
-        .map(|t| crate::report::thresholds::parse(t).map_err(|e| UsageError(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut thresholds = scenario_thresholds.to_vec();
+    for t in file.thresholds.iter().chain(&args.thresholds) {
+        thresholds
+            .push(crate::report::thresholds::parse(t).map_err(|e| UsageError(e.to_string()))?);
+    }
     let needs_series = thresholds
         .iter()
         .any(|t| t.abort || t.window != crate::report::thresholds::Window::WholeRun);
@@ -382,7 +382,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
     };
     let scenario = Arc::new(load_scenario(&args, &file)?);
     let services = scenario.services();
-    let observe = resolve_observe(&args.observe, &file)?;
+    let observe = resolve_observe(&args.observe, &file, &scenario.thresholds)?;
 
     let stages = match args.stages.as_deref().or(file.stages.as_deref()) {
         Some(v) => Some(parse_stages(v)?),

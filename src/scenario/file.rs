@@ -31,6 +31,9 @@ pub struct RawScenario {
     pub cleanup: Option<RawPhase>,
     #[serde(default)]
     pub flow: Vec<Spanned<RawFlow>>,
+    /// Pass/fail conditions on the run (`--threshold` syntax), e.g. `keto.check:p99<50ms`.
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -15,6 +15,8 @@ pub struct Scenario {
     pub groups: Vec<std::sync::Arc<Group>>,
     /// Every parameter with the value the run uses (after `--param` and flag overrides).
     pub params: std::collections::BTreeMap<String, String>,
+    /// The file's `thresholds`, checked; they apply with those of the flags and config file.
+    pub thresholds: Vec<crate::report::thresholds::Threshold>,
 }
 
 impl Scenario {

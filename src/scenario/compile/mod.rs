@@ -91,12 +91,24 @@ pub fn compile(
             }),
         });
     }
+    let thresholds = raw
+        .thresholds
+        .iter()
+        .map(|t| {
+            crate::report::thresholds::parse(t.get_ref()).map_err(|e| {
+                // Point at the offending character inside the string (after its quote).
+                let at = t.span().start + 1 + e.column.saturating_sub(1);
+                ctx.err(at..at, format!("invalid threshold: {}", e.message), None)
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(Scenario {
         name: raw.name.get_ref().clone(),
         description: raw.description.clone().unwrap_or_default(),
         origin: origin.to_string(),
         groups: groups.into_iter().map(std::sync::Arc::new).collect(),
         params: declared,
+        thresholds,
     })
 }
 
