@@ -338,12 +338,14 @@ fn a_stall_charges_the_first_step_and_the_flow_not_the_steps_after_it() {
         let s = step(&report, name);
         // A later step sees the stall only when the stall hit that step itself: then its
         // server time (uncorrected) shows it too. The correction adds only orysim's own
-        // lateness, never the time the steps before it waited.
+        // lateness, never the time the steps before it waited (at least the first step's
+        // 20 ms). The tolerance is well below that: HDR buckets are 1 ms wide near 1 s, and a
+        // loaded machine wakes a thinking user a few milliseconds late.
         for q in ["p50", "p90", "p99", "max"] {
             let (corrected, uncorrected) =
                 (us(s, "latency_us", q), us(s, "latency_uncorrected_us", q));
             assert!(
-                corrected.abs_diff(uncorrected) <= 2_000,
+                corrected.abs_diff(uncorrected) <= 10_000,
                 "{name} {q}: corrected {corrected} µs vs uncorrected {uncorrected} µs"
             );
         }
