@@ -55,16 +55,18 @@ fn series_lines(path: &Path) -> Vec<Value> {
 
 #[test]
 fn a_mid_run_stall_shows_in_its_intervals_fails_a_window_threshold_and_exits_99() {
-    // The simulator stalls in the last 3 s of every 12 s: 9-12 s into a 20 s run.
+    // The simulator stalls in the last 3 s of every 13 s: about 10-13 s into a 22 s run (the
+    // next stall, at 23 s, comes after the end).
     let (out, dir) = keto_at_100_per_second(
         FaultSpec {
             stall: Some(Stall {
-                every: Duration::from_secs(12),
+                every: Duration::from_secs(13),
                 length: Duration::from_secs(3),
             }),
             ..FaultSpec::default()
         },
-        "20s",
+        // 11 intervals: enough for a drift section (ten at least).
+        "22s",
         &["keto.check:p99<500ms@every4s", "keto.check:p50<500ms"],
     );
     let report = dir.path().join("run.json");
@@ -87,8 +89,8 @@ fn a_mid_run_stall_shows_in_its_intervals_fails_a_window_threshold_and_exits_99(
             .find(|o| o["name"] == "keto.check" && o.get("step").is_none());
         let Some(check) = check else { continue };
         let p99 = check["latency_us"]["p99"].as_u64().unwrap();
-        let in_stall = (8.5..12.0).contains(&offset);
-        let clear = offset + 2.0 < 8.5 || offset > 13.0;
+        let in_stall = (9.5..=12.5).contains(&offset);
+        let clear = offset + 2.0 < 9.0 || offset > 14.0;
         if in_stall {
             assert!(
                 p99 >= 500_000,

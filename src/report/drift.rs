@@ -6,7 +6,9 @@
 //! Noise is estimated from the series itself: σ is the median absolute successive difference of
 //! the per-interval figure × 1.4826 / √2 (a robust standard deviation that a trend or a few
 //! outlying intervals barely move). A window of k intervals averages that noise down to σ/√k,
-//! so a change is called beyond noise when it exceeds 3·σ·√(2/k).
+//! so a change is called beyond noise when it exceeds 3·σ·√(2/k). σ is never taken below 1% of
+//! the figure (HDR percentiles move in 0.1% steps, and identical per-interval values would make
+//! it zero), and runs of fewer than ten intervals get no drift section.
 
 use super::intervals::{read_series, IntervalRecord};
 use crate::metrics::Snapshot;
@@ -14,6 +16,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+
+/// Fewer intervals give no noise estimate worth the name (a tenth of the run is one interval,
+/// and the noise comes from a handful of differences): no drift section.
+const MIN_INTERVALS: usize = 10;
+
+/// The noise never counts as less than this share of the figure: HDR percentiles move in steps
+/// of 0.1%, and a run of identical per-interval values would otherwise call any change real.
+const NOISE_FLOOR_SHARE: f64 = 0.01;
 
 /// Runs longer than this compare their first and last hour instead of their tenths.
 const LONG_RUN: Duration = Duration::from_secs(10 * 3600);
@@ -64,7 +74,7 @@ struct PerInterval {
     error_rate: Vec<f64>,
 }
 
-/// Drift of the run whose series is at `path`; `None` with fewer than two intervals.
+/// Drift of the run whose series is at `path`; `None` with fewer than ten intervals.
 pub fn from_series(path: &Path) -> anyhow::Result<Option<DriftReport>> {
     // First pass: how many intervals and their per-interval figures; second: the windows'
     // histograms. Two passes keep memory bounded by one interval, however long the run.
@@ -91,7 +101,7 @@ pub fn from_series(path: &Path) -> anyhow::Result<Option<DriftReport>> {
     // A last interval much shorter than the others (the run's end cut it) holds too few calls
     // to stand for the end of the run: it stays in the totals, not in the windows.
     let nominal = lengths.first().map_or(0.0, |(_, l)| *l);
-    if lengths.len() > 2 && lengths.last().is_some_and(|(_, l)| *l < nominal / 2.0) {
+    if lengths.len() > 1 && lengths.last().is_some_and(|(_, l)| *l < nominal / 2.0) {
         lengths.pop();
         for f in figures.values_mut() {
             if f.index.last() == Some(&lengths.len()) {
@@ -103,7 +113,7 @@ pub fn from_series(path: &Path) -> anyhow::Result<Option<DriftReport>> {
         }
     }
     let n = lengths.len();
-    if n < 2 {
+    if n < MIN_INTERVALS {
         return Ok(None);
     }
     let total: f64 = lengths.iter().map(|(_, l)| l).sum();
@@ -175,7 +185,7 @@ pub fn from_series(path: &Path) -> anyhow::Result<Option<DriftReport>> {
         first_window_seconds: [lengths[0].0, lengths[0].0 + first_len],
         last_window_seconds: [lengths[n - k].0, lengths[n - k].0 + last_len],
         method: "beyond noise: |change| > 3·σ·√(2/k), σ = 1.4826·median|Δ| / √2 of the \
-                 per-interval figure, k intervals per window"
+                 per-interval figure (at least 1% of the figure), k intervals per window"
             .to_string(),
         operations,
     }))
@@ -189,7 +199,7 @@ fn label(op: &str, step: Option<&str>) -> String {
 }
 
 fn figure(first: f64, last: f64, series: &[f64], k: usize) -> DriftFigure {
-    let noise = noise(series);
+    let noise = noise(series).max(NOISE_FLOOR_SHARE * first.abs().max(last.abs()));
     let change = last - first;
     let se = noise * (2.0 / k as f64).sqrt();
     DriftFigure {
