@@ -199,7 +199,6 @@ fn parse_time(text: &Option<String>, fallback: &str) -> anyhow::Result<SystemTim
         .map_err(|e| anyhow!("unreadable time `{text}`: {e}"))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_info(
     header: &Header,
     first_start: &Option<String>,

@@ -446,21 +446,12 @@ impl Threshold {
                     if step.is_some() && s.key() != key {
                         continue;
                     }
+                    // Merged as one plain key: a named step's calls count for its operation.
+                    let mut plain = s.clone();
+                    plain.step = None;
                     match &mut merged {
-                        Some(m) => {
-                            let _ = m.latency.add(&s.latency);
-                            for (a, b) in m.verdicts.iter_mut().zip(s.verdicts) {
-                                *a += b;
-                            }
-                            for (c, n) in &s.errors {
-                                *m.errors.entry(*c).or_insert(0) += n;
-                            }
-                        }
-                        None => {
-                            let mut first = s.clone();
-                            first.step = None;
-                            merged = Some(first);
-                        }
+                        Some(m) => m.merge(&plain),
+                        None => merged = Some(plain),
                     }
                 }
                 let s = merged?;
