@@ -19,13 +19,17 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// Runs `orysim run --scope keto <args>` against `sim`'s Keto and returns the report.
 fn run_keto(urls: &PerEndpoint<String>, args: &[&str]) -> Value {
+    run_against_keto(urls, &["--scope", "keto"], args)
+}
+
+/// Runs `orysim run <what> <args>` against `sim`'s Keto and returns the report.
+fn run_against_keto(urls: &PerEndpoint<String>, what: &[&str], args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     let out = run(orysim()
+        .arg("run")
+        .args(what)
         .args([
-            "run",
-            "--scope",
-            "keto",
             "--keto-read",
             &urls[Endpoint::KetoRead],
             "--keto-write",
@@ -209,22 +213,8 @@ fn run_three_checks(urls: &PerEndpoint<String>, args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("three-checks.toml");
     std::fs::write(&scenario, THREE_CHECKS).unwrap();
-    let path = dir.path().join("report.json");
-    let out = run(orysim()
-        .arg("run")
-        .arg("--scenario")
-        .arg(&scenario)
-        .args([
-            "--keto-read",
-            &urls[Endpoint::KetoRead],
-            "--keto-write",
-            &urls[Endpoint::KetoWrite],
-        ])
-        .args(args)
-        .arg("--report")
-        .arg(&path));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    read_json(&path)
+    let scenario = scenario.to_str().unwrap();
+    run_against_keto(urls, &["--scenario", scenario], args)
 }
 
 /// The three-check flow against a Keto that takes 20 ms per call: a reference client's p50 (the
