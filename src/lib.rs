@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod ground;
+pub mod heap;
 pub mod limits;
 pub mod metrics;
 pub mod ory;

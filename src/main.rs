@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod commands;
 
 fn main() -> ExitCode {
+    orysim::heap::tune_for_long_runs();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version are not errors.

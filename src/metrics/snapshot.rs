@@ -166,18 +166,30 @@ impl Snapshot {
         }
     }
 
+    /// Adds a copy of `stats` under its key (for stats the caller keeps, such as a drain's).
+    /// A new key starts from an empty histogram that `stats` is merged into rather than from a
+    /// clone: a fresh histogram's memory is resident only where values landed (see
+    /// `crate::heap`), a cloned one is resident in full, which matters for the run's
+    /// cumulative and per-interval snapshots of a long run.
+    pub fn add(&mut self, stats: &OpStats) {
+        let key = stats.key();
+        self.ops
+            .entry(key)
+            .or_insert_with_key(OpStats::for_key)
+            .merge(stats);
+    }
+
+    /// Adds a copy of a flow's `stats` under its key, as [`Snapshot::add`] does.
+    pub fn add_flow(&mut self, stats: &FlowStats) {
+        self.flows
+            .entry(stats.key().clone())
+            .or_insert_with(|| FlowStats::new(stats.info.clone()))
+            .merge(stats);
+    }
+
     pub fn merge(&mut self, other: &Snapshot) {
-        for (key, stats) in &other.ops {
-            match self.ops.get_mut(key) {
-                Some(existing) => existing.merge(stats),
-                None => {
-                    self.ops.insert(key.clone(), stats.clone());
-                }
-            }
-        }
-        for stats in other.flows.values() {
-            self.insert_flow(stats.clone());
-        }
+        other.ops.values().for_each(|stats| self.add(stats));
+        other.flows.values().for_each(|stats| self.add_flow(stats));
     }
 
     /// Every flow's durations, ordered by scenario, then flow name.
