@@ -203,7 +203,7 @@ impl Sampler {
         if self.sinks.interval.is_some() {
             self.current.merge(&drained);
         }
-        self.cumulative.merge(&drained);
+        self.cumulative.merge_resident(&drained);
     }
 
     fn cut(&mut self, last: bool) {

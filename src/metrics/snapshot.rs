@@ -192,6 +192,29 @@ impl Snapshot {
         other.flows.values().for_each(|stats| self.add_flow(stats));
     }
 
+    /// Like [`Snapshot::merge`], but a key new to `self` gets a whole copy, resident in full
+    /// from the start. For a snapshot that lives as long as the run (its cumulative figures):
+    /// a sparse histogram would become resident page by page as the latency distribution's
+    /// tail reaches new buckets, so memory would keep creeping up for hours.
+    pub fn merge_resident(&mut self, other: &Snapshot) {
+        for (key, stats) in &other.ops {
+            match self.ops.get_mut(key) {
+                Some(existing) => existing.merge(stats),
+                None => {
+                    self.ops.insert(key.clone(), stats.clone());
+                }
+            }
+        }
+        for stats in other.flows.values() {
+            match self.flows.get_mut(stats.key()) {
+                Some(existing) => existing.merge(stats),
+                None => {
+                    self.flows.insert(stats.key().clone(), stats.clone());
+                }
+            }
+        }
+    }
+
     /// Every flow's durations, ordered by scenario, then flow name.
     pub fn flows(&self) -> impl Iterator<Item = &FlowStats> {
         self.flows.values()
