@@ -341,8 +341,7 @@ async fn run_against(
         admin_token: cfg.admin_token.clone(),
         max_connections_per_host: cfg.concurrency,
     };
-    // Rejects an admin token that cannot be sent, before anything else.
-    ory::http_client(&opts)
+    ory::check_options(&opts)
         .map_err(|e| RunError::Setup(format!("cannot build the HTTP client: {e:#}")))?;
     let transports =
         ory::transport::Transports::build(&opts, endpoints, &cfg.tls).map_err(RunError::Setup)?;

@@ -100,7 +100,12 @@ impl FastHttp {
             ("http", _) => None,
             ("https", Some(config)) => {
                 let name = ServerName::try_from(base.host_str()?.to_string()).ok()?;
-                Some((TlsConnector::from(config.clone()), name))
+                // The endpoint's configuration (roots, client certificate, session cache and
+                // handshake counter shared), offering HTTP/1.1 only: this transport speaks
+                // nothing else.
+                let mut config = (**config).clone();
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Some((TlsConnector::from(Arc::new(config)), name))
             }
             _ => return None,
         };

@@ -97,6 +97,15 @@ impl Default for ClientOptions {
 /// connections, `opts.timeout` on every request. Also rejects an admin token that cannot be sent
 /// as a header, so that mistake surfaces at start-up.
 pub fn http_client(opts: &ClientOptions) -> anyhow::Result<reqwest::Client> {
+    check_options(opts)?;
+    client_builder(opts)
+        .build()
+        .context("building the HTTP client")
+}
+
+/// Rejects options no client can work with: a zero timeout, an admin token that cannot be sent
+/// as a header (without echoing it).
+pub fn check_options(opts: &ClientOptions) -> anyhow::Result<()> {
     anyhow::ensure!(
         !opts.timeout.is_zero(),
         "the request timeout must be greater than zero"
@@ -104,9 +113,7 @@ pub fn http_client(opts: &ClientOptions) -> anyhow::Result<reqwest::Client> {
     if let Some(token) = &opts.admin_token {
         http::bearer_header(token).map_err(anyhow::Error::msg)?;
     }
-    client_builder(opts)
-        .build()
-        .context("building the HTTP client")
+    Ok(())
 }
 
 /// The settings every general client shares (see `http_client`).

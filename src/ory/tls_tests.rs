@@ -358,6 +358,16 @@ async fn the_lean_transport_speaks_tls_and_resumes_sessions() {
         "the lean connections resumed: {usage:?}"
     );
 
+    // auto: the lean path only once preflight saw the server choose HTTP/1.1.
+    tls.endpoints[Endpoint::KetoRead].http_version = Some(HttpVersion::Auto);
+    let t = transports(&srv.url, &tls).unwrap();
+    let read = t.per_endpoint[Endpoint::KetoRead].as_ref().unwrap();
+    assert!(FastHttp::for_transport(&srv.url, &opts, read).is_none());
+    probe_ready_noting(&read.http, &srv.url, Some(&read.stats))
+        .await
+        .unwrap();
+    assert!(FastHttp::for_transport(&srv.url, &opts, read).is_some());
+
     // HTTP/2 asked for: the lean path stays out of it.
     tls.endpoints[Endpoint::KetoRead].http_version = Some(HttpVersion::Http2);
     let t = transports(&srv.url, &tls).unwrap();

@@ -94,14 +94,13 @@ pub struct Transport {
 
 impl Transport {
     /// Whether the lean HTTP/1.1 transport may carry this endpoint's calls: HTTP/1.1 was asked
-    /// for, or `auto` and the server chose HTTP/1.1 at preflight (plain HTTP is HTTP/1.1).
+    /// for, or `auto` and the server chose HTTP/1.1 at preflight (plain HTTP is HTTP/1.1). With
+    /// `auto` over TLS and no preflight answer yet, the general client keeps them.
     pub fn lean_allowed(&self) -> bool {
         match self.version {
             HttpVersion::Http1 => true,
             HttpVersion::Http2 => false,
-            HttpVersion::Auto => {
-                self.tls.is_none() || self.stats.protocol().is_none_or(|p| p == "HTTP/1.1")
-            }
+            HttpVersion::Auto => self.tls.is_none() || self.stats.protocol() == Some("HTTP/1.1"),
         }
     }
 }
@@ -135,7 +134,13 @@ impl Transports {
         } else {
             None
         };
-        let general = builder(opts, HttpVersion::Http1, None, None)
+        // URLs of a scenario's own steps that match no endpoint: the same trust, no client
+        // certificate.
+        let general_tls = match &trust {
+            Some(t) => Some(t.client_config(None, HttpVersion::Http1, Default::default())?),
+            None => None,
+        };
+        let general = builder(opts, HttpVersion::Http1, general_tls.as_deref(), None)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let mut per_endpoint = PerEndpoint::from_fn(|_| None);
