@@ -11,7 +11,6 @@
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, WebPkiServerVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct};
@@ -119,20 +118,14 @@ impl Trust {
         counters: Arc<HandshakeCounter>,
     ) -> Result<Arc<ClientConfig>, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let inner: Option<Arc<dyn ServerCertVerifier>> = if self.insecure {
-            None
+        let inner = if self.insecure {
+            crate::db::tls::lenient_verifier(provider.clone(), None)
         } else {
-            Some(
-                WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider.clone())
-                    .build()
-                    .map_err(|e| format!("TLS setup: {e}"))?,
-            )
+            WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider.clone())
+                .build()
+                .map_err(|e| format!("TLS setup: {e}"))?
         };
-        let verifier = Arc::new(CountingVerifier {
-            provider: provider.clone(),
-            inner,
-            counters,
-        });
+        let verifier = Arc::new(CountingVerifier { inner, counters });
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup: {e}"))?
@@ -216,12 +209,11 @@ impl HandshakeCounter {
     }
 }
 
-/// Verifies as `inner` does (nothing with `--insecure`) and counts full handshakes. Handshake
-/// signatures are always checked, so the session keys are the certificate holder's.
+/// Verifies as `inner` does (the certificate is not checked with `--insecure`, handshake
+/// signatures always are) and counts full handshakes.
 #[derive(Debug)]
 struct CountingVerifier {
-    provider: Arc<CryptoProvider>,
-    inner: Option<Arc<dyn ServerCertVerifier>>,
+    inner: Arc<dyn ServerCertVerifier>,
     counters: Arc<HandshakeCounter>,
 }
 
@@ -235,10 +227,8 @@ impl ServerCertVerifier for CountingVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.counters.full.fetch_add(1, Ordering::Relaxed);
-        match &self.inner {
-            None => Ok(ServerCertVerified::assertion()),
-            Some(v) => v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
-        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
     fn verify_tls12_signature(
@@ -247,12 +237,7 @@ impl ServerCertVerifier for CountingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.inner.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -261,18 +246,11 @@ impl ServerCertVerifier for CountingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.inner.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.inner.supported_verify_schemes()
     }
 }
 
