@@ -1,10 +1,11 @@
 //! Typed clients for exactly the Ory calls orysim makes (Kratos, Hydra, Keto).
 //!
-//! Everything here runs on the load generator's hot path: one shared `reqwest::Client` (pooled,
-//! no cookie store, no redirects, per-request timeout), URLs prebuilt at construction, bodies read
-//! with a size cap and decoded into small structs. The most repeated reads (Keto check, Kratos
-//! whoami, Hydra introspect) take a leaner HTTP/1.1 path to plain `http://` targets (`fast`),
-//! with the same timeout, error classes and body cap. Every call returns a [`Call`] whose
+//! Everything here runs on the load generator's hot path: one `reqwest::Client` per endpoint
+//! (`transport`: pooled, no cookie store, no redirects, per-request timeout, the endpoint's TLS
+//! settings and HTTP version), URLs prebuilt at construction, bodies read with a size cap and
+//! decoded into small structs. The most repeated reads (Keto check, Kratos whoami, Hydra
+//! introspect) take a leaner HTTP/1.1 path (`fast`, over TLS too), with the same timeout, error
+//! classes and body cap. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
 pub mod descriptors;
