@@ -191,6 +191,9 @@ pub struct RunArgs {
     pub targets: TargetArgs,
 
     #[command(flatten)]
+    pub tls: TlsArgs,
+
+    #[command(flatten)]
     pub observe: ObserveArgs,
 
     /// Bearer token for the admin APIs (Ory Network API key); never printed or stored
@@ -229,6 +232,34 @@ pub struct ObserveArgs {
     /// pg_stat_statements, CockroachDB crdb_internal), repeatable: [NAME=]postgres://...
     #[arg(long = "db-stats", value_name = "[NAME=]URL")]
     pub db_stats: Vec<String>,
+}
+
+/// How the endpoints are reached over TLS and which HTTP version is spoken.
+#[derive(Args, Debug, Default, Clone)]
+pub struct TlsArgs {
+    /// Also trust this CA (PEM), on top of the system's store (which honours SSL_CERT_FILE and
+    /// SSL_CERT_DIR); repeatable
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+
+    /// Do not verify server certificates (throwaway tests only: the summary and the report say
+    /// so)
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Client certificate (PEM chain) for every endpoint that asks for one; per endpoint in the
+    /// config file's [tls.ENDPOINT] tables
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+
+    /// Private key of --client-cert (PEM: PKCS#8, RSA or EC); never printed
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+
+    /// HTTP version for every endpoint: 1.1, 2 or auto (what the server offers over TLS)
+    /// [default: auto for the public APIs, 1.1 for the admin, read and write APIs]
+    #[arg(long, value_name = "1.1|2|auto")]
+    pub http_version: Option<String>,
 }
 
 /// Endpoint flags; each falls back to the variable users already export for the

@@ -84,6 +84,8 @@ pub async fn run(args: RunArgs) -> u8 {
                         config::Target::Remote(_) => json::ReportTargetKind::Remote,
                     },
                     urls: Default::default(),
+                    transport: Vec::new(),
+                    tls: None,
                 },
                 options: cfg.redacted_options(),
                 services: cfg.services(),

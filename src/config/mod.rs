@@ -4,6 +4,7 @@
 
 pub mod profile;
 mod target;
+mod tls;
 
 use crate::cli::{HydraAuth, RunArgs, Scope};
 use crate::ground::parse::UsageError;
@@ -76,6 +77,8 @@ pub struct RunConfig {
     pub dry_run: bool,
     pub target: Target,
     pub admin_token: Option<Secret>,
+    /// Trust, client certificates and HTTP versions of the endpoints.
+    pub tls: crate::ory::transport::TlsOptions,
     pub observe: ObserveOptions,
 }
 
@@ -182,6 +185,21 @@ impl RunConfig {
         })
     }
 
+    /// The TLS settings as the report shows them: file names, never a key's content.
+    fn tls_json(&self) -> serde_json::Value {
+        let t = &self.tls;
+        serde_json::json!({
+            "insecure": t.insecure,
+            "ca_certs": t.ca_certs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "endpoints": t.endpoints.iter().map(|(e, s)| (e.name().to_string(), serde_json::json!({
+                "client_cert": s.identity.as_ref().map(|i| i.cert.display().to_string()),
+                "http_version": s.http_version
+                    .unwrap_or_else(|| crate::ory::transport::default_http_version(e))
+                    .as_str(),
+            }))).collect::<serde_json::Map<_, _>>(),
+        })
+    }
+
     /// The options as they appear in the report: everything that shapes the run, nothing secret.
     pub fn redacted_options(&self) -> serde_json::Value {
         serde_json::json!({
@@ -199,6 +217,7 @@ impl RunConfig {
             "seed": self.seed,
             "timeout_seconds": self.timeout.as_secs_f64(),
             "admin_token": self.admin_token.as_ref().map(|_| crate::secret::REDACTED),
+            "tls": self.tls_json(),
             "db_stats": self.observe.db_stats.iter().map(|t| t.redacted_url()).collect::<Vec<_>>(),
             "interval_seconds": self.observe.interval.map(|d| d.as_secs_f64()),
             "thresholds": self.observe.thresholds.iter().map(|t| t.expr.as_str()).collect::<Vec<_>>(),
@@ -240,6 +259,29 @@ struct FileConfig {
     metrics_listen: Option<String>,
     #[serde(default)]
     db_stats: Vec<String>,
+    #[serde(default)]
+    ca_cert: Vec<PathBuf>,
+    #[serde(default)]
+    insecure: bool,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    http_version: Option<String>,
+    #[serde(default)]
+    tls: BTreeMap<String, tls::FileEndpointTls>,
+}
+
+impl FileConfig {
+    /// The TLS keys, taken out of the file's settings.
+    fn take_tls(&mut self) -> tls::FileTls {
+        tls::FileTls {
+            ca_cert: std::mem::take(&mut self.ca_cert),
+            insecure: self.insecure,
+            client_cert: self.client_cert.take(),
+            client_key: self.client_key.take(),
+            http_version: self.http_version.take(),
+            tls: std::mem::take(&mut self.tls),
+        }
+    }
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, UsageError> {
@@ -376,7 +418,7 @@ fn check_enough_users(scenario: &Scenario, concurrency: usize) -> Result<(), Usa
 }
 
 pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, UsageError> {
-    let file = match &args.config {
+    let mut file = match &args.config {
         Some(path) => load_file(path)?,
         None => FileConfig::default(),
     };
@@ -503,6 +545,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
     }
     let seed = args.seed.or(file.seed).unwrap_or_else(random_seed);
     let target = resolve_target(&args.targets, &file.targets, &services)?;
+    let tls = tls::resolve_tls(&args.tls, &file.take_tls())?;
 
     let report = if args.no_report || args.dry_run {
         None
@@ -535,6 +578,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         dry_run: args.dry_run,
         target,
         admin_token,
+        tls,
         observe,
     })
 }

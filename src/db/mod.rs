@@ -17,7 +17,7 @@ pub mod stats;
 pub mod summary;
 pub mod target;
 pub mod text;
-mod tls;
+pub(crate) mod tls;
 
 pub use compare::{change_lines, statement_changes, StatementChange};
 pub use probe::{DbProbe, ProbeOptions};

@@ -31,7 +31,7 @@ pub fn client_config(target: &DbTarget) -> Result<ClientConfig, String> {
         }
         chain => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Lenient { provider, chain })),
+            .with_custom_certificate_verifier(lenient_verifier(provider, chain)),
     };
     match &target.ssl_client_cert {
         None => Ok(builder.with_no_client_auth()),
@@ -67,6 +67,16 @@ fn roots(target: &DbTarget) -> Result<RootCertStore, String> {
         }
     }
     Ok(store)
+}
+
+/// A verifier that accepts any certificate (`chain: None`) or any host name for a certificate
+/// chaining to a trusted root, and always checks handshake signatures; also the HTTP clients'
+/// `--insecure`.
+pub(crate) fn lenient_verifier(
+    provider: Arc<CryptoProvider>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
+) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(Lenient { provider, chain })
 }
 
 /// The checks libpq makes short of `verify-full`. Without `chain` (`prefer`, `require`) the

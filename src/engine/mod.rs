@@ -154,6 +154,8 @@ pub async fn run(
         mut generator,
         phase_warnings,
         cleanup,
+        transport,
+        tls,
     } = result?;
     generator.in_process_simulator = in_process_simulator;
 
@@ -200,6 +202,8 @@ pub async fn run(
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
+            transport,
+            tls,
             options: cfg.redacted_options(),
             warnings,
             warmup,
@@ -231,7 +235,7 @@ fn needed_endpoints<'a>(
 }
 
 async fn preflight(
-    http: &reqwest::Client,
+    transports: &ory::transport::Transports,
     endpoints: &Endpoints,
     services: &[Service],
 ) -> Result<(), RunError> {
@@ -240,11 +244,15 @@ async fn preflight(
         .into_iter()
         .enumerate()
     {
-        let (http, url) = (http.clone(), url.clone());
+        let Some(transport) = transports.per_endpoint[endpoint].clone() else {
+            continue;
+        };
+        let url = url.clone();
         // "kratos public": the endpoint's name as words.
         let name = endpoint.name().replace('_', " ");
         probes.spawn(async move {
-            let result = ory::probe_ready(&http, &url).await;
+            let result =
+                ory::probe_ready_noting(&transport.http, &url, Some(&transport.stats)).await;
             (
                 i,
                 result.map_err(|e| format!("preflight: {name} not ready: {e}")),
@@ -277,6 +285,8 @@ struct Measured {
     /// Failed teardown or cleanup calls, as warning lines.
     phase_warnings: Vec<String>,
     cleanup: Vec<(String, PhaseTotals)>,
+    transport: Vec<ory::transport::EndpointUsage>,
+    tls: Option<ory::transport::TlsUsage>,
 }
 
 /// Starts the virtual users of one scenario group under the configured model.
@@ -331,9 +341,11 @@ async fn run_against(
         admin_token: cfg.admin_token.clone(),
         max_connections_per_host: cfg.concurrency,
     };
-    let http = ory::http_client(&opts)
+    ory::check_options(&opts)
         .map_err(|e| RunError::Setup(format!("cannot build the HTTP client: {e:#}")))?;
-    preflight(&http, endpoints, services).await?;
+    let transports =
+        ory::transport::Transports::build(&opts, endpoints, &cfg.tls).map_err(RunError::Setup)?;
+    preflight(&transports, endpoints, services).await?;
 
     let scenario = &cfg.scenario;
     let keys: Vec<MetricKey> = scenario
@@ -348,7 +360,7 @@ async fn run_against(
         .collect();
     let recorder = Recorder::with_steps_and_flows(&keys, &flows);
     let env = Arc::new(Env {
-        clients: Clients::new(http.clone(), endpoints, &opts),
+        clients: Clients::new(&transports, endpoints, &opts),
         run_tag: data::run_tag(SystemTime::now()),
         endpoints: interp::render::Endpoints::from_urls(endpoints),
     });
@@ -517,6 +529,8 @@ async fn run_against(
         generator,
         phase_warnings,
         cleanup,
+        transport: transports.usage(),
+        tls: transports.tls_usage(),
     })
 }
 

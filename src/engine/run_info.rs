@@ -39,6 +39,10 @@ pub struct RunInfo {
     pub target_kind: TargetKind,
     /// Endpoint name (`kratos_public`, ...) to URL, userinfo removed.
     pub target_urls: BTreeMap<String, String>,
+    /// Per endpoint: HTTP version, negotiated protocol, connections and TLS handshakes.
+    pub transport: Vec<crate::ory::transport::EndpointUsage>,
+    /// Trust and verification when an endpoint used TLS.
+    pub tls: Option<crate::ory::transport::TlsUsage>,
     /// The resolved options, secrets removed, as they should appear in the report.
     pub options: serde_json::Value,
     /// Things the reader must know to trust the numbers (e.g. the generator was the

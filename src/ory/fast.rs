@@ -7,10 +7,14 @@
 //! guarantees: one timeout over connect + headers + body,
 //! the same error classes (see `http::classify_error`), the body cap, no redirects followed,
 //! the same request on the wire (`Host`, `Accept`, `User-Agent`, optional `Authorization`).
-//! It is only used for plain `http://` base URLs without credentials and when no proxy
-//! environment variable is set; anything else stays on reqwest.
+//! It is used for `http://` base URLs, and for `https://` ones over tokio-rustls with the
+//! endpoint's own TLS configuration (the one its general client uses: same roots, same client
+//! certificate, same session cache, so reconnections resume sessions), when the endpoint speaks
+//! HTTP/1.1, the URL has no credentials and no proxy environment variable is set; anything else
+//! stays on reqwest.
 
 use crate::ground::ErrorClass;
+use crate::ory::transport::{Transport, TransportStats};
 use crate::ory::ClientOptions;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -19,11 +23,13 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
+use rustls::pki_types::ServerName;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
+use tokio_rustls::TlsConnector;
 
 /// How long an idle connection is kept (reqwest's `pool_idle_timeout` for the shared client).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -53,12 +59,20 @@ pub(crate) struct FastHttp {
     timeout: Duration,
     max_idle: usize,
     idle: Mutex<Vec<Idle>>,
+    /// For `https://`: the endpoint's TLS configuration and the name its certificate must hold.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// The endpoint's counters, told of every connection opened.
+    stats: Option<Arc<TransportStats>>,
 }
 
 /// Proxy variables reqwest honours: with any of them set, requests go through reqwest.
-fn proxy_configured() -> bool {
-    ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
-        .iter()
+fn proxy_configured(https: bool) -> bool {
+    let vars: &[&str] = if https {
+        &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+    } else {
+        &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+    };
+    vars.iter()
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
@@ -66,10 +80,47 @@ impl FastHttp {
     /// The fast transport for `base`, or `None` when `base` needs reqwest (TLS, credentials in
     /// the URL, a proxy).
     pub(crate) fn for_base(base: &Url, opts: &ClientOptions) -> Option<FastHttp> {
-        if base.scheme() != "http"
-            || !base.username().is_empty()
+        if base.scheme() != "http" {
+            return None;
+        }
+        Self::build(base, opts, None, None)
+    }
+
+    /// The fast transport for `base` through `transport` (`https://` too), or `None` when the
+    /// endpoint needs reqwest (HTTP/2, credentials in the URL, a proxy).
+    pub(crate) fn for_transport(
+        base: &Url,
+        opts: &ClientOptions,
+        transport: &Transport,
+    ) -> Option<FastHttp> {
+        if !transport.lean_allowed() {
+            return None;
+        }
+        let tls = match (base.scheme(), &transport.tls) {
+            ("http", _) => None,
+            ("https", Some(config)) => {
+                let name = ServerName::try_from(base.host_str()?.to_string()).ok()?;
+                // The endpoint's configuration (roots, client certificate, session cache and
+                // handshake counter shared), offering HTTP/1.1 only: this transport speaks
+                // nothing else.
+                let mut config = (**config).clone();
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Some((TlsConnector::from(Arc::new(config)), name))
+            }
+            _ => return None,
+        };
+        Self::build(base, opts, tls, Some(transport.stats.clone()))
+    }
+
+    fn build(
+        base: &Url,
+        opts: &ClientOptions,
+        tls: Option<(TlsConnector, ServerName<'static>)>,
+        stats: Option<Arc<TransportStats>>,
+    ) -> Option<FastHttp> {
+        if !base.username().is_empty()
             || base.password().is_some()
-            || proxy_configured()
+            || proxy_configured(tls.is_some())
         {
             return None;
         }
@@ -95,6 +146,8 @@ impl FastHttp {
                 n => n,
             },
             idle: Mutex::new(Vec::new()),
+            tls,
+            stats,
         })
     }
 
@@ -179,6 +232,27 @@ impl FastHttp {
             .await
             .map_err(|e| super::descriptors::class_of(&e, ErrorClass::Connect))?;
         let _ = stream.set_nodelay(true);
+        let sender = match &self.tls {
+            None => Self::handshake(stream).await?,
+            Some((connector, name)) => {
+                // A failed handshake is a connection failure, as on the reqwest path.
+                let stream = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(|_| ErrorClass::Connect)?;
+                Self::handshake(stream).await?
+            }
+        };
+        if let Some(stats) = &self.stats {
+            stats.connection_opened();
+        }
+        Ok(sender)
+    }
+
+    async fn handshake<S>(stream: S) -> Result<Sender, ErrorClass>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|_| ErrorClass::Connect)?;
@@ -307,7 +381,7 @@ mod tests {
         let u = |s: &str| Url::parse(s).unwrap();
         assert!(FastHttp::for_base(&u("https://h:4466"), &opts).is_none());
         assert!(FastHttp::for_base(&u("http://a:b@h:4466"), &opts).is_none());
-        if !proxy_configured() {
+        if !proxy_configured(false) {
             let f = FastHttp::for_base(&u("http://h:4466/p"), &opts).unwrap();
             assert_eq!(f.addr, "h:4466");
             assert_eq!(f.headers[HOST], "h:4466");

@@ -6,6 +6,7 @@
 
 use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
+use super::transport::Transport;
 use super::{Call, ClientOptions};
 use crate::ground::AuthMethod;
 use crate::ground::{ErrorClass, Verdict};
@@ -63,6 +64,8 @@ pub struct HydraClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The client of the admin endpoint (it may send another client certificate).
+    admin_http: reqwest::Client,
     /// `{admin}/admin/clients`
     clients: Url,
     /// `{admin}/admin/clients/`
@@ -122,7 +125,7 @@ impl HydraClient {
         admin: &Url,
         admin_token: Option<Secret>,
     ) -> Self {
-        Self::build(http, public, admin, admin_token, None)
+        Self::build((http.clone(), http), public, admin, admin_token, None)
     }
 
     /// `new`, with introspection sent over the lean transport when the admin URL allows it
@@ -133,21 +136,47 @@ impl HydraClient {
         admin: &Url,
         opts: &ClientOptions,
     ) -> Self {
-        Self::build(http, public, admin, opts.admin_token.clone(), Some(opts))
+        let fast = FastHttp::for_base(admin, opts);
+        Self::build(
+            (http.clone(), http),
+            public,
+            admin,
+            opts.admin_token.clone(),
+            fast,
+        )
+    }
+
+    /// `with_options` through each endpoint's own transport (TLS settings, HTTP version,
+    /// counters); introspection takes the lean transport when the admin one allows it.
+    pub fn with_transports(
+        transports: (&Transport, &Transport),
+        public: &Url,
+        admin: &Url,
+        opts: &ClientOptions,
+    ) -> Self {
+        let fast = FastHttp::for_transport(admin, opts, transports.1);
+        Self::build(
+            (transports.0.http.clone(), transports.1.http.clone()),
+            public,
+            admin,
+            opts.admin_token.clone(),
+            fast,
+        )
     }
 
     fn build(
-        http: reqwest::Client,
+        (http, admin_http): (reqwest::Client, reqwest::Client),
         public: &Url,
         admin: &Url,
         admin_token: Option<Secret>,
-        opts: Option<&ClientOptions>,
+        fast: Option<FastHttp>,
     ) -> Self {
         let introspect = http::join(admin, "/admin/oauth2/introspect");
         let inner = Inner {
             http,
+            admin_http,
             introspect_path: introspect.path().to_string(),
-            admin_fast: opts.and_then(|o| FastHttp::for_base(admin, o)),
+            admin_fast: fast,
             introspect,
             clients: http::join(admin, "/admin/clients"),
             client_prefix: http::join_str(admin, "/admin/clients") + "/",
@@ -172,7 +201,7 @@ impl HydraClient {
             token_endpoint_auth_method: auth.as_str(),
             scope,
         };
-        let req = match self.admin(self.inner.http.post(self.inner.clients.clone())) {
+        let req = match self.admin(self.inner.admin_http.post(self.inner.clients.clone())) {
             Ok(r) => r.json(&body),
             Err(class) => return Call::err(class),
         };
@@ -270,10 +299,11 @@ impl HydraClient {
                 .await
             }
             None => {
-                let req = match self.admin(self.inner.http.post(self.inner.introspect.clone())) {
-                    Ok(r) => r.header(CONTENT_TYPE, form_content_type()).body(form.s),
-                    Err(class) => return Call::err(class),
-                };
+                let req =
+                    match self.admin(self.inner.admin_http.post(self.inner.introspect.clone())) {
+                        Ok(r) => r.header(CONTENT_TYPE, form_content_type()).body(form.s),
+                        Err(class) => return Call::err(class),
+                    };
                 http::execute(req).await
             }
         };
@@ -307,7 +337,7 @@ impl HydraClient {
     pub async fn delete_client(&self, client_id: &str) -> Call<()> {
         let mut url = QueryBuf::new(&self.inner.client_prefix, client_id.len());
         http::push_encoded(&mut url.s, client_id);
-        let req = match self.admin(self.inner.http.delete(url.s)) {
+        let req = match self.admin(self.inner.admin_http.delete(url.s)) {
             Ok(r) => r,
             Err(class) => return Call::err(class),
         };

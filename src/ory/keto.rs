@@ -5,6 +5,7 @@
 
 use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
+use super::transport::Transport;
 use super::{Call, ClientOptions};
 use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
@@ -98,6 +99,8 @@ pub struct KetoClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The client of the write endpoint (it may send another client certificate).
+    write_http: reqwest::Client,
     /// `{write}/admin/relation-tuples`
     write: Url,
     /// `{write}/admin/relation-tuples?`
@@ -269,7 +272,7 @@ impl KetoClient {
         write: &Url,
         admin_token: Option<Secret>,
     ) -> Self {
-        Self::build(http, read, write, admin_token, None)
+        Self::build((http.clone(), http), read, write, admin_token, None)
     }
 
     /// `new`, with checks sent over the lean transport when the read URL allows it (plain
@@ -280,23 +283,49 @@ impl KetoClient {
         write: &Url,
         opts: &ClientOptions,
     ) -> Self {
-        Self::build(http, read, write, opts.admin_token.clone(), Some(opts))
+        let fast = FastHttp::for_base(read, opts);
+        Self::build(
+            (http.clone(), http),
+            read,
+            write,
+            opts.admin_token.clone(),
+            fast,
+        )
+    }
+
+    /// `with_options` through each endpoint's own transport (TLS settings, HTTP version,
+    /// counters); checks take the lean transport when the read one allows it.
+    pub fn with_transports(
+        transports: (&Transport, &Transport),
+        read: &Url,
+        write: &Url,
+        opts: &ClientOptions,
+    ) -> Self {
+        let fast = FastHttp::for_transport(read, opts, transports.0);
+        Self::build(
+            (transports.0.http.clone(), transports.1.http.clone()),
+            read,
+            write,
+            opts.admin_token.clone(),
+            fast,
+        )
     }
 
     fn build(
-        http: reqwest::Client,
+        (http, write_http): (reqwest::Client, reqwest::Client),
         read: &Url,
         write: &Url,
         admin_token: Option<Secret>,
-        opts: Option<&ClientOptions>,
+        fast: Option<FastHttp>,
     ) -> Self {
         let check = http::join(read, "/relation-tuples/check/openapi");
         let inner = Inner {
             http,
+            write_http,
             write: http::join(write, "/admin/relation-tuples"),
             delete_prefix: http::join_str(write, "/admin/relation-tuples") + "?",
             check_path: check.path().to_string() + "?",
-            read_fast: opts.and_then(|o| FastHttp::for_base(read, o)),
+            read_fast: fast,
             check_prefix: String::from(check) + "?",
             expand_prefix: http::join_str(read, "/relation-tuples/expand") + "?",
             list_prefix: http::join_str(read, "/relation-tuples") + "?",
@@ -313,7 +342,7 @@ impl KetoClient {
 
     /// `PUT /admin/relation-tuples`. 201 → `Ok`. (Not idempotent: Keto stores duplicates.)
     pub async fn write(&self, t: &RelationTuple) -> Call<()> {
-        let req = match self.prepare(self.inner.http.put(self.inner.write.clone())) {
+        let req = match self.prepare(self.inner.write_http.put(self.inner.write.clone())) {
             Ok(r) => r.json(&TupleBody::from(t)),
             Err(class) => return Call::err(class),
         };
@@ -430,7 +459,7 @@ impl KetoClient {
     pub async fn delete(&self, q: &TupleQuery) -> Call<()> {
         let mut url = QueryBuf::new(&self.inner.delete_prefix, 128);
         push_query(&mut url, q);
-        let req = match self.prepare(self.inner.http.delete(url.s)) {
+        let req = match self.prepare(self.inner.write_http.delete(url.s)) {
             Ok(r) => r,
             Err(class) => return Call::err(class),
         };

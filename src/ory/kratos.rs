@@ -7,6 +7,7 @@
 
 use super::fast::FastHttp;
 use super::http::{self, AdminAuth, QueryBuf};
+use super::transport::Transport;
 use super::{Call, ClientOptions};
 use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
@@ -31,6 +32,8 @@ pub struct KratosClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The client of the admin endpoint (it may send another client certificate).
+    admin_http: reqwest::Client,
     registration_flow: Url,
     /// `{public}/self-service/registration?flow=`
     registration_submit: String,
@@ -172,7 +175,7 @@ impl KratosClient {
         admin: &Url,
         admin_token: Option<Secret>,
     ) -> Self {
-        Self::build(http, public, admin, admin_token, None)
+        Self::build((http.clone(), http), public, admin, admin_token, None)
     }
 
     /// `new`, with whoami sent over the lean transport when the public URL allows it (plain
@@ -183,21 +186,47 @@ impl KratosClient {
         admin: &Url,
         opts: &ClientOptions,
     ) -> Self {
-        Self::build(http, public, admin, opts.admin_token.clone(), Some(opts))
+        let fast = FastHttp::for_base(public, opts);
+        Self::build(
+            (http.clone(), http),
+            public,
+            admin,
+            opts.admin_token.clone(),
+            fast,
+        )
+    }
+
+    /// `with_options` through each endpoint's own transport (TLS settings, HTTP version,
+    /// counters); whoami takes the lean transport when the public one allows it.
+    pub fn with_transports(
+        transports: (&Transport, &Transport),
+        public: &Url,
+        admin: &Url,
+        opts: &ClientOptions,
+    ) -> Self {
+        let fast = FastHttp::for_transport(public, opts, transports.0);
+        Self::build(
+            (transports.0.http.clone(), transports.1.http.clone()),
+            public,
+            admin,
+            opts.admin_token.clone(),
+            fast,
+        )
     }
 
     fn build(
-        http: reqwest::Client,
+        (http, admin_http): (reqwest::Client, reqwest::Client),
         public: &Url,
         admin: &Url,
         admin_token: Option<Secret>,
-        opts: Option<&ClientOptions>,
+        fast: Option<FastHttp>,
     ) -> Self {
         let whoami = http::join(public, "/sessions/whoami");
         let inner = Inner {
             http,
+            admin_http,
             whoami_path: whoami.path().to_string(),
-            public_fast: opts.and_then(|o| FastHttp::for_base(public, o)),
+            public_fast: fast,
             whoami,
             registration_flow: http::join(public, "/self-service/registration/api"),
             registration_submit: http::join_str(public, "/self-service/registration") + "?flow=",
@@ -374,7 +403,7 @@ impl KratosClient {
     pub async fn lookup_identity(&self, email: &str) -> Call<String> {
         let mut url = QueryBuf::new(&self.inner.identities_by_identifier, email.len() + 8);
         http::push_encoded(&mut url.s, email);
-        let req = match self.admin(self.inner.http.get(url.s)) {
+        let req = match self.admin(self.inner.admin_http.get(url.s)) {
             Ok(r) => r,
             Err(class) => return Call::err(class),
         };
@@ -396,7 +425,7 @@ impl KratosClient {
     pub async fn delete_identity(&self, id: &str) -> Call<()> {
         let mut url = QueryBuf::new(&self.inner.identity_prefix, id.len());
         http::push_encoded(&mut url.s, id);
-        let req = match self.admin(self.inner.http.delete(url.s)) {
+        let req = match self.admin(self.inner.admin_http.delete(url.s)) {
             Ok(r) => r,
             Err(class) => return Call::err(class),
         };

@@ -1,10 +1,11 @@
 //! Typed clients for exactly the Ory calls orysim makes (Kratos, Hydra, Keto).
 //!
-//! Everything here runs on the load generator's hot path: one shared `reqwest::Client` (pooled,
-//! no cookie store, no redirects, per-request timeout), URLs prebuilt at construction, bodies read
-//! with a size cap and decoded into small structs. The most repeated reads (Keto check, Kratos
-//! whoami, Hydra introspect) take a leaner HTTP/1.1 path to plain `http://` targets (`fast`),
-//! with the same timeout, error classes and body cap. Every call returns a [`Call`] whose
+//! Everything here runs on the load generator's hot path: one `reqwest::Client` per endpoint
+//! (`transport`: pooled, no cookie store, no redirects, per-request timeout, the endpoint's TLS
+//! settings and HTTP version), URLs prebuilt at construction, bodies read with a size cap and
+//! decoded into small structs. The most repeated reads (Keto check, Kratos whoami, Hydra
+//! introspect) take a leaner HTTP/1.1 path (`fast`, over TLS too), with the same timeout, error
+//! classes and body cap. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
 pub mod descriptors;
@@ -14,6 +15,10 @@ pub mod hydra;
 pub mod keto;
 pub mod kratos;
 pub mod retry_after;
+pub mod tls;
+#[cfg(test)]
+mod tls_tests;
+pub mod transport;
 
 pub use hydra::{HydraClient, OAuthClient};
 pub use keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
@@ -93,6 +98,15 @@ impl Default for ClientOptions {
 /// connections, `opts.timeout` on every request. Also rejects an admin token that cannot be sent
 /// as a header, so that mistake surfaces at start-up.
 pub fn http_client(opts: &ClientOptions) -> anyhow::Result<reqwest::Client> {
+    check_options(opts)?;
+    client_builder(opts)
+        .build()
+        .context("building the HTTP client")
+}
+
+/// Rejects options no client can work with: a zero timeout, an admin token that cannot be sent
+/// as a header (without echoing it).
+pub fn check_options(opts: &ClientOptions) -> anyhow::Result<()> {
     anyhow::ensure!(
         !opts.timeout.is_zero(),
         "the request timeout must be greater than zero"
@@ -100,6 +114,11 @@ pub fn http_client(opts: &ClientOptions) -> anyhow::Result<reqwest::Client> {
     if let Some(token) = &opts.admin_token {
         http::bearer_header(token).map_err(anyhow::Error::msg)?;
     }
+    Ok(())
+}
+
+/// The settings every general client shares (see `http_client`).
+pub(crate) fn client_builder(opts: &ClientOptions) -> reqwest::ClientBuilder {
     let idle = match opts.max_connections_per_host {
         0 => usize::MAX,
         n => n,
@@ -112,20 +131,29 @@ pub fn http_client(opts: &ClientOptions) -> anyhow::Result<reqwest::Client> {
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("orysim/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("building the HTTP client")
 }
 
 /// Preflight: `GET {base}/health/ready`, falling back to `/health/alive` when ready answers 404.
 /// `Ok(())` on 200; otherwise one line naming the URL and what came back (status and a short body
 /// snippet, or the connection error). Bounded by the client timeout (per request).
 pub async fn probe_ready(client: &reqwest::Client, base: &Url) -> Result<(), String> {
+    probe_ready_noting(client, base, None).await
+}
+
+/// `probe_ready`, noting the protocol of the answers in `stats`. A TLS failure, or nginx's
+/// page refusing a request without a client certificate, is put in words with its fix.
+pub async fn probe_ready_noting(
+    client: &reqwest::Client,
+    base: &Url,
+    stats: Option<&transport::TransportStats>,
+) -> Result<(), String> {
     let ready = http::join(base, "/health/ready");
-    match probe_following(client, &ready).await? {
+    let probe = Probe { client, stats };
+    match probe.following(&ready).await? {
         (200, _, _) => Ok(()),
         (404, _, _) => {
             let alive = http::join(base, "/health/alive");
-            match probe_following(client, &alive).await? {
+            match probe.following(&alive).await? {
                 (200, _, _) => Ok(()),
                 (status, snippet, url) => Err(format!(
                     "GET {} answered HTTP {status} (after /health/ready answered 404): {snippet}",
@@ -140,51 +168,62 @@ pub async fn probe_ready(client: &reqwest::Client, base: &Url) -> Result<(), Str
     }
 }
 
-/// Probes `url`, following one redirect on the same origin: Kratos's admin port answers
-/// `/health/ready` with 307 to `/admin/health/ready`.
-async fn probe_following(
-    client: &reqwest::Client,
-    url: &Url,
-) -> Result<(u16, String, Url), String> {
-    let (status, snippet, location) = probe_one(client, url).await?;
-    let target = location
-        .filter(|_| (300..400).contains(&status))
-        .and_then(|loc| url.join(&loc).ok())
-        .filter(|next| next.origin() == url.origin());
-    match target {
-        Some(next) => {
-            let (status, snippet, _) = probe_one(client, &next).await?;
-            Ok((status, snippet, next))
-        }
-        None => Ok((status, snippet, url.clone())),
-    }
+struct Probe<'a> {
+    client: &'a reqwest::Client,
+    stats: Option<&'a transport::TransportStats>,
 }
 
-async fn probe_one(
-    client: &reqwest::Client,
-    url: &Url,
-) -> Result<(u16, String, Option<String>), String> {
-    let resp = client
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "GET {} failed: {}",
-                http::display_url(url),
-                http::describe_error(e)
-            )
-        })?;
-    let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match http::read_body(resp, 64 * 1024).await {
-        Ok(body) => Ok((status, http::snippet(&body, 200), location)),
-        Err(class) => Ok((status, format!("<body unreadable: {class}>"), location)),
+impl Probe<'_> {
+    /// Probes `url`, following one redirect on the same origin: Kratos's admin port answers
+    /// `/health/ready` with 307 to `/admin/health/ready`.
+    async fn following(&self, url: &Url) -> Result<(u16, String, Url), String> {
+        let (status, snippet, location) = self.one(url).await?;
+        let target = location
+            .filter(|_| (300..400).contains(&status))
+            .and_then(|loc| url.join(&loc).ok())
+            .filter(|next| next.origin() == url.origin());
+        match target {
+            Some(next) => {
+                let (status, snippet, _) = self.one(&next).await?;
+                Ok((status, snippet, next))
+            }
+            None => Ok((status, snippet, url.clone())),
+        }
+    }
+
+    async fn one(&self, url: &Url) -> Result<(u16, String, Option<String>), String> {
+        let resp = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| {
+                let shown = http::display_url(url);
+                match tls::explain(&e, url.host_str().unwrap_or_default()) {
+                    Some(words) => format!("GET {shown}: {words}"),
+                    None => format!("GET {shown} failed: {}", http::describe_error(e)),
+                }
+            })?;
+        if let Some(stats) = self.stats {
+            stats.saw(resp.version());
+        }
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match http::read_body(resp, 64 * 1024).await {
+            Ok(body) => {
+                let page = String::from_utf8_lossy(&body);
+                if let Some(words) = tls::explain_client_cert_page(status, &page) {
+                    return Err(format!("GET {}: {words}", http::display_url(url)));
+                }
+                Ok((status, http::snippet(&body, 200), location))
+            }
+            Err(class) => Ok((status, format!("<body unreadable: {class}>"), location)),
+        }
     }
 }
 

@@ -225,6 +225,8 @@ fn run_info(
             json::ReportTargetKind::Remote => TargetKind::Remote,
         },
         target_urls: header.target.urls.clone(),
+        transport: header.target.transport.clone(),
+        tls: header.target.tls.clone(),
         options: header.options.clone(),
         warnings,
         warmup: None,

@@ -176,6 +176,8 @@ fn partial_report(operations: &[OperationReport], flows: &[FlowReport]) -> Repor
         target: Target {
             kind: super::json::ReportTargetKind::BuiltinSimulator,
             urls: BTreeMap::new(),
+            transport: Vec::new(),
+            tls: None,
         },
         options: serde_json::Value::Null,
         warnings: Vec::new(),
@@ -339,6 +341,8 @@ mod tests {
             target: Target {
                 kind: super::super::json::ReportTargetKind::BuiltinSimulator,
                 urls: BTreeMap::new(),
+                transport: Vec::new(),
+                tls: None,
             },
             options: serde_json::json!({}),
             services: vec![Service::Keto],

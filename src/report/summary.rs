@@ -660,6 +660,56 @@ fn longest_op_name() -> usize {
     Op::ALL.iter().map(|op| op.name().len()).max().unwrap_or(0)
 }
 
+/// Whether certificates were checked (unchecked on a line of its own, so that an unverified
+/// run cannot pass for a verified one), the roots trusted, and per endpoint the protocol,
+/// connections and TLS handshakes: the load's shape on the wire.
+fn render_transport(out: &mut Vec<String>, info: &RunInfo, style: &Style) {
+    if let Some(tls) = &info.tls {
+        if tls.insecure {
+            out.push(format!(
+                "{}TLS NOT VERIFIED (--insecure): server certificates were not checked",
+                icon("⚠️")
+            ));
+        }
+        out.extend(wrap_words(
+            &format!("{}TLS trust: ", icon("🔒")),
+            &crate::terminal_text::escape(&tls.trust),
+            3,
+            style.width,
+        ));
+    }
+    if info.transport.is_empty() {
+        return;
+    }
+    out.push(format!("{}Connections:", icon("🔌")));
+    for u in &info.transport {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut line = format!(
+            "{} (--http-version {}), {}",
+            u.protocol.as_deref().unwrap_or("no answer"),
+            u.http_version,
+            plural(u.connections, "connection", "connections"),
+        );
+        if u.tls {
+            line.push_str(&format!(
+                ", {} ({} resumed)",
+                plural(u.tls_handshakes, "TLS handshake", "TLS handshakes"),
+                u.tls_handshakes.saturating_sub(u.tls_full_handshakes),
+            ));
+        }
+        if u.client_cert {
+            line.push_str(", client certificate");
+        }
+        out.extend(wrap_words(
+            &format!("   {}: ", u.endpoint),
+            &line,
+            5,
+            style.width,
+        ));
+    }
+}
+
 /// Renders the whole summary; the returned text ends with a newline.
 pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
     let style = &Style {
@@ -678,6 +728,7 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
             for (name, url) in &info.target_urls {
                 out.extend(wrap_words(&format!("   {name}: "), url, 5, style.width));
             }
+            render_transport(&mut out, info, style);
         }
     }
     out.extend(wrap_words(
@@ -923,6 +974,47 @@ mod tests {
         assert_eq!(format_ratio(Some(100.0)), "100.0:1");
         assert_eq!(format_ratio(Some(2.0 / 3.0)), "0.7:1");
         assert_eq!(format_ratio(None), "n/a");
+    }
+
+    #[test]
+    fn the_load_shape_and_an_unverified_run_are_shown() {
+        use crate::ory::transport::{EndpointUsage, TlsUsage};
+        let mut info = sample_info();
+        info.target_kind = TargetKind::Remote;
+        info.target_urls
+            .insert("keto_read".into(), "https://keto.example:4466/".into());
+        info.transport = vec![EndpointUsage {
+            endpoint: "keto_read".into(),
+            http_version: "1.1".into(),
+            protocol: Some("HTTP/1.1".into()),
+            tls: true,
+            client_cert: true,
+            connections: 12,
+            tls_handshakes: 12,
+            tls_full_handshakes: 2,
+        }];
+        info.tls = Some(TlsUsage {
+            trust: "system store (140 roots) + ca.pem".into(),
+            insecure: false,
+        });
+        let text = render(&info, &Snapshot::default(), &plain());
+        assert!(
+            text.replace("\n     ", " ").contains(
+                "   keto_read: HTTP/1.1 (--http-version 1.1), 12 connections, 12 TLS \
+                 handshakes (10 resumed), client certificate\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("🔒 TLS trust: system store (140 roots) + ca.pem\n"));
+        assert!(!text.contains("NOT VERIFIED"), "{text}");
+        info.tls.as_mut().unwrap().insecure = true;
+        let text = render(&info, &Snapshot::default(), &plain());
+        assert!(
+            text.lines()
+                .any(|l| l
+                    == "⚠️  TLS NOT VERIFIED (--insecure): server certificates were not checked"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::ory::http::{self, AdminAuth};
 use crate::ory::hydra::{HydraClient, OAuthClient};
 use crate::ory::keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
 use crate::ory::kratos::{KratosClient, LoggedIn, Registered, Traits};
+use crate::ory::transport::Transports;
 use crate::ory::Call;
 use crate::scenario::model::{
     parse_subject_set, Action, Expect, HttpT, HydraClientT, QueryT, SubjectT, TupleT,
@@ -23,37 +24,39 @@ pub struct Clients {
     pub kratos: Option<KratosClient>,
     pub hydra: Option<HydraClient>,
     pub keto: Option<KetoClient>,
-    pub http: reqwest::Client,
+    /// Each endpoint's transport; a scenario's own HTTP calls go through the one of their
+    /// URL's origin.
+    pub transports: Transports,
     pub(crate) admin: AdminAuth,
 }
 
 impl Clients {
-    /// `opts` are the ones `http` was built with (its timeout also bounds the calls that
-    /// bypass it, see `ory::fast`).
+    /// `opts` are the ones `transports` were built with (their timeout also bounds the calls
+    /// that bypass them, see `ory::fast`).
     pub fn new(
-        http: reqwest::Client,
+        transports: &Transports,
         endpoints: &Endpoints,
         opts: &crate::ory::ClientOptions,
     ) -> Self {
         use Endpoint::*;
-        let kratos = match (&endpoints[KratosPublic], &endpoints[KratosAdmin]) {
-            (Some(p), Some(a)) => Some(KratosClient::with_options(http.clone(), p, a, opts)),
-            _ => None,
-        };
-        let hydra = match (&endpoints[HydraPublic], &endpoints[HydraAdmin]) {
-            (Some(p), Some(a)) => Some(HydraClient::with_options(http.clone(), p, a, opts)),
-            _ => None,
-        };
-        let keto = match (&endpoints[KetoRead], &endpoints[KetoWrite]) {
-            (Some(r), Some(w)) => Some(KetoClient::with_options(http.clone(), r, w, opts)),
+        let pair = |a: Endpoint, b: Endpoint| match (
+            &endpoints[a],
+            &endpoints[b],
+            &transports.per_endpoint[a],
+            &transports.per_endpoint[b],
+        ) {
+            (Some(ua), Some(ub), Some(ta), Some(tb)) => Some(((ta, tb), ua, ub)),
             _ => None,
         };
         Clients {
-            kratos,
-            hydra,
-            keto,
+            kratos: pair(KratosPublic, KratosAdmin)
+                .map(|(t, p, a)| KratosClient::with_transports(t, p, a, opts)),
+            hydra: pair(HydraPublic, HydraAdmin)
+                .map(|(t, p, a)| HydraClient::with_transports(t, p, a, opts)),
+            keto: pair(KetoRead, KetoWrite)
+                .map(|(t, r, w)| KetoClient::with_transports(t, r, w, opts)),
             admin: AdminAuth::new(opts.admin_token.as_ref()),
-            http,
+            transports: transports.clone(),
         }
     }
 }
@@ -444,7 +447,10 @@ async fn http_call(
     r: &mut Renderer<'_, '_>,
 ) -> Done {
     let url = r.get(&h.url);
-    let mut req = clients.http.request(h.method.clone(), &*url);
+    let mut req = clients
+        .transports
+        .client_for(&url)
+        .request(h.method.clone(), &*url);
     for (name, value) in &h.headers {
         let v = r.get(value);
         match reqwest::header::HeaderValue::from_str(&v) {

@@ -196,6 +196,8 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         target: Target {
             kind: info.target_kind.into(),
             urls: info.target_urls.clone(),
+            transport: info.transport.clone(),
+            tls: info.tls.clone(),
         },
         options: info.options.clone(),
         warnings: info.warnings.clone(),

@@ -135,6 +135,12 @@ pub struct Target {
     pub kind: ReportTargetKind,
     /// Endpoint name (`kratos_public`, `keto_read`, ...) to URL, userinfo removed.
     pub urls: BTreeMap<String, String>,
+    /// Per endpoint: HTTP version, negotiated protocol, connections and TLS handshakes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transport: Vec<crate::ory::transport::EndpointUsage>,
+    /// Trust and verification, when an endpoint used TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::ory::transport::TlsUsage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

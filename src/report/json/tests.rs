@@ -28,6 +28,8 @@ pub(crate) fn sample_info() -> RunInfo {
         .collect(),
         target_kind: TargetKind::BuiltinSimulator,
         target_urls: BTreeMap::new(),
+        transport: vec![],
+        tls: None,
         options: serde_json::json!({"concurrency": 100, "duration": "10s", "seed": 42}),
         warnings: vec![],
         warmup: None,
