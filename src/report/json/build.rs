@@ -214,7 +214,20 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         drift: None,
         thresholds: Vec::new(),
         db_stats: Vec::new(),
+        run_id: info.split.run_id.clone(),
+        segment: (!info.split.segment.is_whole()).then_some(info.split.segment),
+        start_at: info.split.start_at.map(rfc3339),
+        measured_from: info.measured_from.map(rfc3339_micros),
+        segments: Vec::new(),
     }
+}
+
+/// RFC 3339 UTC with microseconds, for times that line segments up (clamped as [`rfc3339`]).
+pub fn rfc3339_micros(t: SystemTime) -> String {
+    const YEAR_9999_END: u64 = 253_402_300_799;
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let secs = secs.min(Duration::from_secs(YEAR_9999_END));
+    humantime::format_rfc3339_micros(UNIX_EPOCH + secs).to_string()
 }
 
 fn operation(s: &OpStats, elapsed: Duration) -> OperationReport {
