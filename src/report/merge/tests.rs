@@ -282,8 +282,8 @@ fn write_series(dir: &Path, report: &mut Report, name: &str, skew_ms: u64, per_s
 fn interval_series_are_merged_by_wall_clock_time() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut a = segment_report("1/2", Some("r"), &snapshot_of(&vec![1000; 9], 0), 0, 3000);
-    let mut b = segment_report("2/2", Some("r"), &snapshot_of(&vec![1000; 6], 0), 12, 2000);
+    let mut a = segment_report("1/2", Some("r"), &snapshot_of(&[1000; 9], 0), 0, 3000);
+    let mut b = segment_report("2/2", Some("r"), &snapshot_of(&[1000; 6], 0), 12, 2000);
     write_series(d, &mut a, "a", 0, &[2, 3, 4]);
     // The second segment cut its intervals 12 ms later and ran two of them.
     write_series(d, &mut b, "b", 12, &[5, 1]);
