@@ -242,6 +242,10 @@ fn an_open_model_load_split_four_ways_merges_into_the_single_process_run() {
     assert_eq!(series["intervals"], 3, "{series}");
     assert!(dir.path().join(series["file"].as_str().unwrap()).exists());
     assert!(summary.contains("Overall: "), "{summary}");
+    assert!(
+        summary.contains("🧩 Run: scale-test (the whole load)"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -323,6 +327,17 @@ fn split_runs_and_merges_refuse_bad_input_in_one_line() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
     // In a Kubernetes Indexed Job the index comes from the environment: --dry-run shows it.
+    let out = run(orysim()
+        .args(["run", "--scope", "keto", "--rate", "10/s", "--max-vus", "8"])
+        .args(["--segment", "job/4", "--run-id", "x", "--dry-run"])
+        .env("JOB_COMPLETION_INDEX", "1"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("🧩 Segment:     2/4 of run x: 2 of the virtual users, 1 arrival in 4"),
+        "{}",
+        stdout(&out)
+    );
     let out = run(orysim()
         .args([
             "run",
