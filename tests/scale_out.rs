@@ -240,9 +240,12 @@ fn an_open_model_load_split_four_ways_merges_into_the_single_process_run() {
     assert_eq!(u(&merged["generator"]["dropped"]), 0);
     assert_eq!(flow_iterations(&merged), flow_iterations(&single));
 
+    // The arrivals are compared exactly above; the measured request rates divide by each
+    // run's elapsed time, which the drain of the last calls stretches a little, more on a
+    // loaded machine: within 2% when the machine is quiet, 5% allowed.
     let rate = |r: &Value| r["totals"]["requests_per_second"].as_f64().unwrap();
     assert!(
-        within(rate(&merged), rate(&single), 0.02),
+        within(rate(&merged), rate(&single), 0.05),
         "{} vs {}",
         rate(&merged),
         rate(&single)
@@ -250,16 +253,23 @@ fn an_open_model_load_split_four_ways_merges_into_the_single_process_run() {
     let requests = |r: &Value| u(&r["totals"]["requests"]) as f64;
     assert!(within(requests(&merged), requests(&single), 0.02));
     assert_same_operations(&merged, &single, 0.2);
-    assert!(within(
-        merged["elapsed_seconds"].as_f64().unwrap(),
-        3.0,
-        0.02
-    ));
+    let elapsed = merged["elapsed_seconds"].as_f64().unwrap();
+    assert!((3.0..3.3).contains(&elapsed), "{elapsed}");
 
-    // The merged interval series: three one-second intervals lined up on the common start.
+    // The merged interval series: one-second intervals lined up on the common start (three,
+    // or two when a tick came more than a second late on a loaded machine), holding every
+    // request of the merged report.
     let series = &merged["series"];
-    assert_eq!(series["intervals"], 3, "{series}");
-    assert!(dir.path().join(series["file"].as_str().unwrap()).exists());
+    let text = std::fs::read_to_string(dir.path().join(series["file"].as_str().unwrap())).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len() as u64, u(&series["intervals"]));
+    assert!((2..=3).contains(&records.len()), "{series}");
+    let in_series: u64 = records.iter().map(|r| u(&r["totals"]["requests"])).sum();
+    assert_eq!(in_series, u(&merged["totals"]["requests"]));
     assert!(summary.contains("Overall: "), "{summary}");
     assert!(
         summary.contains("🧩 Run: scale-test (the whole load)"),
