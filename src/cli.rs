@@ -26,6 +26,9 @@ pub enum Command {
     /// List, print and check scenario files.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
+    /// One report of the segments of a split run (`run --segment I/N`), as if one process had
+    /// run the whole load: histograms added, counts summed, thresholds judged on the result.
+    Merge(MergeArgs),
     /// Turn orysim's data into another form: a report or an interval series (.jsonl) into a
     /// report (.json); a series of a killed run is rebuilt into its report.
     Report(ReportArgs),
@@ -42,6 +45,23 @@ pub struct ReportArgs {
     /// Judge these thresholds on the data (repeatable; exit 99 when one fails)
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The segments' reports (.json), one per segment, in any order
+    #[arg(value_name = "REPORT", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the merged report (.json); its interval series goes beside it
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
+    pub output: PathBuf,
+    /// Judge these thresholds on the merged data too (repeatable; exit 99 when one fails);
+    /// the segments' own thresholds are judged again on the merged data
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Merge reports of different run ids, scenarios or options anyway
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -147,6 +167,23 @@ pub struct RunArgs {
     /// Seed for generated data: the same seed gives the same names, passwords and objects
     #[arg(long, value_name = "U64")]
     pub seed: Option<u64>,
+
+    /// Run only this segment of the load: I/N (e.g. 2/8), or job/N in a Kubernetes Indexed
+    /// Job (segment JOB_COMPLETION_INDEX+1 of N). The N segments together run exactly the
+    /// whole load; `orysim merge` makes one report of theirs
+    #[arg(long, value_name = "I/N", env = "ORYSIM_SEGMENT")]
+    pub segment: Option<String>,
+
+    /// The id every segment of one run shares, stored in each report and checked by `orysim
+    /// merge` (letters, digits, `.`, `_`, `-`; at most 128); needed with --segment
+    #[arg(long, value_name = "ID", env = "ORYSIM_RUN_ID")]
+    pub run_id: Option<String>,
+
+    /// Start the load (after setup) at this wall-clock time, RFC 3339 such as
+    /// 2026-12-04T18:00:00Z, so that segments on different machines run together; at most
+    /// 24h ahead, and refused when already past by more than 2s
+    #[arg(long, value_name = "TIME", env = "ORYSIM_START_AT")]
+    pub start_at: Option<String>,
 
     /// Per-request timeout [default: 10s]
     #[arg(long, value_name = "DUR")]

@@ -1,13 +1,13 @@
 //! What each subcommand does, from resolved options to printed output and an exit code.
 
-use orysim::cli::{ReportArgs, RunArgs, ScenariosCommand, SimArgs};
+use orysim::cli::{MergeArgs, ReportArgs, RunArgs, ScenariosCommand, SimArgs};
 use orysim::config;
 use orysim::db::{DbProbe, ProbeOptions};
 use orysim::engine;
 use orysim::engine::sampler::{LiveView, SamplerSinks};
 use orysim::ground::parse::{parse_duration, UsageError};
 use orysim::report::prometheus::{MetricsServer, RunLabels};
-use orysim::report::{convert, destination, drift, intervals, json, observer, summary};
+use orysim::report::{convert, destination, drift, intervals, json, merge, observer, summary};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -90,6 +90,8 @@ pub async fn run(args: RunArgs) -> u8 {
                 options: cfg.redacted_options(),
                 services: cfg.services(),
                 concurrency: Default::default(),
+                run_id: cfg.split.run_id.clone(),
+                segment: (!cfg.split.segment.is_whole()).then_some(cfg.split.segment),
             },
         )),
         _ => None,
@@ -113,6 +115,17 @@ pub async fn run(args: RunArgs) -> u8 {
         }
         Some(probe)
     };
+    if let Some(at) = cfg.split.start_at {
+        eprintln!(
+            "⏳ The load{} starts at {} (--start-at), once setup is done",
+            match &cfg.split.run_id {
+                Some(id) if !cfg.split.segment.is_whole() =>
+                    format!(" (segment {} of run {id})", cfg.split.segment),
+                _ => String::new(),
+            },
+            json::rfc3339(at)
+        );
+    }
     let hooks = engine::RunHooks {
         sinks: SamplerSinks {
             interval: cfg.observe.interval,
@@ -357,5 +370,40 @@ pub fn scenarios(cmd: ScenariosCommand) -> u8 {
             }
             code
         }
+    }
+}
+
+/// `orysim merge SEGMENT.json... -o RUN.json`: one report of a split run's segments, its
+/// summary on stdout; exit 99 when a threshold fails on the merged figures.
+pub fn merge(args: MergeArgs) -> u8 {
+    let merged = match merge::merge(&args.inputs, &args.output, &args.thresholds, args.force) {
+        Ok(m) => m,
+        Err(e) => return fail(format!("{e:#}")),
+    };
+    let style = summary::Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        width: 80,
+    };
+    let report = &merged.report;
+    print!(
+        "{}",
+        summary::render(&merged.info, &merged.snapshot, &style)
+    );
+    print!(
+        "{}",
+        summary::render_observations(&report.thresholds, report.drift.as_ref(), &style)
+    );
+    for line in &merged.notes {
+        eprintln!("⚠️  {}", orysim::terminal_text::escape(line));
+    }
+    eprintln!(
+        "📝 Merged report of {} segments written to {}",
+        report.segments.len(),
+        args.output.display()
+    );
+    if report.thresholds.iter().any(|t| !t.ok) {
+        EXIT_THRESHOLD_FAILED
+    } else {
+        EXIT_OK
     }
 }

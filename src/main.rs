@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run(*args).await,
             Command::Sim(args) => commands::sim(*args).await,
             Command::Scenarios(cmd) => commands::scenarios(cmd),
+            Command::Merge(args) => commands::merge(args),
             Command::Report(args) => commands::report(args),
         }
     });

@@ -195,31 +195,6 @@ fn a_second_signal_quits_at_once_even_in_a_hung_cleanup_and_removes_the_ledger_f
     assert_eq!(ledger_files(tmp.path()), Vec::<String>::new());
 }
 
-/// Runs `cmd` to its end, killing it (and failing) after `limit`: the old failure modes hang.
-fn run_bounded(cmd: &mut std::process::Command, limit: Duration) -> std::process::Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "orysim still running after {limit:?}\nstdout: {}\nstderr: {}",
-                stdout(&out),
-                stderr(&out)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// `orysim ARGS` started by `sh` after `ulimit_args` (e.g. `-n 256`).
 fn under_ulimit(ulimit_args: &str, args: &[&str]) -> std::process::Command {
     let bin = env!("CARGO_BIN_EXE_orysim");
@@ -405,43 +380,9 @@ fn a_stalled_target_is_never_reported_healthy() {
     assert!(class_count(&json, "unfinished") >= 2, "{json}");
 }
 
-/// A keto port offset below the ephemeral range (so no client connection can take the port
-/// while the simulator is down) whose two keto ports are free now.
-fn free_keto_offset() -> u16 {
-    for i in 0..200u32 {
-        let offset = 10_000 + ((std::process::id() + i * 7919) % 15_000) as u16;
-        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-        if free(4466 + offset) && free(4467 + offset) {
-            return offset;
-        }
-    }
-    panic!("no free port pair");
-}
-
-/// `orysim sim` on `offset`, once it serves.
-fn start_sim(offset: u16) -> Child {
-    use std::io::BufRead;
-    let mut child = orysim()
-        .args(["sim", "--port-offset", &offset.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let started = std::io::BufReader::new(out)
-        .lines()
-        .any(|line| line.is_ok_and(|l| l.contains("KETO_WRITE_REMOTE")));
-    if !started {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the simulator did not start");
-    }
-    child
-}
-
 #[test]
 fn a_dead_target_is_backed_off_and_the_load_recovers_when_it_is_back() {
-    let offset = free_keto_offset();
+    let offset = free_sim_offset();
     let mut sim = start_sim(offset);
     let read = format!("http://127.0.0.1:{}", 4466 + offset);
     let write = format!("http://127.0.0.1:{}", 4467 + offset);

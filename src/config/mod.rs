@@ -3,6 +3,7 @@
 //! one-line `UsageError` (exit code 2) that says what is wrong and how to fix it.
 
 pub mod profile;
+pub mod split;
 mod target;
 mod tls;
 
@@ -80,6 +81,8 @@ pub struct RunConfig {
     /// Trust, client certificates and HTTP versions of the endpoints.
     pub tls: crate::ory::transport::TlsOptions,
     pub observe: ObserveOptions,
+    /// `--segment`, `--run-id`, `--start-at`: this process's share of a split run.
+    pub split: split::Split,
 }
 
 /// Time series, thresholds and live metrics of a run.
@@ -513,6 +516,22 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         }
     }
     check_enough_users(&scenario, concurrency)?;
+    let split = split::resolve(
+        args.segment.as_deref(),
+        args.run_id.as_deref(),
+        args.start_at.as_deref(),
+        std::env::var(crate::segment::COMPLETION_INDEX_VAR)
+            .ok()
+            .as_deref(),
+        std::time::SystemTime::now(),
+    )?;
+    split::check_shares(
+        split.segment,
+        &scenario,
+        (users_flag, concurrency),
+        model.is_open(),
+        iterations,
+    )?;
     let warmup = match args.warmup.as_deref().or(file.warmup.as_deref()) {
         Some(v) => Some(parse_duration("--warmup", v)?).filter(|d| !d.is_zero()),
         None => None,
@@ -580,6 +599,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         admin_token,
         tls,
         observe,
+        split,
     })
 }
 

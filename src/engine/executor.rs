@@ -20,6 +20,7 @@ use super::watch::GeneratorWatch;
 use super::workload::Workload;
 use crate::config::profile::Profile;
 use crate::metrics::Recorder;
+use crate::segment::Segment;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -84,6 +85,8 @@ impl IterationBudget {
 #[derive(Clone)]
 pub struct Shared {
     pub seed: u64,
+    /// The share of the load this process runs: its virtual-user ids, its arrivals.
+    pub segment: Segment,
     pub recorder: Arc<Recorder>,
     pub stop: StopFlag,
     pub budget: IterationBudget,
@@ -102,8 +105,10 @@ impl Shared {
     }
 }
 
-/// Closed model: one task per virtual user id in `ids`. With `level`, only the first
-/// `level` users of this group run; the others wait for the stage target to reach them.
+/// Closed model: one task per virtual user id in `ids` that this process's segment owns.
+/// With `level`, only the first `level` users of this group run (counted over the whole
+/// group, so that the segments together follow the stage target exactly); the others wait
+/// for the target to reach them.
 pub fn spawn_closed<W: Workload>(
     set: &mut JoinSet<()>,
     workload: Arc<W>,
@@ -112,7 +117,7 @@ pub fn spawn_closed<W: Workload>(
     shared: &Shared,
 ) {
     let first = ids.start;
-    for id in ids {
+    for id in shared.segment.owned(ids) {
         let workload = Arc::clone(&workload);
         let shared = shared.clone();
         let mut vu = shared.new_vu(id);
@@ -217,7 +222,9 @@ pub fn backlog_capacity(max_vus: usize, peak_rate: f64) -> usize {
 }
 
 /// Open model: a scheduler task emitting arrivals on `profile` (iterations per second) into a
-/// bounded backlog (see `backlog_capacity`), served by one task per virtual user id.
+/// bounded backlog (see `backlog_capacity`), served by one task per virtual user id. A
+/// segment serves its own ids and keeps its stride of the whole schedule, so that the
+/// segments together send the whole schedule, arrival for arrival.
 pub fn spawn_open<W: Workload>(
     set: &mut JoinSet<()>,
     workload: Arc<W>,
@@ -226,7 +233,10 @@ pub fn spawn_open<W: Workload>(
     start: Instant,
     shared: &Shared,
 ) {
-    let (tx, rx) = mpsc::channel::<Instant>(backlog_capacity(ids.len(), profile.peak()));
+    let segment = shared.segment;
+    let ids: Vec<usize> = segment.owned(ids).collect();
+    let capacity = backlog_capacity(ids.len(), segment.rate(profile.peak()));
+    let (tx, rx) = mpsc::channel::<Instant>(capacity);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let idle = Arc::new(AtomicUsize::new(0));
     shared.watch.watch_idle(Arc::clone(&idle));
@@ -263,7 +273,8 @@ pub fn spawn_open<W: Workload>(
         let mut schedule = ArrivalSchedule::new(profile);
         let mut timer = ArrivalTimer::new();
         let mut behind = 0u32;
-        while let Some(offset) = schedule.next_arrival() {
+        let arrivals = segment.stride(std::iter::from_fn(|| schedule.next_arrival()));
+        for offset in arrivals {
             let Some(at) = start.checked_add(offset) else {
                 break;
             };
@@ -337,8 +348,13 @@ mod tests {
     }
 
     fn shared(limit: Option<u64>) -> Shared {
+        shared_segment(limit, Segment::WHOLE)
+    }
+
+    fn shared_segment(limit: Option<u64>, segment: Segment) -> Shared {
         Shared {
             seed: 1,
+            segment,
             recorder: Recorder::with_shards(2),
             stop: StopFlag::default(),
             budget: IterationBudget::new(limit),
@@ -442,6 +458,95 @@ mod tests {
         let starts = work.starts.lock().unwrap();
         assert!(starts.iter().all(Option::is_some));
         assert_eq!(sh.watch.dropped(), 0);
+    }
+
+    /// The whole load once, and split into `n` segments run side by side from the same start:
+    /// each run's intended starts as offsets from the start, sorted.
+    async fn open_offsets(n: u32, limit: Option<u64>) -> (Vec<Duration>, Vec<Duration>) {
+        let profile = Profile {
+            start: 0.0,
+            stages: vec![crate::config::profile::Stage {
+                duration: Duration::from_millis(600),
+                target: 400.0,
+            }],
+        };
+        let start = Instant::now();
+        let mut runs = Vec::new();
+        let mut set = JoinSet::new();
+        for segment in
+            std::iter::once(Segment::WHOLE).chain((0..n).map(|i| Segment::new(i, n).unwrap()))
+        {
+            let sh = shared_segment(limit.map(|l| segment.share(l)), segment);
+            let work = Counting::new(Duration::from_millis(1));
+            spawn_open(&mut set, work.clone(), 0..8, profile.clone(), start, &sh);
+            runs.push((sh, work));
+        }
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        for (sh, _) in &runs {
+            sh.stop.raise();
+        }
+        drain(&mut set, Duration::from_secs(5)).await;
+        let offsets = |work: &Counting| {
+            let mut v: Vec<Duration> = work
+                .starts
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|at| at.unwrap() - start)
+                .collect();
+            v.sort();
+            v
+        };
+        let whole = offsets(&runs[0].1);
+        let mut union: Vec<Duration> = runs[1..].iter().flat_map(|(_, w)| offsets(w)).collect();
+        union.sort();
+        (whole, union)
+    }
+
+    #[tokio::test]
+    async fn open_segments_together_send_the_whole_schedule_arrival_for_arrival() {
+        // A ramp 0 → 400/s over 0.6 s: 120 arrivals, unevenly spaced.
+        let (whole, union) = open_offsets(3, None).await;
+        assert_eq!(whole.len(), 120);
+        assert_eq!(union, whole);
+        // An iteration limit part-way through the schedule splits exactly as well.
+        let (whole, union) = open_offsets(4, Some(50)).await;
+        assert_eq!(whole.len(), 50);
+        assert_eq!(union, whole);
+    }
+
+    struct SeenIds(std::sync::Mutex<Vec<usize>>);
+
+    impl Workload for SeenIds {
+        type Local = ();
+        async fn step(&self, vu: &mut Vu, _l: &mut ()) {
+            self.0.lock().unwrap().push(vu.id);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn closed_segments_run_disjoint_user_ids_that_cover_the_group() {
+        let mut ids = Vec::new();
+        let mut iterations = Vec::new();
+        for i in 0..3 {
+            let segment = Segment::new(i, 3).unwrap();
+            let sh = shared_segment(Some(segment.share(40)), segment);
+            let work = Arc::new(SeenIds(Default::default()));
+            let mut set = JoinSet::new();
+            spawn_closed(&mut set, work.clone(), 10..21, None, &sh);
+            drain(&mut set, Duration::from_secs(5)).await;
+            let mut seen = work.0.lock().unwrap().clone();
+            iterations.push(seen.len());
+            seen.sort();
+            seen.dedup();
+            assert!(seen.iter().all(|&id| segment.owns(id as u64)), "{seen:?}");
+            ids.extend(seen);
+        }
+        // 40 iterations in all, split 14/13/13 by the budget shares; users 10..21 once each.
+        assert_eq!(iterations, vec![14, 13, 13]);
+        ids.sort();
+        assert_eq!(ids, (10..21).collect::<Vec<_>>());
     }
 
     #[test]

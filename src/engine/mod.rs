@@ -16,6 +16,7 @@ pub mod pool;
 pub mod progress;
 mod run_info;
 pub mod sampler;
+pub mod start;
 pub mod vu;
 pub mod watch;
 pub mod workload;
@@ -147,6 +148,7 @@ pub async fn run(
     }
     let Measured {
         snapshot,
+        measured_from,
         elapsed,
         interrupted,
         ended_at,
@@ -159,15 +161,19 @@ pub async fn run(
     } = result?;
     generator.in_process_simulator = in_process_simulator;
 
+    // This process's virtual users: a segment's share of each group's ids.
     let mut concurrency: BTreeMap<Service, usize> = BTreeMap::new();
+    let mut first_id = 0;
     for (group, users) in cfg
         .scenario
         .groups
         .iter()
         .zip(split_users(cfg.concurrency, cfg.scenario.groups.len()))
     {
+        let owned = cfg.split.segment.share_of(first_id..first_id + users);
+        first_id += users;
         for service in group.services() {
-            *concurrency.entry(service).or_insert(0) += users;
+            *concurrency.entry(service).or_insert(0) += owned;
         }
     }
     let mut warnings = generator.warnings(elapsed);
@@ -208,6 +214,8 @@ pub async fn run(
             warnings,
             warmup,
             generator,
+            split: cfg.split.clone(),
+            measured_from: Some(measured_from),
         },
         snapshot,
         cleanup,
@@ -277,6 +285,8 @@ async fn preflight(
 /// What the load phase produced, before it becomes a `RunInfo`.
 struct Measured {
     snapshot: Snapshot,
+    /// Wall-clock time at which the measured run started.
+    measured_from: SystemTime,
     elapsed: Duration,
     interrupted: bool,
     ended_at: SystemTime,
@@ -361,14 +371,17 @@ async fn run_against(
     let recorder = Recorder::with_steps_and_flows(&keys, &flows);
     let env = Arc::new(Env {
         clients: Clients::new(&transports, endpoints, &opts),
-        run_tag: data::run_tag(SystemTime::now()),
+        // The segment in every generated name: segments of one run start in the same second.
+        run_tag: data::run_tag(SystemTime::now()) + &cfg.split.segment.tag_suffix(),
         endpoints: interp::render::Endpoints::from_urls(endpoints),
     });
+    let segment = cfg.split.segment;
     let shared = Shared {
-        seed: cfg.seed,
+        seed: segment.seed(cfg.seed),
+        segment,
         recorder: Arc::clone(&recorder),
         stop: StopFlag::default(),
-        budget: IterationBudget::new(cfg.iterations),
+        budget: IterationBudget::new(cfg.iterations.map(|n| segment.share(n))),
         watch: Arc::new(GeneratorWatch::default()),
     };
 
@@ -401,7 +414,30 @@ async fn run_against(
             }
         }
     });
-    let load_start = Instant::now();
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+    let mut load_start = Instant::now();
+    if let Some(at) = cfg.split.start_at {
+        match start::wait_for(at, &mut interrupt).await {
+            start::Start::Go { anchor } => load_start = anchor,
+            start::Start::Interrupted => {
+                // Nobody starts: the users see the raised flag before their first step.
+                interrupted = true;
+                shared.stop.raise();
+            }
+            start::Start::TooLate { late } => {
+                for (w, _) in &workloads {
+                    interp::run_teardown(w).await;
+                }
+                return Err(RunError::Setup(format!(
+                    "segment {} reached --start-at {} {} late (setup or the process start                      took too long): it would run beside the other segments rather than with                      them; run again with a later --start-at",
+                    cfg.split.segment,
+                    humantime::format_rfc3339_millis(at),
+                    humantime::format_duration(Duration::from_millis(late.as_millis() as u64))
+                )));
+            }
+        }
+    }
     let cpu_start = watch::process_cpu_time();
     for (w, ids) in &workloads {
         launch(
@@ -425,13 +461,11 @@ async fn run_against(
             None => std::future::pending::<()>().await,
         }
     };
-    tokio::pin!(interrupt);
 
     // Warm-up: run, then forget what was recorded; the measured run starts here.
     let mut measure_start = load_start;
     let mut cpu_measure_start = cpu_start;
     let mut warmup = None;
-    let mut interrupted = false;
     if let Some(w) = cfg.warmup {
         tokio::select! {
             _ = tokio::time::sleep(w) => {}
@@ -456,7 +490,8 @@ async fn run_against(
         Arc::clone(&recorder),
         Arc::clone(&shared.watch),
         hooks.sinks.clone(),
-    );
+    )
+    .anchored(measure_start);
     let (stop_ticks, ticks_stopped) = tokio::sync::oneshot::channel::<()>();
     let ticks = tokio::spawn(sampler::run_ticks(sampler, async {
         let _ = ticks_stopped.await;
@@ -477,6 +512,9 @@ async fn run_against(
     }
     let elapsed = load_end.saturating_duration_since(measure_start);
     let ended_at = SystemTime::now();
+    let measured_from = ended_at
+        .checked_sub(measure_start.elapsed())
+        .unwrap_or(ended_at);
     let _ = stop_ticks.send(());
     let snapshot = match ticks.await {
         Ok(sampler) => sampler.finish(),
@@ -522,6 +560,7 @@ async fn run_against(
     };
     Ok(Measured {
         snapshot,
+        measured_from,
         elapsed,
         interrupted,
         ended_at,
@@ -553,7 +592,8 @@ async fn prepare_group(
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|e| RunError::Setup(format!("cannot create a cleanup ledger file: {e}")))?;
     let pools = Arc::new(pools);
-    let run_values = interp::run_setup(group, env, &pools, recorder, cfg.seed)
+    let seed = cfg.split.segment.seed(cfg.seed);
+    let run_values = interp::run_setup(group, env, &pools, recorder, seed)
         .await
         .map_err(RunError::Setup)?;
     Ok(GroupWorkload::new(

@@ -44,6 +44,37 @@ pub fn describe(cfg: &RunConfig) -> String {
     if let Some(n) = cfg.iterations {
         let _ = writeln!(out, "🔁 Iterations:  at most {n}");
     }
+    let split = &cfg.split;
+    if !split.segment.is_whole() {
+        let segment = split.segment;
+        let mut first = 0;
+        let mine: usize = split_users(cfg.concurrency, scenario.groups.len())
+            .into_iter()
+            .map(|n| {
+                first += n;
+                segment.share_of(first - n..first)
+            })
+            .sum();
+        let arrivals = match cfg.model {
+            LoadModel::Open { .. } => format!(", 1 arrival in {}", segment.count()),
+            LoadModel::Closed(_) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "🧩 Segment:     {segment} of run {}: {mine} of the virtual users{arrivals}{}",
+            split.run_id.as_deref().unwrap_or("-"),
+            cfg.iterations
+                .map(|n| format!(", {} iterations", segment.share(n)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(at) = split.start_at {
+        let _ = writeln!(
+            out,
+            "🕐 Start at:    {} (after setup)",
+            humantime::format_rfc3339_millis(at)
+        );
+    }
     if let Some(w) = cfg.warmup {
         let _ = writeln!(
             out,

@@ -1,5 +1,6 @@
 //! The run's description, as the engine hands it to the exporters beside the snapshot.
 
+use crate::config::split::Split;
 use crate::ground::Service;
 use crate::metrics::{GeneratorStats, WarmupTotals};
 use serde::Serialize;
@@ -52,4 +53,10 @@ pub struct RunInfo {
     pub warmup: Option<WarmupTotals>,
     /// What the generator measured about itself.
     pub generator: GeneratorStats,
+    /// The run this process's load belongs to and its share of it (`--run-id`, `--segment`,
+    /// `--start-at`); the default for a whole run.
+    pub split: Split,
+    /// Wall-clock time at which the measured run started (after setup, the wait for
+    /// `--start-at` and the warm-up); `None` when unknown (rebuilt from an old series).
+    pub measured_from: Option<SystemTime>,
 }

@@ -178,6 +178,20 @@ impl Sampler {
         }
     }
 
+    /// Counts the measured run from `start` (a moment ago) rather than from now: the
+    /// segments of a split run then cut their intervals at the same wall-clock instants,
+    /// `--start-at` plus whole intervals.
+    pub fn anchored(mut self, start: Instant) -> Self {
+        let now = Instant::now();
+        let start = start.min(now);
+        self.start = start;
+        self.current_start = start;
+        self.start_wall = SystemTime::now()
+            .checked_sub(now - start)
+            .unwrap_or(self.start_wall);
+        self
+    }
+
     /// How long to wait before the next tick; `None` when nothing needs ticks.
     pub fn tick_every(&self) -> Option<Duration> {
         self.sinks.tick()

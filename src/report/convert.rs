@@ -95,7 +95,8 @@ fn sniff(path: &Path) -> anyhow::Result<Input> {
     Ok(Input::Report(Box::new(json::load(path)?)))
 }
 
-fn feed(series: &Path, eval: &mut Evaluator) -> anyhow::Result<SeriesEnd> {
+/// Hands every interval of the series at `series` to `eval`.
+pub(crate) fn feed(series: &Path, eval: &mut Evaluator) -> anyhow::Result<SeriesEnd> {
     let (_, end) = read_series(series, |_, r| {
         let snap = r.snapshot()?;
         eval.add_interval(
@@ -231,5 +232,11 @@ fn run_info(
         warnings,
         warmup: None,
         generator,
+        split: crate::config::split::Split {
+            segment: header.segment.unwrap_or_default(),
+            run_id: header.run_id.clone(),
+            start_at: None,
+        },
+        measured_from: None,
     })
 }

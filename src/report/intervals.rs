@@ -55,6 +55,12 @@ pub struct Header {
     pub services: Vec<Service>,
     /// Virtual users per service.
     pub concurrency: BTreeMap<Service, usize>,
+    /// `--run-id` and `--segment`, as in the report, so that a series rebuilt into a report
+    /// still says which run and which share it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::segment::Segment>,
 }
 
 /// One interval: the report's figures for that interval alone.
@@ -197,6 +203,11 @@ fn partial_report(operations: &[OperationReport], flows: &[FlowReport]) -> Repor
         drift: None,
         thresholds: Vec::new(),
         db_stats: Vec::new(),
+        run_id: None,
+        segment: None,
+        start_at: None,
+        measured_from: None,
+        segments: Vec::new(),
     }
 }
 
@@ -347,6 +358,8 @@ mod tests {
             options: serde_json::json!({}),
             services: vec![Service::Keto],
             concurrency: BTreeMap::new(),
+            run_id: None,
+            segment: None,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod destination;
 pub mod drift;
 pub mod intervals;
 pub mod json;
+pub mod merge;
 pub mod observer;
 pub mod prometheus;
 pub mod summary;

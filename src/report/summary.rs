@@ -737,6 +737,19 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
         3,
         style.width,
     ));
+    if let Some(id) = &info.split.run_id {
+        // A segment's share, or the merge of all of them.
+        let share = if info.split.segment.is_whole() {
+            "the whole load".to_string()
+        } else {
+            format!("segment {} of the load", info.split.segment)
+        };
+        out.push(format!(
+            "{}Run: {} ({share})",
+            icon("🧩"),
+            crate::terminal_text::escape(id)
+        ));
+    }
 
     for service in services_in_order(info, snap) {
         out.push(String::new());

@@ -4,7 +4,16 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a split run reads from the environment; never inherited by a test's processes.
+pub const SPLIT_VARS: [&str; 4] = [
+    "ORYSIM_SEGMENT",
+    "ORYSIM_RUN_ID",
+    "ORYSIM_START_AT",
+    "JOB_COMPLETION_INDEX",
+];
 
 pub const ENDPOINT_VARS: [&str; 7] = [
     "KRATOS_PUBLIC_URL",
@@ -20,7 +29,7 @@ pub const ENDPOINT_VARS: [&str; 7] = [
 /// unless the test passes flags.
 pub fn orysim() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_orysim"));
-    for var in ENDPOINT_VARS {
+    for var in ENDPOINT_VARS.into_iter().chain(SPLIT_VARS) {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1");
@@ -63,6 +72,9 @@ pub fn orysim_real() -> Command {
         cmd.env(var, value);
     }
     cmd.env_remove("ORYSIM_ADMIN_TOKEN");
+    for var in SPLIT_VARS {
+        cmd.env_remove(var);
+    }
     cmd.env("NO_COLOR", "1");
     cmd.stdin(Stdio::null());
     cmd
@@ -111,4 +123,87 @@ pub fn sim_with_keto(
     cfg.keto = fault;
     let handle = rt.block_on(orysim::sim::start(cfg)).unwrap();
     (rt, handle)
+}
+
+/// Runs `cmd` to its end, killing it (and failing) after `limit`: the old failure modes hang.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_bounded(child, limit)
+}
+
+/// Waits for a child started with piped output, killing it (and failing) after `limit`.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let until = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "orysim still running after {limit:?}\nstdout: {}\nstderr: {}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port offset for `orysim sim` below the ephemeral range (so no client connection can take
+/// a port while the simulator is down) whose six ports are free now.
+pub fn free_sim_offset() -> u16 {
+    // Tests of one binary run side by side: each call starts elsewhere.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    for i in 0..200u32 {
+        let offset = 10_000 + ((std::process::id() + (call * 61 + i) * 7919) % 15_000) as u16;
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if [4433, 4434, 4444, 4445, 4466, 4467]
+            .iter()
+            .all(|&p| free(p + offset))
+        {
+            return offset;
+        }
+    }
+    panic!("no free ports for the simulator");
+}
+
+/// `orysim sim` on `offset`, once it serves.
+pub fn start_sim(offset: u16) -> Child {
+    use std::io::BufRead;
+    let mut child = orysim()
+        .args(["sim", "--port-offset", &offset.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let started = std::io::BufReader::new(out)
+        .lines()
+        .any(|line| line.is_ok_and(|l| l.contains("KETO_WRITE_REMOTE")));
+    if !started {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the simulator did not start");
+    }
+    child
+}
+
+/// The endpoint variables pointing at `orysim sim --port-offset offset`.
+pub fn sim_env(offset: u16) -> Vec<(&'static str, String)> {
+    let url = |port: u16| format!("http://127.0.0.1:{}", port + offset);
+    vec![
+        ("KRATOS_PUBLIC_URL", url(4433)),
+        ("KRATOS_ADMIN_URL", url(4434)),
+        ("HYDRA_PUBLIC_URL", url(4444)),
+        ("HYDRA_ADMIN_URL", url(4445)),
+        ("KETO_READ_REMOTE", url(4466)),
+        ("KETO_WRITE_REMOTE", url(4467)),
+    ]
 }

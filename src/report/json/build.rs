@@ -83,10 +83,14 @@ fn finite(x: f64) -> f64 {
 /// RFC 3339 UTC with milliseconds. Times outside 1970..9999 (a broken clock) are clamped
 /// rather than allowed to panic the formatter.
 pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(formattable(t)).to_string()
+}
+
+/// `t` within the years the formatter accepts (1970..9999).
+fn formattable(t: SystemTime) -> SystemTime {
     const YEAR_9999_END: u64 = 253_402_300_799;
     let secs = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = secs.min(Duration::from_secs(YEAR_9999_END));
-    humantime::format_rfc3339_millis(UNIX_EPOCH + secs).to_string()
+    UNIX_EPOCH + secs.min(Duration::from_secs(YEAR_9999_END))
 }
 
 /// Services to report: the run's own list first (summary order), then any other service that
@@ -216,7 +220,17 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
         drift: None,
         thresholds: Vec::new(),
         db_stats: Vec::new(),
+        run_id: info.split.run_id.clone(),
+        segment: (!info.split.segment.is_whole()).then_some(info.split.segment),
+        start_at: info.split.start_at.map(rfc3339),
+        measured_from: info.measured_from.map(rfc3339_micros),
+        segments: Vec::new(),
     }
+}
+
+/// RFC 3339 UTC with microseconds, for times that line segments up (clamped as [`rfc3339`]).
+pub fn rfc3339_micros(t: SystemTime) -> String {
+    humantime::format_rfc3339_micros(formattable(t)).to_string()
 }
 
 fn operation(s: &OpStats, elapsed: Duration) -> OperationReport {

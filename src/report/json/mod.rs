@@ -17,7 +17,7 @@ mod schema;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use build::{build, per_second, rfc3339};
+pub use build::{build, per_second, rfc3339, rfc3339_micros};
 pub(crate) use build::{figures, headline_verdicts, services_in_order};
 pub use codec::{decode_histogram, encode_histogram};
 pub use io::{load, write_atomic};

@@ -68,6 +68,40 @@ pub struct Report {
     /// before).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub db_stats: Vec<crate::db::DbStats>,
+    /// `--run-id`: the id every segment of a split run shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// `--segment`: the share of the run's load this report covers, `I/N`; absent for a whole
+    /// run and for a merged report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::segment::Segment>,
+    /// `--start-at`: the common start time asked for, RFC 3339 UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// When the measured run started (after setup, the wait for `--start-at` and the
+    /// warm-up), RFC 3339 UTC with microseconds. A merged report's rates divide by the
+    /// wall-clock window from its segments' earliest `measured_from` to their latest end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_from: Option<String>,
+    /// A merged report (`orysim merge`): the segments it was made of, in segment order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentReport>,
+}
+
+/// One segment of a merged report, as its own report said.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentReport {
+    pub segment: crate::segment::Segment,
+    /// The file it was read from, as given to `orysim merge`.
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_from: Option<String>,
+    pub elapsed_seconds: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub interrupted: bool,
+    /// The segment's generator CPU time, to see which one was busiest.
+    pub cpu_seconds: f64,
 }
 
 /// Where a report's interval series is, and its shape.

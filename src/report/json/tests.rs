@@ -34,6 +34,8 @@ pub(crate) fn sample_info() -> RunInfo {
         warnings: vec![],
         warmup: None,
         generator: Default::default(),
+        split: Default::default(),
+        measured_from: None,
     }
 }
 
