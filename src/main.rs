@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::Sim(args) => commands::sim(*args).await,
             Command::Scenarios(cmd) => commands::scenarios(cmd),
             Command::Report(args) => commands::report(args),
+            Command::Compare(args) => commands::compare(args),
         }
     });
     // Do not wait for stray tasks (e.g. a stuck connection) at exit.

@@ -2,6 +2,7 @@
 //! Precedence: flag > environment > config file > built-in default. Every problem becomes a
 //! one-line `UsageError` (exit code 2) that says what is wrong and how to fix it.
 
+pub mod labels;
 pub mod profile;
 mod target;
 
@@ -77,6 +78,8 @@ pub struct RunConfig {
     pub target: Target,
     pub admin_token: Option<Secret>,
     pub observe: ObserveOptions,
+    /// `--label KEY=VALUE` and `[labels]`: what this run is.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Time series, thresholds and live metrics of a run.
@@ -221,6 +224,8 @@ struct FileConfig {
     scenario: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
     #[serde(default)]
     cleanup: bool,
     read_ratio: Option<f64>,
@@ -380,6 +385,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         Some(path) => load_file(path)?,
         None => FileConfig::default(),
     };
+    let labels = labels::resolve(&args.labels, &file.labels)?;
     let scenario = Arc::new(load_scenario(&args, &file)?);
     let services = scenario.services();
     let observe = resolve_observe(&args.observe, &file, &scenario.thresholds)?;
@@ -536,6 +542,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         target,
         admin_token,
         observe,
+        labels,
     })
 }
 

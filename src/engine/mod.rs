@@ -200,6 +200,7 @@ pub async fn run(
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
+            labels: cfg.labels.clone(),
             options: cfg.redacted_options(),
             warnings,
             warmup,

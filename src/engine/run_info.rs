@@ -39,6 +39,8 @@ pub struct RunInfo {
     pub target_kind: TargetKind,
     /// Endpoint name (`kratos_public`, ...) to URL, userinfo removed.
     pub target_urls: BTreeMap<String, String>,
+    /// `--label KEY=VALUE`: what the run is.
+    pub labels: BTreeMap<String, String>,
     /// The resolved options, secrets removed, as they should appear in the report.
     pub options: serde_json::Value,
     /// Things the reader must know to trust the numbers (e.g. the generator was the

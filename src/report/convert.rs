@@ -225,6 +225,7 @@ fn run_info(
             json::ReportTargetKind::Remote => TargetKind::Remote,
         },
         target_urls: header.target.urls.clone(),
+        labels: header.labels.clone(),
         options: header.options.clone(),
         warnings,
         warmup: None,

@@ -55,6 +55,9 @@ pub struct Header {
     pub services: Vec<Service>,
     /// Virtual users per service.
     pub concurrency: BTreeMap<Service, usize>,
+    /// `--label KEY=VALUE` (additive; absent in older series).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One interval: the report's figures for that interval alone.
@@ -177,6 +180,7 @@ fn partial_report(operations: &[OperationReport], flows: &[FlowReport]) -> Repor
             kind: super::json::ReportTargetKind::BuiltinSimulator,
             urls: BTreeMap::new(),
         },
+        labels: BTreeMap::new(),
         options: serde_json::Value::Null,
         warnings: Vec::new(),
         totals: Totals {
@@ -343,6 +347,7 @@ mod tests {
             options: serde_json::json!({}),
             services: vec![Service::Keto],
             concurrency: BTreeMap::new(),
+            labels: BTreeMap::new(),
         }
     }
 

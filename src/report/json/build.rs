@@ -197,6 +197,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
             kind: info.target_kind.into(),
             urls: info.target_urls.clone(),
         },
+        labels: info.labels.clone(),
         options: info.options.clone(),
         warnings: info.warnings.clone(),
         totals,

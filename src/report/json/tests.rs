@@ -28,6 +28,7 @@ pub(crate) fn sample_info() -> RunInfo {
         .collect(),
         target_kind: TargetKind::BuiltinSimulator,
         target_urls: BTreeMap::new(),
+        labels: BTreeMap::new(),
         options: serde_json::json!({"concurrency": 100, "duration": "10s", "seed": 42}),
         warnings: vec![],
         warmup: None,
