@@ -38,22 +38,25 @@ pub fn method() -> Method {
             "95% percentile intervals of after − before from {RESAMPLES} two-stage bootstrap \
              replicates (runs, then circular blocks of intervals sized by their \
              autocorrelation, spread-corrected for short correlated series); significant when \
-             the interval excludes 0; changes under {:.0}% are not called",
+             the interval excludes 0 and the change survives Benjamini-Hochberg at a 5% \
+             false-discovery rate over all figures; changes under {:.0}% are not called",
             MIN_RELATIVE_CHANGE * 100.0
         ),
         confidence: stats::CONFIDENCE,
         resamples: RESAMPLES as u64,
         min_relative_change: MIN_RELATIVE_CHANGE,
+        false_discovery_rate: 1.0 - stats::CONFIDENCE,
     }
 }
 
 /// Compares the runs of `before` with those of `after`.
 pub fn compare(before: &[Run], after: &[Run]) -> Comparison {
     let subjects = subjects(before.iter().chain(after));
-    let rows = subjects
+    let mut rows = subjects
         .iter()
         .map(|s| row(s, before, after))
         .collect::<Vec<_>>();
+    judge(&mut rows);
     let mut notes: Vec<String> = before
         .iter()
         .chain(after)
@@ -295,21 +298,6 @@ fn figure_change(
     let relative_change = before
         .zip(after)
         .and_then(|(b, a)| (b > 0.0).then(|| a / b - 1.0));
-    let significant = ci.is_some_and(|c| c.absolute.excludes_zero());
-    // Error rates are judged on their absolute change (percentage points); a relative change of
-    // a tiny rate means little.
-    let large_enough = figure == Figure::ErrorRate
-        || relative_change.is_none_or(|r| r.abs() >= MIN_RELATIVE_CHANGE);
-    let verdict = match change {
-        Some(d) if significant && large_enough => {
-            if (d > 0.0) == figure.higher_is_better() {
-                Verdict::Better
-            } else {
-                Verdict::Worse
-            }
-        }
-        _ => Verdict::NoChange,
-    };
     FigureChange {
         figure,
         unit: figure.unit().to_string(),
@@ -325,9 +313,48 @@ fn figure_change(
             low: r.low,
             high: r.high,
         }),
-        significant,
-        verdict,
+        p_value: ci.map(|c| c.p_value),
+        // Set by `judge`, once every figure's p-value is known.
+        significant: false,
+        verdict: Verdict::NoChange,
         note,
+    }
+}
+
+/// Verdicts: a figure is significant when its interval excludes zero and it is a discovery of
+/// Benjamini-Hochberg over every judged figure (dozens of figures are compared at once: without
+/// this, an A/A comparison would call a few of them at the 5% level); it is better or worse
+/// when, besides, its relative change reaches [`MIN_RELATIVE_CHANGE`] (error rates are judged
+/// on their absolute change: a relative change of a tiny rate means little).
+fn judge(rows: &mut [Row]) {
+    let judged: Vec<(usize, usize, f64)> = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(r, row)| {
+            row.figures
+                .iter()
+                .enumerate()
+                .filter_map(move |(k, f)| f.p_value.map(|p| (r, k, p)))
+        })
+        .collect();
+    let p: Vec<f64> = judged.iter().map(|j| j.2).collect();
+    let discoveries = stats::benjamini_hochberg(&p, 1.0 - stats::CONFIDENCE);
+    for ((r, k, _), discovery) in judged.into_iter().zip(discoveries) {
+        let f = &mut rows[r].figures[k];
+        f.significant = discovery && f.ci.is_some_and(|c| c.low > 0.0 || c.high < 0.0);
+        let large_enough = f.figure == Figure::ErrorRate
+            || f.relative_change
+                .is_none_or(|r| r.abs() >= MIN_RELATIVE_CHANGE);
+        f.verdict = match f.change {
+            Some(d) if f.significant && large_enough => {
+                if (d > 0.0) == f.figure.higher_is_better() {
+                    Verdict::Better
+                } else {
+                    Verdict::Worse
+                }
+            }
+            _ => Verdict::NoChange,
+        };
     }
 }
 

@@ -45,6 +45,9 @@ pub struct Method {
     /// Relative changes smaller than this (a fraction) are never called better or worse: they
     /// are below the bootstrap's latency resolution.
     pub min_relative_change: f64,
+    /// False-discovery rate the verdicts are controlled at (Benjamini-Hochberg over every
+    /// judged figure).
+    pub false_discovery_rate: f64,
 }
 
 /// One side of the comparison: the runs it pools.
@@ -257,7 +260,10 @@ pub struct FigureChange {
     pub ci: Option<Interval>,
     /// Confidence interval of `relative_change`.
     pub relative_ci: Option<Interval>,
-    /// The interval excludes zero.
+    /// Bootstrap p-value of "no change", before the false-discovery-rate control.
+    pub p_value: Option<f64>,
+    /// A discovery after Benjamini-Hochberg control of the false-discovery rate over every
+    /// judged figure of the comparison (at 1 − confidence), and the interval excludes zero.
     pub significant: bool,
     pub verdict: Verdict,
     /// Why the figure was not judged, when it was not (single sample, too few calls, ...).

@@ -303,6 +303,9 @@ impl Interval {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FigureInterval {
     pub absolute: Interval,
+    /// Two-sided bootstrap p-value of "no change": twice the smaller share of replicates on
+    /// either side of zero (1 when every replicate is exactly zero).
+    pub p_value: f64,
     /// `None` when the before figure is zero in some replicate (a relative change is undefined).
     pub relative: Option<Interval>,
 }
@@ -359,7 +362,11 @@ pub fn bootstrap(
         if missing[k] || deltas[k].is_empty() {
             return None;
         }
+        let n = deltas[k].len() as f64;
+        let below = deltas[k].iter().filter(|d| **d <= 0.0).count() as f64;
+        let above = deltas[k].iter().filter(|d| **d >= 0.0).count() as f64;
         Some(FigureInterval {
+            p_value: (2.0 * below.min(above) / n).min(1.0),
             absolute: percentile_interval(&mut deltas[k], tail),
             relative: (!ratio_missing[k]).then(|| percentile_interval(&mut ratios[k], tail)),
         })
@@ -448,6 +455,23 @@ pub fn point_figures(side: &SideSamples) -> [Option<f64>; FIGURES] {
         acc.add(s);
     }
     acc.figures()
+}
+
+/// Benjamini-Hochberg: which of `p_values` are discoveries at false-discovery rate `q` (the
+/// largest k whose k-th smallest p-value is at most k/m · q, and every smaller one).
+pub fn benjamini_hochberg(p_values: &[f64], q: f64) -> Vec<bool> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let cutoff = (1..=m)
+        .rev()
+        .find(|&k| p_values[order[k - 1]] <= k as f64 / m as f64 * q)
+        .unwrap_or(0);
+    let mut out = vec![false; m];
+    for &i in &order[..cutoff] {
+        out[i] = true;
+    }
+    out
 }
 
 /// The `tail` and `1 − tail` percentiles of `values` (linear interpolation between ranks).
@@ -555,6 +579,19 @@ mod tests {
     }
 
     #[test]
+    fn benjamini_hochberg_known_answer() {
+        // m = 5, q = 0.05: thresholds 0.01 0.02 0.03 0.04 0.05. Sorted p: 0.001 0.012 0.029
+        // 0.041 0.6 → the 4th (0.041 ≤ 0.04)? no; the 3rd (0.029 ≤ 0.03) yes: three discoveries.
+        let p = [0.6, 0.029, 0.001, 0.041, 0.012];
+        assert_eq!(
+            benjamini_hochberg(&p, 0.05),
+            vec![false, true, true, false, true]
+        );
+        assert_eq!(benjamini_hochberg(&[0.2, 0.3], 0.05), vec![false, false]);
+        assert!(benjamini_hochberg(&[], 0.05).is_empty());
+    }
+
+    #[test]
     fn absorbing_merges_buckets_in_order() {
         let mut a = Sample {
             seconds: 1.0,
@@ -599,7 +636,9 @@ mod tests {
         assert!(rel.low > 0.08 && rel.high < 0.12, "{rel:?}");
         let p50 = ci[2].unwrap().relative.unwrap();
         assert!(p50.low > -0.23 && p50.high < -0.17, "{p50:?}");
+        assert!(ci[0].unwrap().p_value < 0.01 && ci[2].unwrap().p_value < 0.01);
         // No errors on either side: the error rate's change is exactly zero, not significant.
+        assert_eq!(ci[1].unwrap().p_value, 1.0);
         let err = ci[1].unwrap().absolute;
         assert_eq!((err.low, err.high), (0.0, 0.0));
         assert!(!err.excludes_zero());
