@@ -183,13 +183,17 @@ pub fn block_length(n: usize, rho: f64) -> usize {
 }
 
 /// Lag-1 autocorrelation of `n` samples corrected for its small-sample bias (the estimate is
-/// low by about (1 + 4ρ)/n for an AR(1) series with an estimated mean), within 0..0.9.
+/// low by about (1 + 4ρ)/n for an AR(1) series with an estimated mean), within 0..0.8 (beyond
+/// 0.8 a short run's estimate says more about a trend than about a correlation).
 pub fn corrected_autocorrelation(rho: f64, n: usize) -> f64 {
     if n < 3 {
         return 0.0;
     }
-    (rho + (1.0 + 4.0 * rho.max(0.0)) / n as f64).clamp(0.0, 0.9)
+    (rho + (1.0 + 4.0 * rho.max(0.0)) / n as f64).clamp(0.0, MAX_AUTOCORRELATION)
 }
+
+/// The largest autocorrelation the bootstrap assumes.
+pub const MAX_AUTOCORRELATION: f64 = 0.8;
 
 /// How much wider the spread of a mean of an AR(1) series is than what a circular block
 /// bootstrap with blocks of `b` reproduces: √(long-run variance factor (1 + ρ)/(1 − ρ) over the
@@ -221,15 +225,16 @@ pub fn t_quantile_95(df: f64) -> f64 {
 }
 
 /// Hesterberg's expansion of a percentile interval from `n` independent samples: t over z at
-/// n − 1 degrees of freedom, times √(n/(n − 1)); 1 in the limit.
+/// n − 1 degrees of freedom, times √(n/(n − 1)); 1 in the limit. At least 3 samples are assumed
+/// (below that, Student's t explodes and says nothing the verdicts could use).
 pub fn small_sample_expansion(n: f64) -> f64 {
-    let n = n.max(2.0);
+    let n = n.max(3.0);
     t_quantile_95(n - 1.0) / Z_95 * (n / (n - 1.0)).sqrt()
 }
 
-/// The autocorrelation that sets a run's block length: the largest lag-1 autocorrelation of
-/// the row's per-sample throughput and median latency (the figures that move with the system's
-/// state), so the blocks are long enough for the most correlated of them.
+/// The autocorrelation that sets a run's block length: the mean lag-1 autocorrelation of the
+/// row's per-sample throughput and median latency (the figures that move with the system's
+/// state; the larger of two noisy estimates would be biased upwards).
 pub fn run_autocorrelation(samples: &[Sample]) -> f64 {
     let rates: Vec<f64> = samples
         .iter()
@@ -256,7 +261,10 @@ pub fn run_autocorrelation(samples: &[Sample]) -> f64 {
             0.0
         })
         .collect();
-    lag1_autocorrelation(&rates).max(lag1_autocorrelation(&medians))
+    if medians.len() < 3 {
+        return lag1_autocorrelation(&rates);
+    }
+    (lag1_autocorrelation(&rates) + lag1_autocorrelation(&medians)) / 2.0
 }
 
 /// One side of a comparison: its runs, each a sequence of samples in time order.
@@ -552,7 +560,7 @@ mod tests {
         assert_eq!(spread_correction(0.0, 1), 1.0);
         // 0.4 estimated from 10 samples: + (1 + 1.6)/10.
         assert!((corrected_autocorrelation(0.4, 10) - 0.66).abs() < 1e-12);
-        assert_eq!(corrected_autocorrelation(0.99, 100), 0.9);
+        assert_eq!(corrected_autocorrelation(0.99, 100), 0.8);
         // Student's t: 2.776 at 4 degrees of freedom, 2.086 at 20, 1.96 in the limit.
         assert!(
             (t_quantile_95(4.0) - 2.776).abs() < 0.03,
