@@ -54,7 +54,9 @@ fn export(lines: &str, var: &str) -> String {
 fn keto_run(urls: &str, report: &Path, label: &str) {
     let url = |v| export(urls, v);
     let out = run(orysim()
-        .args(["run", "--scope", "keto", "-c", "8", "-d", "15s", "--warmup", "2s"])
+        .args([
+            "run", "--scope", "keto", "-c", "8", "-d", "15s", "--warmup", "2s",
+        ])
         .args(["--interval", "250ms", "--read-ratio", "1", "--no-progress"])
         .args(["--keto-read", &url("KETO_READ_REMOTE")])
         .args(["--keto-write", &url("KETO_WRITE_REMOTE")])
@@ -81,7 +83,13 @@ fn p50<'a>(c: &'a Value, op: &str) -> &'a Value {
         .unwrap()
         .iter()
         .find(|r| r["subject"]["name"] == op && r["subject"]["step"].is_null())
-        .and_then(|r| r["figures"].as_array().unwrap().iter().find(|f| f["figure"] == "p50"))
+        .and_then(|r| {
+            r["figures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["figure"] == "p50")
+        })
         .unwrap_or_else(|| panic!("no {op} p50"))
 }
 
@@ -106,14 +114,26 @@ fn synchronous_commit_off_makes_keto_writes_significantly_faster_and_an_aa_pair_
 
     let aa = compare(&path("on-1.json"), &path("on-2.json"));
     for op in ["keto.write", "keto.check"] {
-        assert_eq!(p50(&aa, op)["verdict"], "no_change", "A/A {op}: {}", p50(&aa, op));
+        assert_eq!(
+            p50(&aa, op)["verdict"],
+            "no_change",
+            "A/A {op}: {}",
+            p50(&aa, op)
+        );
     }
-    assert_eq!(aa["overall"]["verdict"], "no_change", "A/A: {}", aa["overall"]);
+    assert_eq!(
+        aa["overall"]["verdict"], "no_change",
+        "A/A: {}",
+        aa["overall"]
+    );
 
     let tuned = compare(&path("on-2.json"), &path("off.json"));
     let write = p50(&tuned, "keto.write");
     assert_eq!(write["verdict"], "better", "{write}");
     assert!(write["change"].as_f64().unwrap() < 0.0, "{write}");
     assert!(write["ci"]["high"].as_f64().unwrap() < 0.0, "{write}");
-    assert_eq!(tuned["after"]["runs"][0]["labels"]["synchronous_commit"], "off");
+    assert_eq!(
+        tuned["after"]["runs"][0]["labels"]["synchronous_commit"],
+        "off"
+    );
 }

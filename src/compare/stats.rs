@@ -344,8 +344,12 @@ pub fn bootstrap(
     let mut rng = SmallRng::seed_from_u64(settings.seed);
     let (plan_before, plan_after) = (ResamplePlan::of(before), ResamplePlan::of(after));
     let mut acc = Acc::new(range.0, buckets);
-    let mut deltas: Vec<Vec<f64>> = vec![Vec::with_capacity(settings.resamples); FIGURES];
-    let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(settings.resamples); FIGURES];
+    let mut deltas: Vec<Vec<f64>> = (0..FIGURES)
+        .map(|_| Vec::with_capacity(settings.resamples))
+        .collect();
+    let mut ratios: Vec<Vec<f64>> = (0..FIGURES)
+        .map(|_| Vec::with_capacity(settings.resamples))
+        .collect();
     let mut missing = [false; FIGURES];
     let mut ratio_missing = [false; FIGURES];
     for _ in 0..settings.resamples {
