@@ -45,7 +45,7 @@ pub fn method() -> Method {
         confidence: stats::CONFIDENCE,
         resamples: RESAMPLES as u64,
         min_relative_change: MIN_RELATIVE_CHANGE,
-        false_discovery_rate: 1.0 - stats::CONFIDENCE,
+        false_discovery_rate: stats::FALSE_DISCOVERY_RATE,
     }
 }
 
@@ -338,7 +338,7 @@ fn judge(rows: &mut [Row]) {
         })
         .collect();
     let p: Vec<f64> = judged.iter().map(|j| j.2).collect();
-    let discoveries = stats::benjamini_hochberg(&p, 1.0 - stats::CONFIDENCE);
+    let discoveries = stats::benjamini_hochberg(&p, stats::FALSE_DISCOVERY_RATE);
     for ((r, k, _), discovery) in judged.into_iter().zip(discoveries) {
         let f = &mut rows[r].figures[k];
         f.significant = discovery && f.ci.is_some_and(|c| c.low > 0.0 || c.high < 0.0);

@@ -1,7 +1,7 @@
 //! The comparison as Markdown, for a pull request or a tuning log.
 
 use super::model::*;
-use super::render_terminal::{format_absolute, format_interval, format_value, short_note};
+use super::render_terminal::{format_absolute, format_interval, format_value, percent, short_note};
 
 /// A table cell: one line, `|` escaped.
 fn cell(text: &str) -> String {
@@ -60,7 +60,7 @@ pub fn render(c: &Comparison) -> String {
             };
             let relative = match (f.figure, f.relative_change) {
                 (Figure::ErrorRate, _) | (_, None) => String::new(),
-                (_, Some(r)) => format!("{:+.1}%", r * 100.0),
+                (_, Some(r)) => percent(r),
             };
             out.push_str(&format!(
                 "| {subject} | {} | {} | {} | {} | {relative} | {interval} | {} |\n",

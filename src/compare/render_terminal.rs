@@ -30,7 +30,8 @@ pub fn format_absolute(figure: Figure, d: f64) -> String {
     }
 }
 
-fn percent(r: f64) -> String {
+/// A relative change: `+12.7%`, `−3.0%`.
+pub fn percent(r: f64) -> String {
     signed(r, format!("{:.1}%", r.abs() * 100.0))
 }
 

@@ -327,6 +327,8 @@ pub struct Settings {
 
 /// The two-sided confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;
+/// The false-discovery rate the verdicts are controlled at (1 − CONFIDENCE).
+pub const FALSE_DISCOVERY_RATE: f64 = 0.05;
 
 /// Confidence intervals of the change of every figure from `before` to `after`; `None` for a
 /// figure missing from a side in some replicate.
