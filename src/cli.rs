@@ -32,6 +32,39 @@ pub enum Command {
     /// Turn orysim's data into another form: a report or an interval series (.jsonl) into a
     /// report (.json); a series of a killed run is rebuilt into its report.
     Report(ReportArgs),
+    /// Compare runs before and after a change: per operation, better, worse or no significant
+    /// change, with confidence intervals (exit 1 with --fail-on-regression, 2 on bad input).
+    Compare(CompareArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// A table for the terminal (coloured when it is one, unless NO_COLOR)
+    Terminal,
+    /// GitHub-flavoured Markdown, for a pull request or a tuning log
+    Markdown,
+    /// The comparison as JSON (documented in docs/compare.md)
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// BEFORE.json AFTER.json (or use --before and --after for repeated runs)
+    #[arg(value_name = "REPORT", num_args = 0..=2)]
+    pub reports: Vec<PathBuf>,
+    /// Reports of the runs before the change (repeated runs pool)
+    #[arg(long, value_name = "REPORT", num_args = 1..)]
+    pub before: Vec<PathBuf>,
+    /// Reports of the runs after the change
+    #[arg(long, value_name = "REPORT", num_args = 1..)]
+    pub after: Vec<PathBuf>,
+    /// Output form
+    #[arg(long, value_enum, default_value = "terminal")]
+    pub format: CompareFormat,
+    /// Exit 1 when an operation's throughput or p99 got significantly worse by more than PCT
+    /// percent, or its error rate by more than PCT percentage points
+    #[arg(long, value_name = "PCT")]
+    pub fail_on_regression: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -150,6 +183,11 @@ pub struct RunArgs {
     /// of at most 8 MiB)
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Option<String>,
+
+    /// What this run is, e.g. --label db=crdb --label tuning=pool-16 (repeatable): stored in the
+    /// report, shown in the summary and in `orysim compare`
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 
     /// Set a scenario parameter, e.g. --param negative_share=0.2 (repeatable)
     #[arg(long = "param", value_name = "KEY=VALUE")]

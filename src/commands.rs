@@ -1,6 +1,8 @@
 //! What each subcommand does, from resolved options to printed output and an exit code.
 
-use orysim::cli::{MergeArgs, ReportArgs, RunArgs, ScenariosCommand, SimArgs};
+use orysim::cli::{
+    CompareArgs, CompareFormat, MergeArgs, ReportArgs, RunArgs, ScenariosCommand, SimArgs,
+};
 use orysim::config;
 use orysim::db::{DbProbe, ProbeOptions};
 use orysim::engine;
@@ -92,6 +94,7 @@ pub async fn run(args: RunArgs) -> u8 {
                 concurrency: Default::default(),
                 run_id: cfg.split.run_id.clone(),
                 segment: (!cfg.split.segment.is_whole()).then_some(cfg.split.segment),
+                labels: cfg.labels.clone(),
             },
         )),
         _ => None,
@@ -238,6 +241,74 @@ pub fn report(args: ReportArgs) -> u8 {
         }
         Err(e) => fail(format!("{e:#}")),
     }
+}
+
+/// A regression beyond `--fail-on-regression` (the comparison itself worked).
+pub const EXIT_REGRESSION: u8 = 1;
+
+/// `orysim compare BEFORE AFTER` or `--before ... --after ...`.
+pub fn compare(args: CompareArgs) -> u8 {
+    let (before, after) = match (
+        args.reports.as_slice(),
+        args.before.is_empty(),
+        args.after.is_empty(),
+    ) {
+        ([b, a], true, true) => (vec![b.clone()], vec![a.clone()]),
+        ([], false, false) => (args.before, args.after),
+        ([], _, _) if !args.before.is_empty() || !args.after.is_empty() => {
+            return fail("give both --before and --after (one or more reports each)")
+        }
+        _ => return fail(
+            "give two reports (orysim compare BEFORE.json AFTER.json) or --before ... --after ...",
+        ),
+    };
+    if let Some(pct) = args.fail_on_regression {
+        if !pct.is_finite() || pct < 0.0 {
+            return fail(format!(
+                "invalid --fail-on-regression {pct}: a percentage, 0 or more"
+            ));
+        }
+    }
+    let load = |paths: &[std::path::PathBuf]| -> Result<Vec<orysim::compare::Run>, String> {
+        paths
+            .iter()
+            .map(|p| orysim::compare::Run::load(p).map_err(|e| format!("{e:#}")))
+            .collect()
+    };
+    let (before, after) = match (load(&before), load(&after)) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(e), _) | (_, Err(e)) => return fail(e.replace('\n', " ")),
+    };
+    let comparison = orysim::compare::compare(&before, &after);
+    match args.format {
+        CompareFormat::Terminal => {
+            let style = summary::Style {
+                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                width: 80,
+            };
+            print!(
+                "{}",
+                orysim::compare::render_terminal::render(&comparison, &style)
+            );
+        }
+        CompareFormat::Markdown => {
+            print!("{}", orysim::compare::render_markdown::render(&comparison))
+        }
+        CompareFormat::Json => match serde_json::to_string_pretty(&comparison) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return fail(format!("cannot write the comparison as JSON: {e}")),
+        },
+    }
+    if let Some(pct) = args.fail_on_regression {
+        let regressions = orysim::compare::regressions(&comparison, pct);
+        if !regressions.is_empty() {
+            for r in &regressions {
+                eprintln!("🔴 regression beyond {pct}%: {r}");
+            }
+            return EXIT_REGRESSION;
+        }
+    }
+    EXIT_OK
 }
 
 fn fault(

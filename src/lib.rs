@@ -5,6 +5,7 @@
 //! simulator that the engine can target when no endpoint is configured.
 
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod db;
 pub mod engine;

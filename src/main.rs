@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             Command::Scenarios(cmd) => commands::scenarios(cmd),
             Command::Merge(args) => commands::merge(args),
             Command::Report(args) => commands::report(args),
+            Command::Compare(args) => commands::compare(args),
         }
     });
     // Do not wait for stray tasks (e.g. a stuck connection) at exit.

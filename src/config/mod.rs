@@ -2,6 +2,7 @@
 //! Precedence: flag > environment > config file > built-in default. Every problem becomes a
 //! one-line `UsageError` (exit code 2) that says what is wrong and how to fix it.
 
+pub mod labels;
 pub mod profile;
 pub mod split;
 mod target;
@@ -83,6 +84,8 @@ pub struct RunConfig {
     pub observe: ObserveOptions,
     /// `--segment`, `--run-id`, `--start-at`: this process's share of a split run.
     pub split: split::Split,
+    /// `--label KEY=VALUE` and `[labels]`: what this run is.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Time series, thresholds and live metrics of a run.
@@ -243,6 +246,8 @@ struct FileConfig {
     scenario: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
     #[serde(default)]
     cleanup: bool,
     read_ratio: Option<f64>,
@@ -425,6 +430,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         Some(path) => load_file(path)?,
         None => FileConfig::default(),
     };
+    let labels = labels::resolve(&args.labels, &file.labels)?;
     let scenario = Arc::new(load_scenario(&args, &file)?);
     let services = scenario.services();
     let observe = resolve_observe(&args.observe, &file, &scenario.thresholds)?;
@@ -600,6 +606,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         tls,
         observe,
         split,
+        labels,
     })
 }
 

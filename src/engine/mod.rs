@@ -210,6 +210,7 @@ pub async fn run(
                 .collect(),
             transport,
             tls,
+            labels: cfg.labels.clone(),
             options: cfg.redacted_options(),
             warnings,
             warmup,

@@ -44,6 +44,8 @@ pub struct RunInfo {
     pub transport: Vec<crate::ory::transport::EndpointUsage>,
     /// Trust and verification when an endpoint used TLS.
     pub tls: Option<crate::ory::transport::TlsUsage>,
+    /// `--label KEY=VALUE`: what the run is.
+    pub labels: BTreeMap<String, String>,
     /// The resolved options, secrets removed, as they should appear in the report.
     pub options: serde_json::Value,
     /// Things the reader must know to trust the numbers (e.g. the generator was the

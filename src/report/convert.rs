@@ -228,6 +228,7 @@ fn run_info(
         target_urls: header.target.urls.clone(),
         transport: header.target.transport.clone(),
         tls: header.target.tls.clone(),
+        labels: header.labels.clone(),
         options: header.options.clone(),
         warnings,
         warmup: None,

@@ -61,6 +61,9 @@ pub struct Header {
     pub run_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<crate::segment::Segment>,
+    /// `--label KEY=VALUE` (additive; absent in older series).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One interval: the report's figures for that interval alone.
@@ -185,6 +188,7 @@ fn partial_report(operations: &[OperationReport], flows: &[FlowReport]) -> Repor
             transport: Vec::new(),
             tls: None,
         },
+        labels: BTreeMap::new(),
         options: serde_json::Value::Null,
         warnings: Vec::new(),
         totals: Totals {
@@ -360,6 +364,7 @@ mod tests {
             concurrency: BTreeMap::new(),
             run_id: None,
             segment: None,
+            labels: BTreeMap::new(),
         }
     }
 

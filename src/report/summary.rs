@@ -30,13 +30,13 @@ impl Default for Style {
 }
 
 #[derive(Clone, Copy)]
-enum Color {
+pub(crate) enum Color {
     Green,
     Red,
     Yellow,
 }
 
-fn paint(style: &Style, color: Color, text: &str) -> String {
+pub(crate) fn paint(style: &Style, color: Color, text: &str) -> String {
     if !style.color {
         return text.to_string();
     }
@@ -186,7 +186,7 @@ fn title(service: Service) -> &'static str {
 
 /// Word-wraps `text` after `prefix`; continuation lines are indented by `indent` spaces. Words
 /// longer than a line (URLs) are split.
-fn wrap_words(prefix: &str, text: &str, indent: usize, width: usize) -> Vec<String> {
+pub(crate) fn wrap_words(prefix: &str, text: &str, indent: usize, width: usize) -> Vec<String> {
     let width = width.max(indent + 10);
     let mut lines = Vec::new();
     let mut line = prefix.to_string();
@@ -309,7 +309,7 @@ fn label(s: &OpStats) -> String {
 }
 
 /// `text` cut to at most `max` columns, ending in `…` when something was cut.
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if display_width(text) <= max {
         return text.to_string();
     }
@@ -748,6 +748,15 @@ pub fn render(info: &RunInfo, snap: &Snapshot, style: &Style) -> String {
             "{}Run: {} ({share})",
             icon("🧩"),
             crate::terminal_text::escape(id)
+        ));
+    }
+
+    if !info.labels.is_empty() {
+        out.extend(wrap_words(
+            &format!("{}Labels: ", icon("🏷\u{FE0F}")),
+            &crate::terminal_text::escape(&crate::config::labels::describe(&info.labels)),
+            3,
+            style.width,
         ));
     }
 

@@ -203,6 +203,7 @@ pub fn build(info: &RunInfo, snap: &Snapshot) -> Report {
             transport: info.transport.clone(),
             tls: info.tls.clone(),
         },
+        labels: info.labels.clone(),
         options: info.options.clone(),
         warnings: info.warnings.clone(),
         totals,

@@ -31,6 +31,10 @@ pub struct Report {
     /// by it.
     pub elapsed_seconds: f64,
     pub target: Target,
+    /// `--label KEY=VALUE`: what the run is (`db=crdb`, `tuning=pool-16`). Added in schema 1
+    /// without a version bump (additive; absent when the run had no labels).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// The resolved options, secrets already removed upstream.
     pub options: serde_json::Value,
     /// Things the reader must know to trust the numbers.

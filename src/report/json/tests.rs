@@ -30,6 +30,7 @@ pub(crate) fn sample_info() -> RunInfo {
         target_urls: BTreeMap::new(),
         transport: vec![],
         tls: None,
+        labels: BTreeMap::new(),
         options: serde_json::json!({"concurrency": 100, "duration": "10s", "seed": 42}),
         warnings: vec![],
         warmup: None,

@@ -346,6 +346,8 @@ fn run_info(parts: &[Part], window: &Window) -> anyhow::Result<RunInfo> {
         },
         target_urls: first.target.urls.clone(),
         transport: merged_transport(parts),
+        // Every segment of one run is launched with the same labels.
+        labels: first.labels.clone(),
         // Any segment that skipped verification makes the merged run unverified.
         tls: parts
             .iter()

@@ -246,6 +246,7 @@ fn header() -> Header {
         concurrency: Default::default(),
         run_id: Some("r".into()),
         segment: None,
+        labels: Default::default(),
     }
 }
 
