@@ -27,7 +27,8 @@ pub enum Command {
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
     /// Turn orysim's data into another form: a report or an interval series (.jsonl) into a
-    /// report (.json); a series of a killed run is rebuilt into its report.
+    /// report (.json) or an HTML page (.html); a series of a killed run is rebuilt into its
+    /// report.
     Report(ReportArgs),
 }
 
@@ -36,12 +37,24 @@ pub struct ReportArgs {
     /// A report (.json) or an interval series (.intervals.jsonl)
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
-    /// Where to write; the extension picks the form (.json)
+    /// Where to write; the extension picks the form (.json, .html) unless --format does
     #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
     pub output: PathBuf,
+    /// The form to write, whatever OUTPUT's extension
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub format: Option<OutputForm>,
     /// Judge these thresholds on the data (repeatable; exit 99 when one fails)
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
+}
+
+/// What `orysim report` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputForm {
+    /// The JSON report
+    Json,
+    /// One self-contained HTML page
+    Html,
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +186,10 @@ pub struct RunArgs {
     /// Do not write a JSON report
     #[arg(long)]
     pub no_report: bool,
+
+    /// Also write the run as one self-contained HTML page (charts inline, opens offline)
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 
     /// No live progress bar (it is also off when stderr is not a terminal)
     #[arg(long)]
