@@ -155,9 +155,12 @@ fn attr<'a>(tag: &'a str, attr: &str) -> Option<&'a str> {
     Some(&tag[start..start + tag[start..].find('"')?])
 }
 
+/// A chart's id, its number of sides, and per data layer the share of the plot its lines span.
+type ChartInDom = (String, usize, Vec<(f64, f64)>);
+
 /// Every chart in the DOM: its id, sides, and per data layer the x range its lines cover as a
 /// share of the plotting area. Panics when a chart has no data line.
-fn charts(dom: &str) -> Vec<(String, usize, Vec<(f64, f64)>)> {
+fn charts(dom: &str) -> Vec<ChartInDom> {
     dom.split("<figure class=\"chart\"")
         .skip(1)
         .map(|figure| {

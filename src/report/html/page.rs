@@ -51,7 +51,7 @@ th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: rig
 th:first-child, td:first-child, td.text { text-align: left; }
 td.text { white-space: normal; } th { color: var(--muted); font-weight: 600; }
 .ok { color: var(--ok); } .bad { color: var(--bad); } .same { color: var(--muted); }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 540px), 1fr));
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 460px), 1fr));
   gap: 18px; }
 figure.chart { margin: 0; min-width: 0; }
 figure.chart figcaption { font-weight: 600; margin-bottom: 2px; }

@@ -384,7 +384,7 @@ fn observations(r: &Report) -> String {
     if !r.db_stats.is_empty() {
         html.push_str(&heading("Database"));
         let lines = crate::db::summary_lines(&r.db_stats, 10, 160);
-        let _ = write!(html, "<pre>{}</pre>\n", escape(&lines.join("\n")));
+        let _ = writeln!(html, "<pre>{}</pre>", escape(&lines.join("\n")));
     }
     html
 }

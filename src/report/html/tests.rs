@@ -5,7 +5,7 @@ use crate::engine::sampler::{IntervalGenerator, IntervalSample};
 use crate::report::intervals::{Header, IntervalRecord, Record, SeriesWriter};
 use crate::report::json::tests::{sample_info, sample_snapshot};
 use crate::report::json::{SeriesRef, SCHEMA_VERSION, TOOL_NAME};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A run of `intervals` identical 10 s intervals: its report path in `dir`.
 pub(crate) fn write_run(dir: &Path, intervals: u64) -> std::path::PathBuf {
