@@ -30,7 +30,8 @@ pub enum Command {
     /// run the whole load: histograms added, counts summed, thresholds judged on the result.
     Merge(MergeArgs),
     /// Turn orysim's data into another form: a report or an interval series (.jsonl) into a
-    /// report (.json); a series of a killed run is rebuilt into its report.
+    /// report (.json) or an HTML page (.html); a series of a killed run is rebuilt into its
+    /// report.
     Report(ReportArgs),
     /// Compare runs before and after a change: per operation, better, worse or no significant
     /// change, with confidence intervals (exit 1 with --fail-on-regression, 2 on bad input).
@@ -72,9 +73,12 @@ pub struct ReportArgs {
     /// A report (.json) or an interval series (.intervals.jsonl)
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
-    /// Where to write; the extension picks the form (.json)
+    /// Where to write; the extension picks the form (.json, .html) unless --format does
     #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
     pub output: PathBuf,
+    /// The form to write, whatever OUTPUT's extension
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub format: Option<OutputForm>,
     /// Judge these thresholds on the data (repeatable; exit 99 when one fails)
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
@@ -95,6 +99,15 @@ pub struct MergeArgs {
     /// Merge reports of different run ids, scenarios or options anyway
     #[arg(long)]
     pub force: bool,
+}
+
+/// What `orysim report` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputForm {
+    /// The JSON report
+    Json,
+    /// One self-contained HTML page
+    Html,
 }
 
 #[derive(Subcommand, Debug)]
@@ -248,6 +261,10 @@ pub struct RunArgs {
     /// Do not write a JSON report
     #[arg(long)]
     pub no_report: bool,
+
+    /// Also write the run as one self-contained HTML page (charts inline, opens offline)
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 
     /// No live progress bar (it is also off when stderr is not a terminal)
     #[arg(long)]

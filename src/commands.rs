@@ -9,7 +9,9 @@ use orysim::engine;
 use orysim::engine::sampler::{LiveView, SamplerSinks};
 use orysim::ground::parse::{parse_duration, UsageError};
 use orysim::report::prometheus::{MetricsServer, RunLabels};
-use orysim::report::{convert, destination, drift, intervals, json, merge, observer, summary};
+use orysim::report::{
+    convert, destination, drift, html, intervals, json, merge, observer, summary,
+};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -46,6 +48,15 @@ pub async fn run(args: RunArgs) -> u8 {
         return EXIT_OK;
     }
     let destination = match cfg.report.as_deref().map(destination::check).transpose() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let html_destination = match cfg
+        .html
+        .as_deref()
+        .map(|p| destination::check_for("--html", p))
+        .transpose()
+    {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
@@ -182,7 +193,7 @@ pub async fn run(args: RunArgs) -> u8 {
             println!("🗄️ {line}");
         }
     }
-    if let (Some(path), Some(dest)) = (&cfg.report, &destination) {
+    if destination.is_some() || html_destination.is_some() {
         let mut report = json::build(&info, &result.snapshot);
         report.thresholds = thresholds.clone();
         report.drift = drift;
@@ -195,11 +206,29 @@ pub async fn run(args: RunArgs) -> u8 {
             interval_seconds: cfg.observe.interval.map_or(0.0, |d| d.as_secs_f64()),
             intervals: *n,
         });
-        match destination::write(dest, &report) {
-            Ok(()) => eprintln!("📝 Report written to {}", path.display()),
-            Err(e) => {
-                eprintln!("orysim: cannot write the report to {}: {e}", path.display());
-                return 1;
+        if let (Some(path), Some(dest)) = (&cfg.report, &destination) {
+            match destination::write(dest, &report) {
+                Ok(()) => eprintln!("📝 Report written to {}", path.display()),
+                Err(e) => {
+                    eprintln!("orysim: cannot write the report to {}: {e}", path.display());
+                    return 1;
+                }
+            }
+        }
+        if let (Some(path), Some(dest)) = (&cfg.html, &html_destination) {
+            let series = seen.series.as_ref().map(|(p, _)| p.as_path());
+            let view = html::RunView::new(report, series);
+            let written = html::render_run(&view)
+                .and_then(|page| Ok(destination::write_bytes(dest, page.as_bytes())?));
+            match written {
+                Ok(()) => eprintln!("📊 HTML report written to {}", path.display()),
+                Err(e) => {
+                    eprintln!(
+                        "orysim: cannot write the HTML report to {}: {e:#}",
+                        path.display()
+                    );
+                    return 1;
+                }
             }
         }
     }
@@ -223,7 +252,7 @@ pub async fn run(args: RunArgs) -> u8 {
 /// `orysim report INPUT -o OUTPUT`: turns a report or an interval series into another form,
 /// chosen by OUTPUT's extension.
 pub fn report(args: ReportArgs) -> u8 {
-    match convert::convert(&args.input, &args.output, &args.thresholds) {
+    match convert::convert(&args.input, &args.output, args.format, &args.thresholds) {
         Ok(outcome) => {
             eprintln!(
                 "📝 {} written from {}",

@@ -222,3 +222,41 @@ fn compiling_a_large_scenario_takes_linear_time() {
     let took = started.elapsed();
     assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
 }
+
+#[test]
+fn a_report_that_is_not_orysims_or_of_an_unknown_schema_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (r#"{"schema_version": 1, "tool": "k6"}"#, "not orysim"),
+        (r#"{"schema_version": 9, "tool": "orysim"}"#, "newer than"),
+        (r#"{"schema_version": 0, "tool": "orysim"}"#, "schema 0"),
+        (r#"{"tool": "orysim"}"#, "no schema_version"),
+        (
+            r#"{"schema_version": 1, "tool": "orysim"}"#,
+            "invalid report",
+        ),
+        ("[1, 2]", "not a JSON report"),
+        ("<html></html>", "not a JSON report"),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let input = dir.path().join(format!("in{i}.json"));
+        std::fs::write(&input, text).unwrap();
+        for output in ["out.html", "out.json"] {
+            let output = dir.path().join(output);
+            assert_usage_error(
+                &[
+                    "report",
+                    input.to_str().unwrap(),
+                    "-o",
+                    output.to_str().unwrap(),
+                ],
+                needle,
+            );
+            assert!(!output.exists(), "nothing written for {text}");
+        }
+    }
+    assert_usage_error(
+        &["report", "in0.json", "-o", "x.html", "--format", "pdf"],
+        "invalid value 'pdf'",
+    );
+}

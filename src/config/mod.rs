@@ -73,6 +73,8 @@ pub struct RunConfig {
     pub seed: u64,
     pub timeout: Duration,
     pub report: Option<PathBuf>,
+    /// Where to write the HTML report of the run, if anywhere.
+    pub html: Option<PathBuf>,
     /// Run the scenario's cleanup section after the load.
     pub cleanup: bool,
     pub progress: bool,
@@ -257,6 +259,7 @@ struct FileConfig {
     keto_namespace: Option<String>,
     hydra_auth: Option<HydraAuth>,
     report: Option<PathBuf>,
+    html: Option<PathBuf>,
     #[serde(default)]
     targets: FileTargets,
     interval: Option<String>,
@@ -582,6 +585,12 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         )
     };
 
+    let html = if args.dry_run {
+        None
+    } else {
+        args.html.or(file.html)
+    };
+
     let admin_token = args
         .admin_token
         .filter(|t| !t.trim().is_empty())
@@ -598,6 +607,7 @@ pub fn resolve_run(args: RunArgs, stderr_is_tty: bool) -> Result<RunConfig, Usag
         seed,
         timeout,
         report,
+        html,
         cleanup: args.cleanup || file.cleanup,
         progress: stderr_is_tty && !args.no_progress,
         dry_run: args.dry_run,

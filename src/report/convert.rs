@@ -4,9 +4,11 @@
 //! the run would have written, marked `interrupted`.
 
 use super::drift;
+use super::html;
 use super::intervals::{read_series, Header, SeriesEnd};
 use super::json::{self, Report, SeriesRef};
 use super::thresholds::{self, Evaluator};
+use crate::cli::OutputForm;
 use crate::engine::{RunInfo, TargetKind};
 use crate::metrics::{GeneratorStats, LatencyHistogram, Snapshot};
 use anyhow::{anyhow, bail, Context};
@@ -26,31 +28,42 @@ enum Input {
     Series,
 }
 
-/// Reads `input`, writes `output` in the form its extension names.
-pub fn convert(input: &Path, output: &Path, threshold_exprs: &[String]) -> anyhow::Result<Outcome> {
+/// Reads `input`, writes `output` in the form `form` names, else its extension.
+pub fn convert(
+    input: &Path,
+    output: &Path,
+    form: Option<OutputForm>,
+    threshold_exprs: &[String],
+) -> anyhow::Result<Outcome> {
     let wanted = output
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    match wanted.as_deref() {
-        Some("json") => {}
-        Some(other) => bail!(
-            "cannot write {}: unknown output form `.{other}` (supported: .json)",
+    let form = match (form, wanted.as_deref()) {
+        (Some(form), _) => form,
+        (None, Some("json")) => OutputForm::Json,
+        (None, Some("html" | "htm")) => OutputForm::Html,
+        (None, Some(other)) => bail!(
+            "cannot write {}: unknown output form `.{other}` (supported: .json, .html; or \
+             name it with --format)",
             output.display()
         ),
-        None => bail!(
-            "cannot write {}: give the output an extension that names its form (.json)",
+        (None, None) => bail!(
+            "cannot write {}: give the output an extension that names its form (.json, \
+             .html), or --format",
             output.display()
         ),
-    }
+    };
     let parsed = threshold_exprs
         .iter()
         .map(|t| thresholds::parse(t).map_err(|e| anyhow!("{e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut outcome = Outcome::default();
+    let series_path;
     let report = match sniff(input)? {
         Input::Report(report) => {
             let mut report = *report;
+            series_path = html::series_beside(input, &report);
             if !parsed.is_empty() {
                 let snap = report.snapshot().context("the report's figures")?;
                 let elapsed = Duration::from_secs_f64(report.elapsed_seconds.max(0.0));
@@ -69,11 +82,23 @@ pub fn convert(input: &Path, output: &Path, threshold_exprs: &[String]) -> anyho
             }
             report
         }
-        Input::Series => rebuild(input, &parsed, &mut outcome)?,
+        Input::Series => {
+            series_path = Some(input.to_path_buf());
+            rebuild(input, &parsed, &mut outcome)?
+        }
     };
     outcome.thresholds_failed = report.thresholds.iter().any(|t| !t.ok);
-    json::write_atomic(output, &report)
-        .with_context(|| format!("cannot write {}", output.display()))?;
+    match form {
+        OutputForm::Json => json::write_atomic(output, &report),
+        OutputForm::Html => {
+            let view = html::RunView::new(report, series_path.as_deref());
+            if let Some(note) = &view.series_note {
+                outcome.notes.push(note.clone());
+            }
+            html::write(output, &html::render_run(&view)?)
+        }
+    }
+    .with_context(|| format!("cannot write {}", output.display()))?;
     Ok(outcome)
 }
 

@@ -25,7 +25,17 @@ fn is_stream_meant(path: &Path) -> bool {
 
 /// Checks `path` and says how the report will be written; one line when it cannot be.
 pub fn check(path: &Path) -> Result<Destination, String> {
+    check_for("--report", path)
+}
+
+/// [`check`] for the path given with `flag` (`--report`, `--html`).
+pub fn check_for(flag: &str, path: &Path) -> Result<Destination, String> {
     let shown = path.display();
+    let or_none = if flag == "--report" {
+        ", or --no-report"
+    } else {
+        ""
+    };
     if is_stream_meant(path) {
         return Ok(Destination::WriteThrough(path.to_path_buf()));
     }
@@ -45,23 +55,23 @@ pub fn check(path: &Path) -> Result<Destination, String> {
             };
             if let Some(what) = what {
                 return Err(format!(
-                    "--report {shown} is {what}, not a file: give a file path (or /dev/stdout, or --no-report)"
+                    "{flag} {shown} is {what}, not a file: give a file path (or /dev/stdout{or_none})"
                 ));
             }
             std::fs::canonicalize(path)
-                .map_err(|e| format!("--report {shown}: cannot resolve the path: {e}"))?
+                .map_err(|e| format!("{flag} {shown}: cannot resolve the path: {e}"))?
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if std::fs::symlink_metadata(path).is_ok() {
                 return Err(format!(
-                    "--report {shown} is a symbolic link to nothing: give a file path"
+                    "{flag} {shown} is a symbolic link to nothing: give a file path"
                 ));
             }
             path.to_path_buf()
         }
-        Err(e) => return Err(format!("--report {shown}: {e}")),
+        Err(e) => return Err(format!("{flag} {shown}: {e}")),
     };
-    probe_directory(&resolved).map_err(|e| format!("--report {shown} cannot be written: {e}"))?;
+    probe_directory(&resolved).map_err(|e| format!("{flag} {shown} cannot be written: {e}"))?;
     Ok(Destination::Replace(resolved))
 }
 
@@ -83,14 +93,19 @@ fn probe_directory(path: &Path) -> std::io::Result<()> {
 
 /// Writes `report` where `check` said.
 pub fn write(dest: &Destination, report: &super::json::Report) -> std::io::Result<()> {
+    let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    write_bytes(dest, &json)
+}
+
+/// Writes `bytes` where `check` said.
+pub fn write_bytes(dest: &Destination, bytes: &[u8]) -> std::io::Result<()> {
     match dest {
-        Destination::Replace(path) => super::json::write_atomic(path, report),
+        Destination::Replace(path) => super::json::write_file_atomic(path, bytes),
         Destination::WriteThrough(path) => {
             use std::io::Write;
-            let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
-            json.push(b'\n');
             let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
-            f.write_all(&json)?;
+            f.write_all(bytes)?;
             f.flush()
         }
     }

@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod destination;
 pub mod drift;
+pub mod html;
 pub mod intervals;
 pub mod json;
 pub mod merge;

@@ -176,7 +176,7 @@ fn format_percent(errors: u64, total: u64) -> String {
     }
 }
 
-fn title(service: Service) -> &'static str {
+pub(crate) fn title(service: Service) -> &'static str {
     match service {
         Service::Kratos => "Kratos",
         Service::Hydra => "Hydra",

@@ -1,6 +1,6 @@
 //! Reports on disk: written atomically, read back with a schema check.
 
-use super::schema::{Report, SCHEMA_VERSION};
+use super::schema::{Report, SCHEMA_VERSION, TOOL_NAME};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use std::io::Write as _;
@@ -14,7 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub fn write_atomic(path: &Path, report: &Report) -> std::io::Result<()> {
     let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
     json.push(b'\n');
+    write_file_atomic(path, &json)
+}
 
+/// Writes `bytes` to `path` the way [`write_atomic`] writes a report: a reader sees the old
+/// file or the whole new one, never a part.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -40,7 +45,7 @@ pub fn write_atomic(path: &Path, report: &Report) -> std::io::Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.write_all(&json)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)
@@ -68,7 +73,24 @@ pub fn load(path: &Path) -> anyhow::Result<Report> {
     }
     let version: Version = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a JSON report", path.display()))?;
+    #[derive(Deserialize)]
+    struct Tool {
+        tool: Option<String>,
+    }
+    if let Ok(Tool { tool: Some(tool) }) = serde_json::from_slice::<Tool>(&bytes) {
+        if tool != TOOL_NAME {
+            bail!(
+                "{} was written by `{}`, not orysim: it is not an orysim report",
+                path.display(),
+                tool.escape_debug()
+            );
+        }
+    }
     match version.schema_version {
+        Some(0) => bail!(
+            "{} uses report schema 0, which no orysim writes: it is not an orysim report",
+            path.display()
+        ),
         None => bail!(
             "{} has no schema_version: it is not an orysim report",
             path.display()

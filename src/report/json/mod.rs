@@ -20,5 +20,5 @@ pub(crate) mod tests;
 pub use build::{build, per_second, rfc3339, rfc3339_micros};
 pub(crate) use build::{figures, headline_verdicts, services_in_order};
 pub use codec::{decode_histogram, encode_histogram};
-pub use io::{load, write_atomic};
+pub use io::{load, write_atomic, write_file_atomic};
 pub use schema::*;
