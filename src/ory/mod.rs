@@ -7,10 +7,12 @@
 //! with the same timeout, error classes and body cap. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
+pub mod browser;
 pub mod descriptors;
 pub(crate) mod fast;
 pub mod http;
 pub mod hydra;
+pub mod hydra_code;
 pub mod keto;
 pub mod kratos;
 pub mod retry_after;

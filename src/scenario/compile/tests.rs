@@ -198,24 +198,41 @@ fn every_operation_compiles_from_its_table_fields() {
     use crate::ground::ops::FieldValue;
     for &op in crate::ground::Op::ALL.iter().filter(|op| !op.is_http()) {
         let mut step = format!("op = \"{}\"\n", op.name());
+        let mut continues = false;
         for field in op.spec().fields {
             step.push_str(&match field.value {
                 FieldValue::Count => format!("{} = 3\n", field.name),
                 FieldValue::AuthMethod => format!("{} = \"client_secret_post\"\n", field.name),
                 FieldValue::Subject { .. } => "subject_id = \"user:u\"\n".to_string(),
+                FieldValue::Browser { starts } => {
+                    continues = !starts;
+                    String::new()
+                }
+                _ if field.name == "redirect_uri" => "redirect_uri = \"http://h/cb\"\n".into(),
                 _ => format!("{} = \"x\"\n", field.name),
             });
         }
-        let source = format!("name = \"x\"\n[[flow]]\n[[flow.step]]\n{step}");
+        // A leg that continues an authorization needs the step that starts it.
+        let before = if continues {
+            "[[flow.step]]\nop = \"hydra.authorize\"\nclient_id = \"c\"\nredirect_uri = \"http://h/cb\"\n"
+        } else {
+            ""
+        };
+        let source = format!("name = \"x\"\n[[flow]]\n{before}[[flow.step]]\n{step}");
         let scenario = compile("t.toml", &source, None, &Overrides::new())
             .unwrap_or_else(|e| panic!("{}: {e}", op.name()));
-        let compiled = &scenario.groups[0].flows[0].steps[0];
+        let compiled = scenario.groups[0].flows[0].steps.last().unwrap();
         assert_eq!(compiled.op, op);
         let given = op
             .spec()
             .fields
             .iter()
-            .filter(|f| f.value != FieldValue::Count)
+            .filter(|f| {
+                !matches!(
+                    f.value,
+                    FieldValue::Count | FieldValue::Browser { starts: true }
+                )
+            })
             .count();
         assert_eq!(compiled.action.templates().len(), given, "{}", op.name());
     }
