@@ -86,7 +86,7 @@ impl Browser {
             let deleted = attrs.any(|a| {
                 let a = a.trim().to_ascii_lowercase();
                 a.strip_prefix("max-age=")
-                    .is_some_and(|n| n.parse::<i64>().map_or(false, |n| n <= 0))
+                    .is_some_and(|n| n.parse::<i64>().is_ok_and(|n| n <= 0))
                     || (a.starts_with("expires=") && a.contains(" 1970 "))
             });
             self.cookies.retain(|(n, _)| n != name);

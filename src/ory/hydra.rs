@@ -132,7 +132,7 @@ struct Introspection {
     active: bool,
 }
 
-pub(super) fn form_content_type() -> HeaderValue {
+fn form_content_type() -> HeaderValue {
     HeaderValue::from_static("application/x-www-form-urlencoded")
 }
 
@@ -254,6 +254,22 @@ impl HydraClient {
         }
     }
 
+    /// Public `POST /oauth2/token` with `form` and the client's authentication → the answer.
+    pub(super) async fn token_grant(
+        &self,
+        client: &OAuthClient,
+        mut form: QueryBuf,
+    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+        let req = self
+            .inner
+            .http
+            .post(self.inner.token.clone())
+            .header(ACCEPT, json_accept())
+            .header(CONTENT_TYPE, form_content_type());
+        let req = client.authenticate(req, &mut form).body(form.s);
+        http::execute(req).await
+    }
+
     /// Public `POST /oauth2/token` with `grant_type=client_credentials`. 200 → `Ok` + the access
     /// token.
     pub async fn token(&self, client: &OAuthClient, scope: Option<&str>) -> Call<Secret> {
@@ -262,14 +278,7 @@ impl HydraClient {
         if let Some(scope) = scope {
             form.pair("scope", scope);
         }
-        let req = self
-            .inner
-            .http
-            .post(self.inner.token.clone())
-            .header(ACCEPT, json_accept())
-            .header(CONTENT_TYPE, form_content_type());
-        let req = client.authenticate(req, &mut form).body(form.s);
-        match http::execute(req).await {
+        match self.token_grant(client, form).await {
             Ok((StatusCode::OK, body)) => match http::decode::<TokenOk>(&body) {
                 Ok(t) if t.access_token.is_empty() => Call::err(ErrorClass::UnexpectedBody),
                 Ok(t)

@@ -10,12 +10,12 @@
 
 use super::browser::{Browser, Stage};
 use super::http::{self, QueryBuf};
-use super::hydra::{form_content_type, json_accept, HydraClient, OAuthClient};
+use super::hydra::{json_accept, HydraClient, OAuthClient};
 use super::Call;
 use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
 use base64::Engine as _;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION};
+use reqwest::header::{ACCEPT, AUTHORIZATION, COOKIE, LOCATION};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
@@ -242,22 +242,6 @@ impl HydraClient {
         browser.stage = Stage::Code;
         browser.pending = code;
         Call::ok_with(Verdict::Ok, browser)
-    }
-
-    /// Public `POST /oauth2/token` with `form` and the client's authentication → the answer.
-    async fn token_grant(
-        &self,
-        client: &OAuthClient,
-        mut form: QueryBuf,
-    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
-        let req = self
-            .inner
-            .http
-            .post(self.inner.token.clone())
-            .header(ACCEPT, json_accept())
-            .header(CONTENT_TYPE, form_content_type());
-        let req = client.authenticate(req, &mut form).body(form.s);
-        http::execute(req).await
     }
 
     /// `grant_type=authorization_code` with the code and the PKCE verifier. 200 → `Ok` + the

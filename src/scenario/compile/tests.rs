@@ -189,7 +189,7 @@ fn a_missing_include_says_so_plainly() {
     assert_eq!(
         e,
         "t.toml:2:12: cannot include `gone.toml`: no such file (built-ins: kratos, hydra, \
-         keto, all, seed-parity; other files are found relative to this one)"
+         keto, all, seed-parity, oauth2; other files are found relative to this one)"
     );
 }
 
@@ -236,4 +236,44 @@ fn every_operation_compiles_from_its_table_fields() {
             .count();
         assert_eq!(compiled.action.templates().len(), given, "{}", op.name());
     }
+}
+
+#[test]
+fn authorization_legs_need_their_start_and_a_usable_redirect_uri() {
+    let leg_first =
+        "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"hydra.accept_login\"\nsubject = \"u\"\n";
+    let e = compile("t.toml", leg_first, None, &Overrides::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("t.toml:3:1: hydra.accept_login continues an authorization, but no hydra.authorize step comes before it"),
+        "{e}"
+    );
+    for (uri, problem) in [
+        ("/callback", "is not an absolute URL"),
+        (
+            "http://127.0.0.1/cb#frag",
+            "has a fragment (#), which Hydra refuses",
+        ),
+        ("ftp://127.0.0.1/cb", "is not http or https"),
+    ] {
+        let source = format!(
+            "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"hydra.authorize\"\nclient_id = \"c\"\nredirect_uri = \"{uri}\"\n"
+        );
+        let e = compile("t.toml", &source, None, &Overrides::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "t.toml:3:1: hydra.authorize: redirect_uri `{uri}` {problem}"
+            )),
+            "{e}"
+        );
+    }
+    // The browser is the compiler's: a file cannot capture it.
+    let source = "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"hydra.authorize\"\nclient_id = \"c\"\nredirect_uri = \"http://h/cb\"\ncapture = [\"browser\"]\n";
+    let e = compile("t.toml", source, None, &Overrides::new())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hydra.authorize has no output `browser`"), "{e}");
 }
