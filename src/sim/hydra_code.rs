@@ -217,7 +217,7 @@ impl Hydra {
             return self.error_to_fallback(&OAuthError::new(401, "invalid_client", "Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method).", Some("The requested OAuth 2.0 Client does not exist.".into())));
         };
         let redirect_uri = q.get("redirect_uri").unwrap_or("").to_string();
-        if !client.redirect_uris.iter().any(|u| *u == redirect_uri) {
+        if !client.redirect_uris.contains(&redirect_uri) {
             return self.error_to_fallback(&OAuthError::invalid_request(Some(
                 "The 'redirect_uri' parameter does not match any of the OAuth 2.0 Client's pre-registered redirect urls.",
             )));

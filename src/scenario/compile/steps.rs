@@ -271,11 +271,8 @@ fn action(op: Op, f: &mut Fields, names: &Names) -> Result<Action> {
         });
     }
     for (field, g) in op.spec().fields.iter().zip(&given) {
-        match (field.name, g) {
-            ("redirect_uri", Given::Template(t) | Given::Maybe(Some(t))) => {
-                check_redirect_uri(f, t)?
-            }
-            _ => {}
+        if let ("redirect_uri", Given::Template(t) | Given::Maybe(Some(t))) = (field.name, g) {
+            check_redirect_uri(f, t)?
         }
     }
     Ok(build(op, &mut Given::take(given)))
