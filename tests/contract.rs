@@ -259,6 +259,7 @@ macro_rules! contracts {
 mod contract {
     pub mod health;
     pub mod hydra;
+    pub mod hydra_code;
     pub mod keto;
     pub mod kratos;
 }

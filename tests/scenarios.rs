@@ -269,7 +269,7 @@ fn cleanup_deletes_every_identity_and_tuple_the_run_created() {
 fn scenarios_list_show_and_validate() {
     let out = run(orysim().args(["scenarios", "list"]));
     let text = stdout(&out);
-    for name in ["kratos", "hydra", "keto", "all", "seed-parity"] {
+    for name in ["kratos", "hydra", "keto", "all", "seed-parity", "oauth2"] {
         assert!(text.contains(name), "{text}");
     }
     let out = run(orysim().args(["scenarios", "show", "keto"]));
@@ -345,5 +345,46 @@ fn the_readme_example_is_valid_and_runs_without_errors() {
             .iter()
             .any(|o| o["step"] == "may view own profile"
                 && o["outcomes"]["denied"].as_u64() > Some(0))
+    );
+}
+
+#[test]
+fn oauth2_runs_every_leg_and_sees_rotation_on_the_simulator() {
+    let (report, _) = run_scenario("oauth2", &["-c", "4", "-d", "2s"]);
+    assert_no_errors(&report);
+    let step = |op: &str, name: Option<&str>| {
+        report["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == op && o["step"].as_str() == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{op} {name:?} missing: {}", report["operations"]))
+    };
+    for op in [
+        "hydra.authorize",
+        "hydra.accept_login",
+        "hydra.accept_consent",
+        "hydra.exchange_code",
+        "hydra.userinfo",
+        "hydra.token",
+    ] {
+        assert!(step(op, None)["ok"].as_u64().unwrap() > 0, "{op}");
+    }
+    assert!(
+        step("hydra.refresh", None)["outcomes"]["valid"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let reused = step("hydra.refresh", Some("reused refresh token"));
+    assert!(
+        reused["outcomes"]["invalid"].as_u64().unwrap() > 0,
+        "{reused}"
+    );
+    let revoked = step("hydra.introspect", Some("revoked by the reuse"));
+    assert!(
+        revoked["outcomes"]["inactive"].as_u64().unwrap() > 0,
+        "{revoked}"
     );
 }

@@ -19,6 +19,14 @@ pub enum Output {
     AccessToken,
     Count,
     Status,
+    LoginChallenge,
+    ConsentChallenge,
+    Code,
+    RefreshToken,
+    IdToken,
+    /// The browser side of an authorization-code flow (cookies, PKCE verifier, state, nonce),
+    /// handed from one leg to the next by the compiler: never named in a file.
+    Browser,
     /// `http` steps: a JSON pointer into the response body.
     Json(String),
 }
@@ -35,6 +43,12 @@ impl Output {
             Output::AccessToken => "access_token",
             Output::Count => "count",
             Output::Status => "status",
+            Output::LoginChallenge => "login_challenge",
+            Output::ConsentChallenge => "consent_challenge",
+            Output::Code => "code",
+            Output::RefreshToken => "refresh_token",
+            Output::IdToken => "id_token",
+            Output::Browser => "browser",
             Output::Json(p) => p,
         }
     }
@@ -56,6 +70,9 @@ pub enum FieldValue {
     AuthMethod,
     /// A Keto subject: `subject_id`, or `subject_set` (`namespace:object#relation`), not both.
     Subject { required: bool },
+    /// Not written in a file: the browser of the flow's authorization-code legs, carried
+    /// from `hydra.authorize` (`starts`) to the legs after it.
+    Browser { starts: bool },
     /// Read by the step type's own parser (the generic `http` step).
     Special,
 }
@@ -165,6 +182,14 @@ const HTTP_FIELDS: [Field; 7] = [
     special("kind", "read for GET/HEAD, else write"),
 ];
 
+const fn browser(starts: bool) -> Field {
+    Field {
+        name: "browser",
+        value: FieldValue::Browser { starts },
+        note: "",
+    }
+}
+
 /// Fields every step may have, whatever its type.
 pub const COMMON_FIELDS: [&str; 7] = [
     "op", "name", "expect", "think", "capture", "push", "for_each",
@@ -237,7 +262,9 @@ ops! {
     KratosDeleteIdentity => row("kratos.delete_identity", Kratos, Write, &[V::Ok], &[],
         &[req("identity_id")]);
     HydraCreateClient => row("hydra.create_client", Hydra, Write, &[V::Ok],
-        &[O::ClientId, O::ClientSecret], &[AUTH_METHOD, generated("scope", "")]);
+        &[O::ClientId, O::ClientSecret],
+        &[AUTH_METHOD, generated("scope", ""), generated("grant_types", "client_credentials"),
+          opt("redirect_uri")]);
     HydraToken => row("hydra.token", Hydra, Write, &[V::Ok], &[O::AccessToken],
         &[req("client_id"), req("client_secret"), AUTH_METHOD, opt("scope")]);
     HydraIntrospect => row("hydra.introspect", Hydra, Read, &[V::Active, V::Inactive],
@@ -246,6 +273,24 @@ ops! {
         &[req("client_id"), req("client_secret"), AUTH_METHOD, req("token")]);
     HydraDeleteClient => row("hydra.delete_client", Hydra, Write, &[V::Ok], &[],
         &[req("client_id")]);
+    // The authorization-code flow, one leg per step: orysim is the browser and the login and
+    // consent app.
+    HydraAuthorize => row("hydra.authorize", Hydra, Read, &[V::Ok],
+        &[O::LoginChallenge, O::Browser],
+        &[req("client_id"), req("redirect_uri"), generated("scope", "openid offline_access"),
+          browser(true)]);
+    HydraAcceptLogin => row("hydra.accept_login", Hydra, Write, &[V::Ok],
+        &[O::ConsentChallenge, O::Browser], &[req("subject"), browser(false)]);
+    HydraAcceptConsent => row("hydra.accept_consent", Hydra, Write, &[V::Ok],
+        &[O::Code, O::Browser], &[opt("scope"), browser(false)]);
+    HydraExchangeCode => row("hydra.exchange_code", Hydra, Write, &[V::Ok],
+        &[O::AccessToken, O::RefreshToken, O::IdToken],
+        &[req("client_id"), req("client_secret"), AUTH_METHOD, browser(false)]);
+    HydraRefresh => row("hydra.refresh", Hydra, Write, &[V::Valid, V::Invalid],
+        &[O::AccessToken, O::RefreshToken, O::IdToken],
+        &[req("client_id"), req("client_secret"), AUTH_METHOD, req("refresh_token")]);
+    HydraUserinfo => row("hydra.userinfo", Hydra, Read, &[V::Active, V::Inactive], &[],
+        &[req("token")]);
     KetoWrite => row("keto.write", Keto, Write, &[V::Ok], &[], &TUPLE);
     KetoCheck => row("keto.check", Keto, Read, &[V::Allowed, V::Denied], &[],
         &[TUPLE[0], TUPLE[1], TUPLE[2], TUPLE[3], count("max_depth")]);
@@ -343,7 +388,12 @@ pub fn step_table_markdown() -> String {
     );
     for step in step_types() {
         let spec = OPS.iter().find(|s| s.step == step).expect("listed step");
-        let fields: Vec<String> = spec.fields.iter().map(field_doc).collect();
+        let fields: Vec<String> = spec
+            .fields
+            .iter()
+            .filter(|f| !matches!(f.value, FieldValue::Browser { .. }))
+            .map(field_doc)
+            .collect();
         let (captures, expect) = if step == HTTP_STEP {
             (
                 "status, any JSON pointer (`/a/b`)".to_string(),
@@ -353,6 +403,7 @@ pub fn step_table_markdown() -> String {
             (
                 spec.outputs
                     .iter()
+                    .filter(|o| **o != Output::Browser)
                     .map(Output::name)
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -387,7 +438,7 @@ fn field_doc(f: &Field) -> String {
         }
         FieldValue::Subject { required: false } => "subject_id/subject_set".to_string(),
         FieldValue::Special if matches!(f.name, "service" | "url") => format!("**{}**", f.name),
-        FieldValue::Special => f.name.to_string(),
+        FieldValue::Special | FieldValue::Browser { .. } => f.name.to_string(),
     };
     if f.note.is_empty() {
         text
@@ -436,7 +487,7 @@ mod tests {
                 assert_eq!((op.service(), op.kind()), (service, kind));
             }
         }
-        assert_eq!(step_types().len(), 17);
+        assert_eq!(step_types().len(), 23);
         assert_eq!(Op::from_step("http"), None);
         assert_eq!(Op::from_step("keto.check"), Some(Op::KetoCheck));
     }

@@ -45,7 +45,7 @@ impl OAuthClient {
     }
 
     /// Add this client's authentication to a request whose form body is `form`.
-    fn authenticate(&self, req: RequestBuilder, form: &mut QueryBuf) -> RequestBuilder {
+    pub(super) fn authenticate(&self, req: RequestBuilder, form: &mut QueryBuf) -> RequestBuilder {
         match self.auth {
             AuthMethod::ClientSecretBasic => req.header(AUTHORIZATION, self.basic_auth_header()),
             AuthMethod::ClientSecretPost => {
@@ -59,13 +59,21 @@ impl OAuthClient {
 
 #[derive(Clone)]
 pub struct HydraClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
     /// The client of the admin endpoint (it may send another client certificate).
-    admin_http: reqwest::Client,
+    pub(super) admin_http: reqwest::Client,
+    /// The public base URL, onto which the authorization-code legs move Hydra's redirects.
+    pub(super) public: Url,
+    /// `{public}/oauth2/auth`
+    pub(super) auth: Url,
+    /// `{public}/userinfo`
+    pub(super) userinfo: Url,
+    /// `{admin}/admin/oauth2/auth/requests/`
+    pub(super) requests_prefix: String,
     /// `{admin}/admin/clients`
     clients: Url,
     /// `{admin}/admin/clients/`
@@ -75,16 +83,35 @@ struct Inner {
     introspect_path: String,
     /// The lean transport to the admin port, when it can be used (see `fast`).
     admin_fast: Option<FastHttp>,
-    token: Url,
+    pub(super) token: Url,
     revoke: Url,
-    admin: AdminAuth,
+    pub(super) admin: AdminAuth,
 }
 
 #[derive(Serialize)]
 struct CreateClientBody<'a> {
-    grant_types: [&'static str; 1],
+    grant_types: Vec<&'a str>,
     token_endpoint_auth_method: &'static str,
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_uris: Option<[&'a str; 1]>,
+}
+
+/// What a client is registered for: its grant types (space-separated) and, for the
+/// authorization-code grant, its one redirect URI.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientGrants<'a> {
+    pub grant_types: &'a str,
+    pub redirect_uri: Option<&'a str>,
+}
+
+impl Default for ClientGrants<'_> {
+    fn default() -> Self {
+        ClientGrants {
+            grant_types: "client_credentials",
+            redirect_uri: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -112,7 +139,7 @@ fn form_content_type() -> HeaderValue {
     HeaderValue::from_static("application/x-www-form-urlencoded")
 }
 
-fn json_accept() -> HeaderValue {
+pub(super) fn json_accept() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
@@ -178,6 +205,10 @@ impl HydraClient {
             introspect_path: introspect.path().to_string(),
             admin_fast: fast,
             introspect,
+            public: public.clone(),
+            auth: http::join(public, "/oauth2/auth"),
+            userinfo: http::join(public, "/userinfo"),
+            requests_prefix: http::join_str(admin, "/admin/oauth2/auth/requests/"),
             clients: http::join(admin, "/admin/clients"),
             client_prefix: http::join_str(admin, "/admin/clients") + "/",
             token: http::join(public, "/oauth2/token"),
@@ -189,17 +220,29 @@ impl HydraClient {
         }
     }
 
-    fn admin(&self, req: RequestBuilder) -> Result<RequestBuilder, ErrorClass> {
+    pub(super) fn admin(&self, req: RequestBuilder) -> Result<RequestBuilder, ErrorClass> {
         self.inner.admin.apply(req.header(ACCEPT, json_accept()))
     }
 
     /// Admin `POST /admin/clients` for a client-credentials client. 201 → `Ok` + the client with
     /// its plaintext secret (only ever returned here).
     pub async fn create_client(&self, auth: AuthMethod, scope: &str) -> Call<OAuthClient> {
+        self.create_client_for(auth, scope, ClientGrants::default())
+            .await
+    }
+
+    /// `create_client` for the given grant types and redirect URI.
+    pub async fn create_client_for(
+        &self,
+        auth: AuthMethod,
+        scope: &str,
+        grants: ClientGrants<'_>,
+    ) -> Call<OAuthClient> {
         let body = CreateClientBody {
-            grant_types: ["client_credentials"],
+            grant_types: grants.grant_types.split_whitespace().collect(),
             token_endpoint_auth_method: auth.as_str(),
             scope,
+            redirect_uris: grants.redirect_uri.map(|u| [u]),
         };
         let req = match self.admin(self.inner.admin_http.post(self.inner.clients.clone())) {
             Ok(r) => r.json(&body),
@@ -240,6 +283,22 @@ impl HydraClient {
         }
     }
 
+    /// Public `POST /oauth2/token` with `form` and the client's authentication → the answer.
+    pub(super) async fn token_grant(
+        &self,
+        client: &OAuthClient,
+        mut form: QueryBuf,
+    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+        let req = self
+            .inner
+            .http
+            .post(self.inner.token.clone())
+            .header(ACCEPT, json_accept())
+            .header(CONTENT_TYPE, form_content_type());
+        let req = client.authenticate(req, &mut form).body(form.s);
+        http::execute(req).await
+    }
+
     /// Public `POST /oauth2/token` with `grant_type=client_credentials`. 200 → `Ok` + the access
     /// token.
     pub async fn token(&self, client: &OAuthClient, scope: Option<&str>) -> Call<Secret> {
@@ -248,14 +307,7 @@ impl HydraClient {
         if let Some(scope) = scope {
             form.pair("scope", scope);
         }
-        let req = self
-            .inner
-            .http
-            .post(self.inner.token.clone())
-            .header(ACCEPT, json_accept())
-            .header(CONTENT_TYPE, form_content_type());
-        let req = client.authenticate(req, &mut form).body(form.s);
-        match http::execute(req).await {
+        match self.token_grant(client, form).await {
             Ok((StatusCode::OK, body)) => match http::decode::<TokenOk>(&body) {
                 Ok(t) if t.access_token.is_empty() => Call::err(ErrorClass::UnexpectedBody),
                 Ok(t)

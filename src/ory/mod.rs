@@ -8,10 +8,12 @@
 //! classes and body cap. Every call returns a [`Call`] whose
 //! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
 
+pub mod browser;
 pub mod descriptors;
 pub(crate) mod fast;
 pub mod http;
 pub mod hydra;
+pub mod hydra_code;
 pub mod keto;
 pub mod kratos;
 pub mod retry_after;

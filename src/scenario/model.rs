@@ -194,6 +194,9 @@ pub enum Action {
     HydraCreateClient {
         auth_method: Template,
         scope: Template,
+        /// Space-separated grant types.
+        grant_types: Template,
+        redirect_uri: Option<Template>,
     },
     HydraToken {
         client: HydraClientT,
@@ -208,6 +211,31 @@ pub enum Action {
     },
     HydraDeleteClient {
         client_id: Template,
+    },
+    HydraAuthorize {
+        client_id: Template,
+        redirect_uri: Template,
+        scope: Template,
+    },
+    HydraAcceptLogin {
+        subject: Template,
+        browser: Template,
+    },
+    HydraAcceptConsent {
+        /// Space-separated; the scope the authorization asked for when left out.
+        scope: Option<Template>,
+        browser: Template,
+    },
+    HydraExchangeCode {
+        client: HydraClientT,
+        browser: Template,
+    },
+    HydraRefresh {
+        client: HydraClientT,
+        refresh_token: Template,
+    },
+    HydraUserinfo {
+        token: Template,
     },
     KetoWrite(TupleT),
     KetoCheck {
@@ -265,11 +293,35 @@ impl Action {
             }
             Action::KratosLookupIdentity { identifier } => vec![identifier],
             Action::KratosDeleteIdentity { identity_id } => vec![identity_id],
-            Action::HydraCreateClient { auth_method, scope } => vec![auth_method, scope],
+            Action::HydraCreateClient {
+                auth_method,
+                scope,
+                grant_types,
+                redirect_uri,
+            } => [auth_method, scope, grant_types]
+                .into_iter()
+                .chain(redirect_uri.as_ref())
+                .collect(),
             Action::HydraToken { client: c, scope } => {
                 client(c).into_iter().chain(scope.as_ref()).collect()
             }
-            Action::HydraIntrospect { token } => vec![token],
+            Action::HydraIntrospect { token } | Action::HydraUserinfo { token } => vec![token],
+            Action::HydraAuthorize {
+                client_id,
+                redirect_uri,
+                scope,
+            } => vec![client_id, redirect_uri, scope],
+            Action::HydraAcceptLogin { subject, browser } => vec![subject, browser],
+            Action::HydraAcceptConsent { scope, browser } => {
+                scope.iter().chain([browser]).collect()
+            }
+            Action::HydraExchangeCode { client: c, browser } => {
+                client(c).into_iter().chain([browser]).collect()
+            }
+            Action::HydraRefresh {
+                client: c,
+                refresh_token,
+            } => client(c).into_iter().chain([refresh_token]).collect(),
             Action::HydraRevoke { client: c, token } => {
                 client(c).into_iter().chain([token]).collect()
             }

@@ -68,6 +68,14 @@ impl Template {
         }
     }
 
+    /// The value of one slot, for fields the compiler fills in rather than the file.
+    pub fn slot(slot: Slot) -> Template {
+        Template {
+            parts: vec![Part::Var(slot)],
+            constant: None,
+        }
+    }
+
     pub fn parts(&self) -> &[Part] {
         &self.parts
     }

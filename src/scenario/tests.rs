@@ -8,7 +8,7 @@ fn every_builtin_compiles_and_uses_the_services_it_is_named_after() {
         assert_eq!(s.name, name);
         let expected: Vec<Service> = match name {
             "kratos" => vec![Service::Kratos],
-            "hydra" => vec![Service::Hydra],
+            "hydra" | "oauth2" => vec![Service::Hydra],
             "keto" => vec![Service::Keto],
             _ => Service::ALL.to_vec(),
         };

@@ -30,10 +30,11 @@ const SECRET_CHARSET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
 const DESC_INVALID_REQUEST: &str = "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.";
 const HINT_INVALID_REQUEST: &str = "Make sure that the various parameters are correct, be aware of case sensitivity and trim your parameters. Make sure that the client you are using has exactly whitelisted the redirect_uri you specified.";
 const DESC_INVALID_CLIENT: &str = "Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method).";
-const DESC_INVALID_SCOPE: &str = "The requested scope is invalid, unknown, or malformed.";
-const DESC_UNAUTHORIZED_CLIENT: &str =
+pub(super) const DESC_INVALID_SCOPE: &str =
+    "The requested scope is invalid, unknown, or malformed.";
+pub(super) const DESC_UNAUTHORIZED_CLIENT: &str =
     "The client is not authorized to request a token using this method.";
-const DESC_INVALID_GRANT: &str = "The provided authorization grant (e.g., authorization code, resource owner credentials) or refresh token is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
+pub(super) const DESC_INVALID_GRANT: &str = "The provided authorization grant (e.g., authorization code, resource owner credentials) or refresh token is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
 const DESC_INVALID_CLIENT_METADATA: &str = "The value of one of the Client Metadata fields is invalid and the server has rejected this request. Note that an Authorization Server MAY choose to substitute a valid value for any requested parameter of a Client's Metadata.";
 
 /// A fosite `RFC6749Error`.
@@ -46,7 +47,7 @@ pub(crate) struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(code: u16, error: &str, description: &str, hint: Option<String>) -> Self {
+    pub(super) fn new(code: u16, error: &str, description: &str, hint: Option<String>) -> Self {
         OAuthError {
             code,
             error: error.to_owned(),
@@ -55,7 +56,7 @@ impl OAuthError {
         }
     }
 
-    fn invalid_request(hint: Option<&str>) -> Self {
+    pub(super) fn invalid_request(hint: Option<&str>) -> Self {
         OAuthError::new(
             400,
             "invalid_request",
@@ -74,6 +75,11 @@ impl OAuthError {
 
     /// `RFC6749Error.MarshalJSON` (non-legacy): description + hint, `"` replaced by `'`.
     fn body(&self) -> String {
+        json!({"error": self.error, "error_description": self.full_description()}).to_string()
+    }
+
+    /// The description with the hint appended, `"` replaced by `'`.
+    pub(super) fn full_description(&self) -> String {
         let mut d = self.description.clone();
         if let Some(h) = &self.hint {
             if !h.is_empty() {
@@ -81,11 +87,15 @@ impl OAuthError {
                 d.push_str(h);
             }
         }
-        json!({"error": self.error, "error_description": d.replace('"', "'")}).to_string()
+        d.replace('"', "'")
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.error
     }
 
     /// fosite `writeJsonError`.
-    fn respond(&self) -> Resp {
+    pub(super) fn respond(&self) -> Resp {
         no_store(respond(self.code, Some(CT_OAUTH), self.body()))
     }
 
@@ -98,21 +108,22 @@ impl OAuthError {
 }
 
 /// A herodot error as Hydra's admin API renders it.
-fn admin_error(code: u16, message: &str, reason: &str) -> Resp {
+pub(super) fn admin_error(code: u16, message: &str, reason: &str) -> Resp {
     OAuthError::new(code, message, reason, None).respond_admin()
 }
 
-fn no_store(r: Resp) -> Resp {
+pub(super) fn no_store(r: Resp) -> Resp {
     let r = with_header(r, CACHE_CONTROL, "no-store");
     with_header(r, PRAGMA, "no-cache")
 }
 
-struct Client {
-    id: String,
+pub(super) struct Client {
+    pub(super) id: String,
     secret: String,
     auth_method: String,
-    grant_types: Vec<String>,
-    scopes: Vec<String>,
+    pub(super) grant_types: Vec<String>,
+    pub(super) scopes: Vec<String>,
+    pub(super) redirect_uris: Vec<String>,
     audience: Vec<String>,
     cc_lifespan: Option<Duration>,
     jwt: bool,
@@ -127,31 +138,76 @@ impl Client {
     }
 }
 
-struct Token {
-    client: Arc<Client>,
-    scopes: Vec<String>,
-    audience: Vec<String>,
-    issued_at: SystemTime,
-    expires_at: SystemTime,
+pub(super) struct Token {
+    pub(super) client: Arc<Client>,
+    pub(super) scopes: Vec<String>,
+    pub(super) audience: Vec<String>,
+    pub(super) issued_at: SystemTime,
+    pub(super) expires_at: SystemTime,
+    /// The user an authorization-code token was issued for (client-credentials tokens are
+    /// their client's own).
+    pub(super) subject: Option<String>,
+    /// A refresh token rather than an access token.
+    pub(super) refresh: bool,
+    pub(super) revoked: AtomicBool,
+    /// Every token of one authorization shares this flag: fosite revokes them all when a
+    /// code or refresh token is used twice.
+    pub(super) family: Option<Arc<AtomicBool>>,
+    /// A refresh token: set once it has been exchanged.
+    pub(super) used: AtomicBool,
+    /// A refresh token: the access token issued with it (revoked when it is exchanged).
+    pub(super) partner: Option<String>,
 }
 
 impl Token {
-    fn is_active(&self) -> bool {
-        !self.client.deleted.load(Ordering::Relaxed) && self.expires_at > SystemTime::now()
+    pub(super) fn client_credentials(
+        client: Arc<Client>,
+        scopes: Vec<String>,
+        audience: Vec<String>,
+        issued_at: SystemTime,
+        expires_at: SystemTime,
+    ) -> Self {
+        Token {
+            client,
+            scopes,
+            audience,
+            issued_at,
+            expires_at,
+            subject: None,
+            refresh: false,
+            revoked: AtomicBool::new(false),
+            family: None,
+            used: AtomicBool::new(false),
+            partner: None,
+        }
+    }
+
+    pub(super) fn is_active(&self) -> bool {
+        !self.client.deleted.load(Ordering::Relaxed)
+            && !self.revoked.load(Ordering::Relaxed)
+            && !self
+                .family
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+            && self.expires_at > SystemTime::now()
     }
 }
 
 pub(crate) struct Hydra {
-    public_url: String,
+    pub(super) public_url: String,
     admin_url: String,
-    issuer: String,
-    token_lifespan: Duration,
+    pub(super) issuer: String,
+    pub(super) token_lifespan: Duration,
     clients: Sharded<String, Arc<Client>>,
-    tokens: Sharded<String, Arc<Token>>,
+    pub(super) tokens: Sharded<String, Arc<Token>>,
+    /// Authorization-code flows in progress, by challenge and by verifier.
+    pub(super) flows: Sharded<String, Arc<super::hydra_code::AuthFlow>>,
+    /// Authorization codes issued.
+    pub(super) codes: Sharded<String, Arc<super::hydra_code::CodeGrant>>,
 }
 
 /// fosite's `WildcardScopeStrategy` (Hydra's default `strategies.scope`).
-fn wildcard_match(matchers: &[String], needle: &str) -> bool {
+pub(super) fn wildcard_match(matchers: &[String], needle: &str) -> bool {
     let needle_parts: Vec<&str> = needle.split('.').collect();
     'outer: for matcher in matchers {
         let parts: Vec<&str> = matcher.split('.').collect();
@@ -174,7 +230,7 @@ fn wildcard_match(matchers: &[String], needle: &str) -> bool {
     false
 }
 
-fn split_spaces(s: &str) -> Vec<String> {
+pub(super) fn split_spaces(s: &str) -> Vec<String> {
     s.split(' ')
         .filter(|p| !p.is_empty())
         .map(str::to_owned)
@@ -262,7 +318,14 @@ impl Hydra {
             token_lifespan,
             clients: Sharded::new(max_entries),
             tokens: Sharded::new(max_entries),
+            flows: Sharded::new(max_entries),
+            codes: Sharded::new(max_entries),
         }
+    }
+
+    /// A registered client.
+    pub(super) fn client(&self, id: &str) -> Option<Arc<Client>> {
+        self.clients.get(&id.to_owned())
     }
 
     pub(crate) fn counts(&self) -> (usize, usize) {
@@ -271,6 +334,14 @@ impl Hydra {
 
     pub(crate) fn public(&self, req: &Req) -> Resp {
         match req.path.as_str() {
+            "/oauth2/auth" => match route(&req.method, &[(Method::GET, ())]) {
+                Ok(_) => self.authorize(req),
+                Err(r) => *r,
+            },
+            "/userinfo" => match route(&req.method, &[(Method::GET, ())]) {
+                Ok(_) => self.userinfo(req),
+                Err(r) => *r,
+            },
             "/oauth2/token" => match route(&req.method, &[(Method::POST, ())]) {
                 Ok(_) => self.token(req),
                 Err(r) => *r,
@@ -311,6 +382,16 @@ impl Hydra {
                 Ok(&h) => Some(h),
                 Err(r) => return *r,
             }
+        } else if rest == "/oauth2/auth/requests/login/accept" {
+            match route(&req.method, &[(M::PUT, 5)]) {
+                Ok(&h) => Some(h),
+                Err(r) => return *r,
+            }
+        } else if rest == "/oauth2/auth/requests/consent/accept" {
+            match route(&req.method, &[(M::PUT, 6)]) {
+                Ok(&h) => Some(h),
+                Err(r) => return *r,
+            }
         } else {
             None
         };
@@ -331,7 +412,9 @@ impl Hydra {
             1 => self.create_client(req),
             2 => self.get_client(id),
             3 => self.delete_client(id),
-            _ => self.introspect(req),
+            4 => self.introspect(req),
+            5 => self.accept_login(req),
+            _ => self.accept_consent(req),
         };
         // The admin handlers sit behind the no-cache middleware; fosite's own error writer
         // (inactive or refused introspection) overrides it with `no-store` + `Pragma`.
@@ -511,6 +594,7 @@ impl Hydra {
             auth_method: method.clone(),
             grant_types: grant_types.clone().unwrap_or_default(),
             scopes: split_spaces(&scope),
+            redirect_uris: redirect_uris.clone().unwrap_or_default(),
             audience: audience.clone().unwrap_or_default(),
             cc_lifespan,
             jwt: strategy == "jwt",
@@ -624,7 +708,7 @@ impl Hydra {
     // ------------------------------------------------------------------------------------
     // client authentication (fosite DefaultClientAuthenticationStrategy)
 
-    fn authenticate(&self, req: &Req, form: &Query) -> Result<Arc<Client>, OAuthError> {
+    pub(super) fn authenticate(&self, req: &Req, form: &Query) -> Result<Arc<Client>, OAuthError> {
         if let Some(t) = form.get("client_assertion_type").filter(|t| !t.is_empty()) {
             if t == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
                 return Err(OAuthError::invalid_client(Some(
@@ -730,7 +814,14 @@ impl Hydra {
             ];
             if let Some(g) = known.iter().find(|g| exactly(g)) {
                 let client = auth?;
-                if !client.grant_types.iter().any(|x| x == g) {
+                let allowed = client.grant_types.iter().any(|x| x == g);
+                if allowed && *g == "authorization_code" {
+                    return self.exchange_code(&client, &form);
+                }
+                if allowed && *g == "refresh_token" {
+                    return self.refresh(&client, &form);
+                }
+                if !allowed {
                     return Err(OAuthError::new(
                         400,
                         "unauthorized_client",
@@ -788,13 +879,13 @@ impl Hydra {
         } else {
             format!("ory_at_{}.{}", random_b64url(32), random_b64url(32))
         };
-        let token = Arc::new(Token {
-            client: client.clone(),
-            scopes: scopes.clone(),
-            audience: audiences,
-            issued_at: now,
+        let token = Arc::new(Token::client_credentials(
+            client.clone(),
+            scopes.clone(),
+            audiences,
+            now,
             expires_at,
-        });
+        ));
         self.tokens.insert(token_str.clone(), token);
         let expires_in = lifespan.as_secs().saturating_sub(1);
         Ok(json!({
@@ -808,7 +899,7 @@ impl Hydra {
 
     /// A JWT-shaped access token for clients with `access_token_strategy: jwt`. The signature
     /// is random: the simulator has no signing keys (introspection works, offline checks do not).
-    fn fake_jwt(
+    pub(super) fn fake_jwt(
         &self,
         client: &Client,
         scopes: &[String],
@@ -858,14 +949,22 @@ impl Hydra {
                     m.insert("scope".into(), json!(t.scopes.join(" ")));
                 }
                 m.insert("client_id".into(), json!(t.client.id));
-                m.insert("sub".into(), json!(t.client.id));
+                m.insert(
+                    "sub".into(),
+                    json!(t.subject.as_deref().unwrap_or(&t.client.id)),
+                );
                 m.insert("exp".into(), json!(unix_secs(t.expires_at)));
                 m.insert("iat".into(), json!(unix_secs(t.issued_at)));
                 m.insert("nbf".into(), json!(unix_secs(t.issued_at)));
                 m.insert("aud".into(), json!(t.audience));
                 m.insert("iss".into(), json!(self.issuer));
                 m.insert("token_type".into(), json!("Bearer"));
-                m.insert("token_use".into(), json!("access_token"));
+                let token_use = if t.refresh {
+                    "refresh_token"
+                } else {
+                    "access_token"
+                };
+                m.insert("token_use".into(), json!(token_use));
                 Value::Object(m).to_string()
             }
         };

@@ -18,6 +18,7 @@ mod byte_budget;
 mod faults;
 mod http;
 mod hydra;
+mod hydra_code;
 mod keto;
 mod kratos;
 mod store;

@@ -4,8 +4,10 @@
 use super::render::{render, Context, Draws};
 use crate::ground::{AuthMethod, Endpoint, Endpoints};
 use crate::ground::{ErrorClass, Outcome, Output, Verdict};
+use crate::ory::browser::Browser;
 use crate::ory::http::{self, AdminAuth};
-use crate::ory::hydra::{HydraClient, OAuthClient};
+use crate::ory::hydra::{ClientGrants, HydraClient, OAuthClient};
+use crate::ory::hydra_code::Tokens;
 use crate::ory::keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
 use crate::ory::kratos::{KratosClient, LoggedIn, Registered, Traits};
 use crate::ory::transport::Transports;
@@ -73,6 +75,9 @@ pub enum Produced {
     IdentityId(String),
     Client(OAuthClient),
     Token(Secret),
+    Tokens(Tokens),
+    /// A leg of an authorization-code flow: the browser for the next leg.
+    Browser(Browser),
     Count(usize),
     Http {
         status: u16,
@@ -99,6 +104,27 @@ impl Produced {
             (Produced::Client(c), Output::ClientId) => s(&c.client_id),
             (Produced::Client(c), Output::ClientSecret) => s(c.client_secret.expose()),
             (Produced::Token(t), Output::AccessToken) => s(t.expose()),
+            (Produced::Tokens(t), Output::AccessToken) => s(t.access_token.expose()),
+            (Produced::Tokens(t), Output::RefreshToken) => {
+                t.refresh_token.as_ref().and_then(|r| s(r.expose()))
+            }
+            (Produced::Tokens(t), Output::IdToken) => {
+                t.id_token.as_ref().and_then(|r| s(r.expose()))
+            }
+            (Produced::Browser(b), Output::Browser) => s(&b.encode()),
+            (Produced::Browser(b), Output::LoginChallenge)
+                if b.stage == crate::ory::browser::Stage::Login =>
+            {
+                s(&b.pending)
+            }
+            (Produced::Browser(b), Output::ConsentChallenge)
+                if b.stage == crate::ory::browser::Stage::Consent =>
+            {
+                s(&b.pending)
+            }
+            (Produced::Browser(b), Output::Code) if b.stage == crate::ory::browser::Stage::Code => {
+                s(&b.pending)
+            }
             (Produced::Count(n), Output::Count) => s(&n.to_string()),
             (Produced::Http { status, .. }, Output::Status) => s(&status.to_string()),
             (Produced::Http { body, .. }, Output::Json(pointer)) => {
@@ -357,7 +383,12 @@ async fn execute_other(
             let id = r.get(identity_id);
             timed(|| k.delete_identity(&id), nothing).await
         }
-        Action::HydraCreateClient { auth_method, scope } => {
+        Action::HydraCreateClient {
+            auth_method,
+            scope,
+            grant_types,
+            redirect_uri,
+        } => {
             let Some(h) = &clients.hydra else {
                 return missing();
             };
@@ -365,7 +396,82 @@ async fn execute_other(
                 return refused(ErrorClass::Protocol);
             };
             let scope = r.get(scope);
-            timed(|| h.create_client(auth, &scope), Produced::Client).await
+            let grant_types = r.get(grant_types);
+            let redirect_uri = redirect_uri.as_ref().map(|t| r.get(t));
+            let grants = ClientGrants {
+                grant_types: &grant_types,
+                redirect_uri: redirect_uri.as_deref(),
+            };
+            timed(
+                || h.create_client_for(auth, &scope, grants),
+                Produced::Client,
+            )
+            .await
+        }
+        Action::HydraAuthorize {
+            client_id,
+            redirect_uri,
+            scope,
+        } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let (id, uri, scope) = (r.get(client_id), r.get(redirect_uri), r.get(scope));
+            let browser = Browser::start(&id, &uri, &scope, r.draws.rng);
+            timed(|| h.authorize(browser), Produced::Browser).await
+        }
+        Action::HydraAcceptLogin { subject, browser } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(b) = Browser::decode(&r.get(browser)) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let subject = r.get(subject);
+            timed(|| h.accept_login(b, &subject), Produced::Browser).await
+        }
+        Action::HydraAcceptConsent { scope, browser } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(b) = Browser::decode(&r.get(browser)) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let scope = match scope {
+                Some(t) => r.get(t).to_string(),
+                None => b.scope.clone(),
+            };
+            timed(|| h.accept_consent(b, &scope), Produced::Browser).await
+        }
+        Action::HydraExchangeCode { client, browser } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let (Some(c), Some(b)) = (r.oauth_client(client), Browser::decode(&r.get(browser)))
+            else {
+                return refused(ErrorClass::Protocol);
+            };
+            timed(|| h.exchange_code(&c, &b), Produced::Tokens).await
+        }
+        Action::HydraRefresh {
+            client,
+            refresh_token,
+        } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let Some(c) = r.oauth_client(client) else {
+                return refused(ErrorClass::Protocol);
+            };
+            let token = r.secret(refresh_token);
+            timed(|| h.refresh(&c, &token), Produced::Tokens).await
+        }
+        Action::HydraUserinfo { token } => {
+            let Some(h) = &clients.hydra else {
+                return missing();
+            };
+            let token = r.secret(token);
+            timed(|| h.userinfo(&token), nothing).await
         }
         Action::HydraToken { client, scope } => {
             let Some(h) = &clients.hydra else {

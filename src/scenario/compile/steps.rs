@@ -199,6 +199,56 @@ fn check_auth_method(f: &Fields, t: &Template) -> Result<()> {
     Ok(())
 }
 
+/// Where the legs of an authorization-code flow keep its browser: a name no template can
+/// write, so only the compiler hands it from one leg to the next.
+pub(super) const BROWSER: &str = "oauth2 browser";
+
+/// The browser a leg continues: the one `hydra.authorize` started earlier in the flow.
+fn browser_of(f: &Fields, names: &Names) -> Result<Template> {
+    use crate::scenario::names::Scope;
+    match names.lookup(BROWSER) {
+        Ok(slot) => Ok(Template::slot(slot)),
+        Err(_) => Err(f.ctx.err(
+            f.span.clone(),
+            format!(
+                "{} continues an authorization, but no hydra.authorize step comes before it",
+                f.op_name
+            ),
+            Some(
+                "start the flow with hydra.authorize, then hydra.accept_login,                  hydra.accept_consent and hydra.exchange_code, in that order"
+                    .into(),
+            ),
+        )),
+    }
+}
+
+/// Hydra refuses a redirect URI it cannot parse as an absolute URL or one with a fragment:
+/// a constant one is checked here, before anything is sent.
+fn check_redirect_uri(f: &Fields, t: &Template) -> Result<()> {
+    let Some(c) = t.constant() else {
+        return Ok(());
+    };
+    let problem = match url::Url::parse(c) {
+        Err(e) => Some(format!("is not an absolute URL ({e})")),
+        Ok(u) if u.fragment().is_some() => Some("has a fragment (#), which Hydra refuses".into()),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            Some("is not http or https".to_string())
+        }
+        Ok(_) => None,
+    };
+    match problem {
+        Some(p) => Err(f.ctx.err(
+            f.span.clone(),
+            format!("{}: redirect_uri `{c}` {p}", f.op_name),
+            Some(
+                "e.g. redirect_uri = \"http://127.0.0.1:5555/callback\"; it never needs to answer"
+                    .into(),
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The step's own fields, read in the order the table of operations lists them.
 fn action(op: Op, f: &mut Fields, names: &Names) -> Result<Action> {
     let mut given = Vec::with_capacity(op.spec().fields.len());
@@ -215,8 +265,15 @@ fn action(op: Op, f: &mut Fields, names: &Names) -> Result<Action> {
                 Given::Template(t)
             }
             FieldValue::Subject { required } => Given::Subject(subject(f, names, required)?),
+            FieldValue::Browser { starts: true } => Given::Maybe(None),
+            FieldValue::Browser { starts: false } => Given::Template(browser_of(f, names)?),
             FieldValue::Special => unreachable!("only the http step has special fields"),
         });
+    }
+    for (field, g) in op.spec().fields.iter().zip(&given) {
+        if let ("redirect_uri", Given::Template(t) | Given::Maybe(Some(t))) = (field.name, g) {
+            check_redirect_uri(f, t)?
+        }
     }
     Ok(build(op, &mut Given::take(given)))
 }
@@ -328,6 +385,8 @@ fn build(op: Op, t: &mut Taken) -> Action {
         Op::HydraCreateClient => Action::HydraCreateClient {
             auth_method: t.template(),
             scope: t.template(),
+            grant_types: t.template(),
+            redirect_uri: t.maybe(),
         },
         Op::HydraToken => Action::HydraToken {
             client: t.client(),
@@ -342,6 +401,34 @@ fn build(op: Op, t: &mut Taken) -> Action {
         },
         Op::HydraDeleteClient => Action::HydraDeleteClient {
             client_id: t.template(),
+        },
+        Op::HydraAuthorize => {
+            let (client_id, redirect_uri, scope) = (t.template(), t.template(), t.template());
+            t.maybe();
+            Action::HydraAuthorize {
+                client_id,
+                redirect_uri,
+                scope,
+            }
+        }
+        Op::HydraAcceptLogin => Action::HydraAcceptLogin {
+            subject: t.template(),
+            browser: t.template(),
+        },
+        Op::HydraAcceptConsent => Action::HydraAcceptConsent {
+            scope: t.maybe(),
+            browser: t.template(),
+        },
+        Op::HydraExchangeCode => Action::HydraExchangeCode {
+            client: t.client(),
+            browser: t.template(),
+        },
+        Op::HydraRefresh => Action::HydraRefresh {
+            client: t.client(),
+            refresh_token: t.template(),
+        },
+        Op::HydraUserinfo => Action::HydraUserinfo {
+            token: t.template(),
         },
         Op::KetoWrite => Action::KetoWrite(t.tuple()),
         Op::KetoCheck => Action::KetoCheck {
@@ -446,7 +533,12 @@ pub(super) fn compile_step(
     f.finish()?;
 
     // Captures bind after the step's own fields were resolved: a step cannot use its output.
-    let captures = compile_captures(ctx, map, op, op_name, names)?;
+    let mut captures = compile_captures(ctx, map, op, op_name, names)?;
+    // The legs of an authorization-code flow hand their browser on without being asked.
+    if op.spec().outputs.contains(&Output::Browser) {
+        names.later.remove(BROWSER);
+        captures.push((Output::Browser, names.bind_iter(BROWSER)));
+    }
     let pushes = compile_pushes(ctx, map, phase, names, pools)?;
 
     Ok(Step {
@@ -518,14 +610,19 @@ fn compile_captures(
                 op.spec()
                     .outputs
                     .iter()
-                    .find(|o| o.name() == output_name)
+                    .find(|o| o.name() == output_name && **o != Output::Browser)
                     .cloned()
             };
             let Some(output) = output else {
                 let available: Vec<&str> = if is_http {
                     vec!["status", "/json/pointer"]
                 } else {
-                    op.spec().outputs.iter().map(|o| o.name()).collect()
+                    op.spec()
+                        .outputs
+                        .iter()
+                        .filter(|o| **o != Output::Browser)
+                        .map(|o| o.name())
+                        .collect()
                 };
                 return Err(ctx.err(
                     output_span,

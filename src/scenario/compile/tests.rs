@@ -189,7 +189,7 @@ fn a_missing_include_says_so_plainly() {
     assert_eq!(
         e,
         "t.toml:2:12: cannot include `gone.toml`: no such file (built-ins: kratos, hydra, \
-         keto, all, seed-parity; other files are found relative to this one)"
+         keto, all, seed-parity, oauth2; other files are found relative to this one)"
     );
 }
 
@@ -198,25 +198,82 @@ fn every_operation_compiles_from_its_table_fields() {
     use crate::ground::ops::FieldValue;
     for &op in crate::ground::Op::ALL.iter().filter(|op| !op.is_http()) {
         let mut step = format!("op = \"{}\"\n", op.name());
+        let mut continues = false;
         for field in op.spec().fields {
             step.push_str(&match field.value {
                 FieldValue::Count => format!("{} = 3\n", field.name),
                 FieldValue::AuthMethod => format!("{} = \"client_secret_post\"\n", field.name),
                 FieldValue::Subject { .. } => "subject_id = \"user:u\"\n".to_string(),
+                FieldValue::Browser { starts } => {
+                    continues = !starts;
+                    String::new()
+                }
+                _ if field.name == "redirect_uri" => "redirect_uri = \"http://h/cb\"\n".into(),
                 _ => format!("{} = \"x\"\n", field.name),
             });
         }
-        let source = format!("name = \"x\"\n[[flow]]\n[[flow.step]]\n{step}");
+        // A leg that continues an authorization needs the step that starts it.
+        let before = if continues {
+            "[[flow.step]]\nop = \"hydra.authorize\"\nclient_id = \"c\"\nredirect_uri = \"http://h/cb\"\n"
+        } else {
+            ""
+        };
+        let source = format!("name = \"x\"\n[[flow]]\n{before}[[flow.step]]\n{step}");
         let scenario = compile("t.toml", &source, None, &Overrides::new())
             .unwrap_or_else(|e| panic!("{}: {e}", op.name()));
-        let compiled = &scenario.groups[0].flows[0].steps[0];
+        let compiled = scenario.groups[0].flows[0].steps.last().unwrap();
         assert_eq!(compiled.op, op);
         let given = op
             .spec()
             .fields
             .iter()
-            .filter(|f| f.value != FieldValue::Count)
+            .filter(|f| {
+                !matches!(
+                    f.value,
+                    FieldValue::Count | FieldValue::Browser { starts: true }
+                )
+            })
             .count();
         assert_eq!(compiled.action.templates().len(), given, "{}", op.name());
     }
+}
+
+#[test]
+fn authorization_legs_need_their_start_and_a_usable_redirect_uri() {
+    let leg_first =
+        "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"hydra.accept_login\"\nsubject = \"u\"\n";
+    let e = compile("t.toml", leg_first, None, &Overrides::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("t.toml:3:1: hydra.accept_login continues an authorization, but no hydra.authorize step comes before it"),
+        "{e}"
+    );
+    for (uri, problem) in [
+        ("/callback", "is not an absolute URL"),
+        (
+            "http://127.0.0.1/cb#frag",
+            "has a fragment (#), which Hydra refuses",
+        ),
+        ("ftp://127.0.0.1/cb", "is not http or https"),
+    ] {
+        let source = format!(
+            "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"hydra.authorize\"\nclient_id = \"c\"\nredirect_uri = \"{uri}\"\n"
+        );
+        let e = compile("t.toml", &source, None, &Overrides::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "t.toml:3:1: hydra.authorize: redirect_uri `{uri}` {problem}"
+            )),
+            "{e}"
+        );
+    }
+    // The browser is the compiler's: a file cannot capture it.
+    let source = "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"hydra.authorize\"\nclient_id = \"c\"\nredirect_uri = \"http://h/cb\"\ncapture = [\"browser\"]\n";
+    let e = compile("t.toml", source, None, &Overrides::new())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hydra.authorize has no output `browser`"), "{e}");
 }
