@@ -16,6 +16,7 @@ pub mod pool;
 pub mod progress;
 mod run_info;
 pub mod sampler;
+pub mod traits_fill;
 pub mod vu;
 pub mod watch;
 pub mod workload;

@@ -13,6 +13,8 @@ pub enum Output {
     IdentityId,
     SessionToken,
     Email,
+    /// The identifier a registration's traits carry (the schema's password identifier).
+    Identifier,
     Password,
     ClientId,
     ClientSecret,
@@ -29,6 +31,7 @@ impl Output {
             Output::IdentityId => "identity_id",
             Output::SessionToken => "session_token",
             Output::Email => "email",
+            Output::Identifier => "identifier",
             Output::Password => "password",
             Output::ClientId => "client_id",
             Output::ClientSecret => "client_secret",
@@ -56,6 +59,11 @@ pub enum FieldValue {
     AuthMethod,
     /// A Keto subject: `subject_id`, or `subject_set` (`namespace:object#relation`), not both.
     Subject { required: bool },
+    /// A table of identity traits (nested, any JSON type, strings templated) that may be left
+    /// out: then they are filled from the registration form.
+    Traits,
+    /// A list of relation tuples, each a table of the tuple's fields and an optional `expect`.
+    Tuples,
     /// Read by the step type's own parser (the generic `http` step).
     Special,
 }
@@ -220,12 +228,17 @@ use Service::{Hydra, Keto, Kratos};
 
 ops! {
     KratosRegister => row("kratos.register", Kratos, Write, &[V::Ok],
-        &[O::IdentityId, O::SessionToken, O::Email, O::Password],
+        &[O::IdentityId, O::SessionToken, O::Email, O::Identifier, O::Password],
         &[
             generated("email", "{{ fake.email }}"),
             generated("password", "{{ fake.password }}"),
             generated("first_name", "{{ fake.first_name }}"),
             generated("last_name", "{{ fake.last_name }}"),
+            Field {
+                name: "traits",
+                value: FieldValue::Traits,
+                note: "a table; replaces email and the names",
+            },
         ]);
     KratosLogin => row("kratos.login", Kratos, Read, &[V::Valid, V::Invalid],
         &[O::IdentityId, O::SessionToken], &[req("identifier"), req("password")]);
@@ -255,6 +268,8 @@ ops! {
         &[opt("namespace"), opt("object"), opt("relation"), subject(false), count("page_size")]);
     KetoDelete => row("keto.delete", Keto, Write, &[V::Ok], &[],
         &[req("namespace"), opt("object"), opt("relation"), subject(false)]);
+    KetoBatchCheck => row("keto.batch_check", Keto, Read, &[V::Ok, V::Allowed, V::Denied], &[],
+        &[Field { name: "tuples", value: FieldValue::Tuples, note: "" }, count("max_depth")]);
     // Generic `http` steps of scenario files, counted under the service they target.
     KratosHttpRead => http("kratos.http.read", Kratos, Read);
     KratosHttpWrite => http("kratos.http.write", Kratos, Write);
@@ -293,6 +308,11 @@ impl Op {
     /// Dense index for array-based per-operation storage on the hot path.
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// Whether one call checks many tuples (counted per tuple besides per call).
+    pub fn is_batch(self) -> bool {
+        self == Op::KetoBatchCheck
     }
 
     /// Whether this is one of the generic `http` steps.
@@ -386,6 +406,10 @@ fn field_doc(f: &Field) -> String {
             "**subject_id** or **subject_set** (`ns:object#relation`)".to_string()
         }
         FieldValue::Subject { required: false } => "subject_id/subject_set".to_string(),
+        FieldValue::Traits => f.name.to_string(),
+        FieldValue::Tuples => {
+            "**tuples** (list of tuple tables, each with an optional `expect`)".to_string()
+        }
         FieldValue::Special if matches!(f.name, "service" | "url") => format!("**{}**", f.name),
         FieldValue::Special => f.name.to_string(),
     };
@@ -436,7 +460,7 @@ mod tests {
                 assert_eq!((op.service(), op.kind()), (service, kind));
             }
         }
-        assert_eq!(step_types().len(), 17);
+        assert_eq!(step_types().len(), 18);
         assert_eq!(Op::from_step("http"), None);
         assert_eq!(Op::from_step("keto.check"), Some(Op::KetoCheck));
     }

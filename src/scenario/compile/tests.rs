@@ -72,7 +72,7 @@ fn toml_errors_read_as_what_and_hint() {
     assert_eq!(
         error(&format!("name = \"x\"\n{FLOW}nmae = 1\n")),
         "t.toml:5:1: unknown field `nmae` for kratos.register (did you mean `name`? its \
-         fields: email, first_name, last_name, password; every step: name, expect, think, \
+         fields: email, first_name, last_name, password, traits; every step: name, expect, think, \
          capture, push, for_each)"
     );
     assert_eq!(
@@ -103,7 +103,7 @@ fn list_and_table_entries_are_pointed_at_one_by_one() {
     assert_eq!(
         e,
         "t.toml:5:37: kratos.register has no output `token` (it can capture: identity_id, \
-         session_token, email, password)"
+         session_token, email, identifier, password)"
     );
     let e = error(&format!("{source}capture = {{ \"a b\" = \"email\" }}\n"));
     assert!(
@@ -203,6 +203,12 @@ fn every_operation_compiles_from_its_table_fields() {
                 FieldValue::Count => format!("{} = 3\n", field.name),
                 FieldValue::AuthMethod => format!("{} = \"client_secret_post\"\n", field.name),
                 FieldValue::Subject { .. } => "subject_id = \"user:u\"\n".to_string(),
+                // Optional, and it replaces the generated email and names: left out here.
+                FieldValue::Traits => String::new(),
+                FieldValue::Tuples => format!(
+                    "{} = [{{ namespace = \"n\", object = \"o\", relation = \"r\", subject_id = \"s\" }}]\n",
+                    field.name
+                ),
                 _ => format!("{} = \"x\"\n", field.name),
             });
         }
@@ -215,8 +221,12 @@ fn every_operation_compiles_from_its_table_fields() {
             .spec()
             .fields
             .iter()
-            .filter(|f| f.value != FieldValue::Count)
-            .count();
+            .map(|f| match f.value {
+                FieldValue::Count | FieldValue::Traits => 0,
+                FieldValue::Tuples => 4,
+                _ => 1,
+            })
+            .sum::<usize>();
         assert_eq!(compiled.action.templates().len(), given, "{}", op.name());
     }
 }
