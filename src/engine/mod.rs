@@ -16,6 +16,7 @@ pub mod pool;
 pub mod progress;
 mod run_info;
 pub mod sampler;
+mod step_preflight;
 pub mod traits_fill;
 pub mod vu;
 pub mod watch;
@@ -353,6 +354,10 @@ async fn run_against(
         run_tag: data::run_tag(SystemTime::now()),
         endpoints: interp::render::Endpoints::from_urls(endpoints),
     });
+    let problems = step_preflight::check(scenario, &env.clients).await;
+    if !problems.is_empty() {
+        return Err(RunError::Preflight(problems));
+    }
     let shared = Shared {
         seed: cfg.seed,
         recorder: Arc::clone(&recorder),

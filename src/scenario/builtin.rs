@@ -2,7 +2,7 @@
 //! `orysim run` works from anywhere and `orysim scenarios show` prints exactly what runs.
 
 /// (name, file contents), in the order `scenarios list` shows them.
-pub const BUILTINS: [(&str, &str); 5] = [
+pub const BUILTINS: [(&str, &str); 6] = [
     ("kratos", include_str!("../../scenarios/kratos.toml")),
     ("hydra", include_str!("../../scenarios/hydra.toml")),
     ("keto", include_str!("../../scenarios/keto.toml")),
@@ -10,6 +10,10 @@ pub const BUILTINS: [(&str, &str); 5] = [
     (
         "seed-parity",
         include_str!("../../scenarios/seed-parity.toml"),
+    ),
+    (
+        "keto-batch",
+        include_str!("../../scenarios/keto-batch.toml"),
     ),
 ];
 
