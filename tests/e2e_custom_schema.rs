@@ -266,7 +266,7 @@ fn simulator_keto_batch_scenario_and_a_batch_over_the_limit() {
         &file,
         format!(
             "name = \"over\"\n[[flow]]\nname = \"f\"\n  [[flow.step]]\n  op = \"keto.batch_check\"\n  tuples = [{}]\n",
-            vec![tuple; 11].join(", ")
+            [tuple; 11].join(", ")
         ),
     )
     .unwrap();
