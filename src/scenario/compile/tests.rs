@@ -189,7 +189,7 @@ fn a_missing_include_says_so_plainly() {
     assert_eq!(
         e,
         "t.toml:2:12: cannot include `gone.toml`: no such file (built-ins: kratos, hydra, \
-         keto, all, seed-parity; other files are found relative to this one)"
+         keto, all, seed-parity, keto-batch; other files are found relative to this one)"
     );
 }
 
