@@ -402,6 +402,11 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub port_offset: u16,
 
+    /// Kratos's identity schema (JSON): registration forms and validation follow it
+    /// instead of the project's email-and-names schema
+    #[arg(long, value_name = "FILE")]
+    pub identity_schema: Option<std::path::PathBuf>,
+
     /// Added latency for every service, e.g. 20ms
     #[arg(long, value_name = "DUR")]
     pub latency: Option<String>,

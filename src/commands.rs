@@ -405,6 +405,12 @@ pub async fn sim(args: SimArgs) -> u8 {
         Err(e) => return fail(e),
     };
     let mut cfg = orysim::sim::SimConfig::ephemeral();
+    if let Some(path) = &args.identity_schema {
+        match orysim::sim::read_identity_schema(path) {
+            Ok(schema) => cfg.identity_schema = Some(schema),
+            Err(e) => return fail(e),
+        }
+    }
     cfg.host = args.host;
     cfg.ports = orysim::ground::PerEndpoint::ory_defaults(args.port_offset);
     cfg.kratos = kratos;

@@ -17,6 +17,8 @@ pub mod progress;
 mod run_info;
 pub mod sampler;
 pub mod start;
+mod step_preflight;
+pub mod traits_fill;
 pub mod vu;
 pub mod watch;
 pub mod workload;
@@ -377,6 +379,10 @@ async fn run_against(
         endpoints: interp::render::Endpoints::from_urls(endpoints),
     });
     let segment = cfg.split.segment;
+    let problems = step_preflight::check(scenario, &env.clients).await;
+    if !problems.is_empty() {
+        return Err(RunError::Preflight(problems));
+    }
     let shared = Shared {
         seed: segment.seed(cfg.seed),
         segment,

@@ -13,6 +13,8 @@ pub enum Output {
     IdentityId,
     SessionToken,
     Email,
+    /// The identifier a registration's traits carry (the schema's password identifier).
+    Identifier,
     Password,
     ClientId,
     ClientSecret,
@@ -37,6 +39,7 @@ impl Output {
             Output::IdentityId => "identity_id",
             Output::SessionToken => "session_token",
             Output::Email => "email",
+            Output::Identifier => "identifier",
             Output::Password => "password",
             Output::ClientId => "client_id",
             Output::ClientSecret => "client_secret",
@@ -73,6 +76,11 @@ pub enum FieldValue {
     /// Not written in a file: the browser of the flow's authorization-code legs, carried
     /// from `hydra.authorize` (`starts`) to the legs after it.
     Browser { starts: bool },
+    /// A table of identity traits (nested, any JSON type, strings templated) that may be left
+    /// out: then they are filled from the registration form.
+    Traits,
+    /// A list of relation tuples, each a table of the tuple's fields and an optional `expect`.
+    Tuples,
     /// Read by the step type's own parser (the generic `http` step).
     Special,
 }
@@ -245,12 +253,17 @@ use Service::{Hydra, Keto, Kratos};
 
 ops! {
     KratosRegister => row("kratos.register", Kratos, Write, &[V::Ok],
-        &[O::IdentityId, O::SessionToken, O::Email, O::Password],
+        &[O::IdentityId, O::SessionToken, O::Email, O::Identifier, O::Password],
         &[
             generated("email", "{{ fake.email }}"),
             generated("password", "{{ fake.password }}"),
             generated("first_name", "{{ fake.first_name }}"),
             generated("last_name", "{{ fake.last_name }}"),
+            Field {
+                name: "traits",
+                value: FieldValue::Traits,
+                note: "a table; replaces email and the names",
+            },
         ]);
     KratosLogin => row("kratos.login", Kratos, Read, &[V::Valid, V::Invalid],
         &[O::IdentityId, O::SessionToken], &[req("identifier"), req("password")]);
@@ -300,6 +313,8 @@ ops! {
         &[opt("namespace"), opt("object"), opt("relation"), subject(false), count("page_size")]);
     KetoDelete => row("keto.delete", Keto, Write, &[V::Ok], &[],
         &[req("namespace"), opt("object"), opt("relation"), subject(false)]);
+    KetoBatchCheck => row("keto.batch_check", Keto, Read, &[V::Ok, V::Allowed, V::Denied], &[],
+        &[Field { name: "tuples", value: FieldValue::Tuples, note: "" }, count("max_depth")]);
     // Generic `http` steps of scenario files, counted under the service they target.
     KratosHttpRead => http("kratos.http.read", Kratos, Read);
     KratosHttpWrite => http("kratos.http.write", Kratos, Write);
@@ -338,6 +353,11 @@ impl Op {
     /// Dense index for array-based per-operation storage on the hot path.
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// Whether one call checks many tuples (counted per tuple besides per call).
+    pub fn is_batch(self) -> bool {
+        self == Op::KetoBatchCheck
     }
 
     /// Whether this is one of the generic `http` steps.
@@ -437,6 +457,10 @@ fn field_doc(f: &Field) -> String {
             "**subject_id** or **subject_set** (`ns:object#relation`)".to_string()
         }
         FieldValue::Subject { required: false } => "subject_id/subject_set".to_string(),
+        FieldValue::Traits => f.name.to_string(),
+        FieldValue::Tuples => {
+            "**tuples** (list of tuple tables, each with an optional `expect`)".to_string()
+        }
         FieldValue::Special if matches!(f.name, "service" | "url") => format!("**{}**", f.name),
         FieldValue::Special | FieldValue::Browser { .. } => f.name.to_string(),
     };
@@ -487,7 +511,7 @@ mod tests {
                 assert_eq!((op.service(), op.kind()), (service, kind));
             }
         }
-        assert_eq!(step_types().len(), 23);
+        assert_eq!(step_types().len(), 24);
         assert_eq!(Op::from_step("http"), None);
         assert_eq!(Op::from_step("keto.check"), Some(Op::KetoCheck));
     }

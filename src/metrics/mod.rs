@@ -12,4 +12,4 @@ pub use flow::{FlowInfo, FlowKey, FlowStats};
 pub use generator::{GeneratorStats, WarmupTotals};
 pub use histogram::{new_latency_histogram, LatencyHistogram, LATENCY_MAX_US};
 pub use recorder::{FlowId, MetricId, Recorder, RecorderHandle, Totals};
-pub use snapshot::{OpStats, ServiceTotals, Snapshot};
+pub use snapshot::{BatchChecks, OpStats, ServiceTotals, Snapshot};

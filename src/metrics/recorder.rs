@@ -262,6 +262,21 @@ impl RecorderHandle {
 }
 
 impl RecorderHandle {
+    /// Adds what the tuples of one batch call answered, beside the call `record` counted.
+    pub fn record_checks(&self, id: impl Into<MetricId>, checks: &super::BatchChecks) {
+        let i = id.into().index();
+        let keys = &self.recorder.keys;
+        assert!(
+            i < keys.len(),
+            "metric id {i} was not issued by this recorder"
+        );
+        let mut shard = self.recorder.lock(self.shard);
+        shard.ops[i]
+            .get_or_insert_with(|| OpStats::for_key(&keys[i]))
+            .checks
+            .add(checks);
+    }
+
     /// Records one iteration of a flow, from `start` to its last step's `end`. `intended` is
     /// the iteration's scheduled start in the open model (the duration then counts from it, and
     /// the duration from `start` is kept beside it); `failed` is the error class of the step

@@ -8,6 +8,28 @@ use crate::ground::{ErrorClass, Kind, MetricKey, Op, Outcome, Service, Verdict};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// What the tuples of batch calls (`keto.batch_check`) answered: one request checks many
+/// tuples, so these are counted apart from the requests' own verdicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchChecks {
+    pub allowed: u64,
+    pub denied: u64,
+    /// Tuples the server could not check (answered with an `error`).
+    pub failed: u64,
+}
+
+impl BatchChecks {
+    pub fn total(&self) -> u64 {
+        self.allowed + self.denied + self.failed
+    }
+
+    pub fn add(&mut self, other: &BatchChecks) {
+        self.allowed += other.allowed;
+        self.denied += other.denied;
+        self.failed += other.failed;
+    }
+}
+
 /// Everything recorded for one operation, or for one operation as called by one named scenario
 /// step (`op` and `step` together are its [`MetricKey`]).
 #[derive(Clone, Debug)]
@@ -23,6 +45,8 @@ pub struct OpStats {
     /// Count per verdict, indexed by `Verdict::index`.
     pub verdicts: [u64; Verdict::ALL.len()],
     pub errors: BTreeMap<ErrorClass, u64>,
+    /// Batch calls only: what their tuples answered.
+    pub checks: BatchChecks,
 }
 
 impl OpStats {
@@ -40,6 +64,7 @@ impl OpStats {
             uncorrected: None,
             verdicts: [0; Verdict::ALL.len()],
             errors: BTreeMap::new(),
+            checks: BatchChecks::default(),
         }
     }
 
@@ -98,6 +123,7 @@ impl OpStats {
         for (class, n) in &other.errors {
             *self.errors.entry(*class).or_insert(0) += n;
         }
+        self.checks.add(&other.checks);
     }
 }
 
@@ -109,9 +135,18 @@ pub struct ServiceTotals {
     pub failed_reads: u64,
     pub failed_writes: u64,
     pub verdicts: [u64; Verdict::ALL.len()],
+    /// Batch calls among the reads, and what their tuples answered.
+    pub batch_calls: u64,
+    pub batch_checks: BatchChecks,
 }
 
 impl ServiceTotals {
+    /// Checks (Keto) or reads (the others) answered: a batch call counts as the tuples it
+    /// checked, every other read as one, so a rate of these stays a rate of checks.
+    pub fn checks(&self) -> u64 {
+        self.reads - self.batch_calls + self.batch_checks.total()
+    }
+
     pub fn verdict(&self, verdict: Verdict) -> u64 {
         self.verdicts[verdict.index()]
     }
@@ -255,6 +290,14 @@ impl Snapshot {
             }
             for (a, b) in totals.verdicts.iter_mut().zip(stats.verdicts) {
                 *a += b;
+            }
+            if stats.op.is_batch() {
+                totals.batch_calls += stats.count();
+                totals.batch_checks.add(&stats.checks);
+                // The batch's tuples count as the checks they are; the calls' own `ok` does not.
+                totals.verdicts[Verdict::Ok.index()] -= stats.verdict(Verdict::Ok);
+                totals.verdicts[Verdict::Allowed.index()] += stats.checks.allowed;
+                totals.verdicts[Verdict::Denied.index()] += stats.checks.denied;
             }
         }
         totals

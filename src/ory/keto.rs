@@ -15,6 +15,9 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
 
+mod batch;
+pub use batch::{batch_limit_of, TupleVerdict, MAX_BATCH_CHECK_SIZE_DEFAULT};
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Subject {
     /// An opaque subject id, e.g. `user:alice`.
@@ -115,6 +118,8 @@ struct Inner {
     expand_prefix: String,
     /// `{read}/relation-tuples?`
     list_prefix: String,
+    /// `{read}/relation-tuples/batch/check`
+    batch_check: Url,
     auth: AdminAuth,
 }
 
@@ -329,6 +334,7 @@ impl KetoClient {
             check_prefix: String::from(check) + "?",
             expand_prefix: http::join_str(read, "/relation-tuples/expand") + "?",
             list_prefix: http::join_str(read, "/relation-tuples") + "?",
+            batch_check: http::join(read, "/relation-tuples/batch/check"),
             auth: AdminAuth::new(admin_token.as_ref()),
         };
         KetoClient {

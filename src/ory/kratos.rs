@@ -16,6 +16,9 @@ use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+mod registration;
+pub use registration::{form_inputs, FormInput};
+
 /// Message id: "The provided credentials are invalid" (login).
 pub const MSG_INVALID_CREDENTIALS: i64 = 4000006;
 /// Message id: "An account with the same identifier ... exists already" (registration).
@@ -50,6 +53,10 @@ struct Inner {
     identities_by_identifier: String,
     /// `{admin}/admin/identities/`
     identity_prefix: String,
+    /// `{public}/schemas/`
+    schemas_prefix: String,
+    /// Per identity schema id: where its password identifiers are in the traits.
+    identifier_paths: registration::IdentifierPaths,
     admin: AdminAuth,
 }
 
@@ -68,6 +75,8 @@ pub struct Registered {
     pub identity_id: String,
     /// Only present when the `session` hook runs after password registration.
     pub session_token: Option<Secret>,
+    /// The identity schema the identity was created with.
+    pub schema_id: String,
 }
 
 #[derive(Debug)]
@@ -113,8 +122,15 @@ struct IdOnly {
 }
 
 #[derive(Deserialize)]
+struct RegisteredIdentity {
+    id: String,
+    #[serde(default)]
+    schema_id: String,
+}
+
+#[derive(Deserialize)]
 struct RegistrationOk {
-    identity: IdOnly,
+    identity: RegisteredIdentity,
     #[serde(default)]
     session_token: Option<String>,
 }
@@ -236,6 +252,8 @@ impl KratosClient {
             identities_by_identifier: http::join_str(admin, "/admin/identities")
                 + "?credentials_identifier=",
             identity_prefix: http::join_str(admin, "/admin/identities") + "/",
+            schemas_prefix: http::join_str(public, "/schemas") + "/",
+            identifier_paths: registration::IdentifierPaths::default(),
             admin: AdminAuth::new(admin_token.as_ref()),
         };
         KratosClient {
@@ -267,15 +285,10 @@ impl KratosClient {
         Ok(url.s)
     }
 
-    /// Password registration through an API flow. 200 → `Ok`; any other status (including the
-    /// 400 duplicate, message id 4000007) → `Status(code)`; a failed flow creation → its error.
+    /// Password registration through an API flow with the quickstart schema's traits.
     pub async fn register(&self, traits: &Traits, password: &Secret) -> Call<Registered> {
-        let inner = &self.inner;
-        let submit = match self
-            .start_flow(&inner.registration_flow, &inner.registration_submit)
-            .await
-        {
-            Ok(u) => u,
+        let submit = match self.start_registration().await {
+            Ok((submit, _)) => submit,
             Err(class) => return Call::err(class),
         };
         let body = RegistrationBody {
@@ -289,7 +302,34 @@ impl KratosClient {
                 },
             },
         };
-        let req = self.public(inner.http.post(submit)).json(&body);
+        self.submit_registration(submit, &body).await
+    }
+
+    /// Creates a registration API flow: the submit URL and the flow's `traits.*` inputs.
+    pub async fn start_registration(&self) -> Result<(String, Vec<FormInput>), ErrorClass> {
+        let inner = &self.inner;
+        let req = self.public(inner.http.get(inner.registration_flow.clone()));
+        let (status, body) = http::execute(req).await?;
+        if status != StatusCode::OK {
+            return Err(ErrorClass::Status(status.as_u16()));
+        }
+        let flow: IdOnly = http::decode(&body)?;
+        if flow.id.is_empty() {
+            return Err(ErrorClass::UnexpectedBody);
+        }
+        let mut url = QueryBuf::new(&inner.registration_submit, flow.id.len());
+        http::push_encoded(&mut url.s, &flow.id);
+        Ok((url.s, form_inputs(&body)))
+    }
+
+    /// Submits a registration flow. 200 → `Ok`; any other status (including the 400 duplicate,
+    /// message id 4000007) → `Status(code)`.
+    pub async fn submit_registration(
+        &self,
+        submit: String,
+        body: &impl Serialize,
+    ) -> Call<Registered> {
+        let req = self.public(self.inner.http.post(submit)).json(body);
         let (status, body) = match http::execute(req).await {
             Ok(r) => r,
             Err(class) => return Call::err(class),
@@ -305,6 +345,7 @@ impl KratosClient {
                 Registered {
                     identity_id: ok.identity.id,
                     session_token: ok.session_token.filter(|t| !t.is_empty()).map(Secret::new),
+                    schema_id: ok.identity.schema_id,
                 },
             ),
             Err(class) => Call::err(class),

@@ -503,7 +503,8 @@ fn render_service(
     out.push(field(
         "🚦",
         "Checks/sec:",
-        &format_rate(per_second(totals.reads, info.elapsed)),
+        // A batch call counts as the tuples it checked.
+        &format_rate(per_second(totals.checks(), info.elapsed)),
     ));
     out.push(field(
         "🧪", "Mode:",
@@ -577,6 +578,26 @@ fn render_service(
             .iter()
             .map(|(class, n)| format!("{class} {}", paint(style, Color::Red, &format!("×{n}"))))
             .collect();
+        out.extend(wrap_items(
+            &format!("   {}: ", truncate(&label(s), listing_label_max(style))),
+            &items,
+            5,
+            style.width,
+        ));
+    }
+    for s in stats.iter().filter(|s| s.op.is_batch() && s.count() > 0) {
+        let c = &s.checks;
+        let mut items = vec![
+            format!("{} tuples in {} calls", c.total(), s.count()),
+            format!("allowed {}", c.allowed),
+            format!("denied {}", c.denied),
+        ];
+        if c.failed > 0 {
+            items.push(format!(
+                "failed {}",
+                paint(style, Color::Red, &c.failed.to_string())
+            ));
+        }
         out.extend(wrap_items(
             &format!("   {}: ", truncate(&label(s), listing_label_max(style))),
             &items,
@@ -1062,6 +1083,42 @@ mod tests {
         let text = render(&info, &snap, &plain());
         assert!(text.contains("🚦 Checks/sec:        n/a\n"), "{text}");
         assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+    }
+
+    #[test]
+    fn a_batch_call_counts_as_its_tuples_in_checks_per_second() {
+        let mut info = sample_info();
+        info.elapsed = Duration::from_secs(10);
+        info.services = vec![Service::Keto];
+        let mut snap = Snapshot::default();
+        let mut single = OpStats::new(Op::KetoCheck);
+        for _ in 0..100 {
+            single.record(300, None, Outcome::Ok(Verdict::Denied));
+        }
+        let mut batch = OpStats::new(Op::KetoBatchCheck);
+        for _ in 0..100 {
+            batch.record(900, None, Outcome::Ok(Verdict::Ok));
+        }
+        batch.checks = crate::metrics::BatchChecks {
+            allowed: 700,
+            denied: 300,
+            failed: 0,
+        };
+        snap.insert(single);
+        snap.insert(batch);
+        let text = render(&info, &snap, &plain());
+        // 100 single checks and 100 batches of 10 tuples in 10 s: 110 checks/s, 20 req/s.
+        assert!(text.contains("🚦 Checks/sec:        110.0\n"), "{text}");
+        assert!(text.contains("Allowed:           700\n"), "{text}");
+        assert!(text.contains("🚫 Denied:            400\n"), "{text}");
+        assert!(
+            text.contains("200 requests in 10.00s, 20.0 req/s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keto.batch_check: 1000 tuples in 100 calls, allowed 700, denied 300"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `orysim run` works from anywhere and `orysim scenarios show` prints exactly what runs.
 
 /// (name, file contents), in the order `scenarios list` shows them.
-pub const BUILTINS: [(&str, &str); 6] = [
+pub const BUILTINS: [(&str, &str); 7] = [
     ("kratos", include_str!("../../scenarios/kratos.toml")),
     ("hydra", include_str!("../../scenarios/hydra.toml")),
     ("keto", include_str!("../../scenarios/keto.toml")),
@@ -12,6 +12,10 @@ pub const BUILTINS: [(&str, &str); 6] = [
         include_str!("../../scenarios/seed-parity.toml"),
     ),
     ("oauth2", include_str!("../../scenarios/oauth2.toml")),
+    (
+        "keto-batch",
+        include_str!("../../scenarios/keto-batch.toml"),
+    ),
 ];
 
 pub fn builtin_source(name: &str) -> Option<&'static str> {

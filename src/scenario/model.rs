@@ -174,6 +174,8 @@ pub enum Action {
         password: Template,
         first_name: Template,
         last_name: Template,
+        /// The traits to send as they are; `None`: filled from the registration form.
+        traits: Option<TraitsT>,
     },
     KratosLogin {
         identifier: Template,
@@ -253,7 +255,39 @@ pub enum Action {
         page_size: Option<u32>,
     },
     KetoDelete(QueryT),
+    KetoBatchCheck {
+        tuples: Vec<BatchTupleT>,
+        max_depth: Option<u32>,
+    },
     Http(HttpT),
+}
+
+/// A `traits` table of a registration step: TOML's types become JSON's, strings are templates.
+#[derive(Debug, Clone)]
+pub enum TraitsT {
+    Object(Vec<(String, TraitsT)>),
+    Array(Vec<TraitsT>),
+    Text(Template),
+    /// A number or boolean, sent as it is.
+    Literal(serde_json::Value),
+}
+
+impl TraitsT {
+    fn templates<'a>(&'a self, out: &mut Vec<&'a Template>) {
+        match self {
+            TraitsT::Object(fields) => fields.iter().for_each(|(_, v)| v.templates(out)),
+            TraitsT::Array(items) => items.iter().for_each(|v| v.templates(out)),
+            TraitsT::Text(t) => out.push(t),
+            TraitsT::Literal(_) => {}
+        }
+    }
+}
+
+/// One tuple of a batch check and the verdict it must get, if one is expected.
+#[derive(Debug, Clone)]
+pub struct BatchTupleT {
+    pub tuple: TupleT,
+    pub expect: Option<Verdict>,
 }
 
 impl Action {
@@ -283,7 +317,14 @@ impl Action {
                 password,
                 first_name,
                 last_name,
-            } => vec![email, password, first_name, last_name],
+                traits,
+            } => {
+                let mut out = vec![email, password, first_name, last_name];
+                if let Some(t) = traits {
+                    t.templates(&mut out);
+                }
+                out
+            }
             Action::KratosLogin {
                 identifier,
                 password,
@@ -334,6 +375,9 @@ impl Action {
                 ..
             } => vec![namespace, object, relation],
             Action::KetoList { query: q, .. } | Action::KetoDelete(q) => query(q),
+            Action::KetoBatchCheck { tuples, .. } => {
+                tuples.iter().flat_map(|t| tuple(&t.tuple)).collect()
+            }
             Action::Http(h) => [&h.url]
                 .into_iter()
                 .chain(h.headers.iter().map(|(_, t)| t))

@@ -9,7 +9,7 @@ fn every_builtin_compiles_and_uses_the_services_it_is_named_after() {
         let expected: Vec<Service> = match name {
             "kratos" => vec![Service::Kratos],
             "hydra" | "oauth2" => vec![Service::Hydra],
-            "keto" => vec![Service::Keto],
+            "keto" | "keto-batch" => vec![Service::Keto],
             _ => Service::ALL.to_vec(),
         };
         assert_eq!(s.services(), expected, "{name}");

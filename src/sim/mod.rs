@@ -21,6 +21,7 @@ mod hydra;
 mod hydra_code;
 mod keto;
 mod kratos;
+pub use kratos::IdentitySchema;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,8 @@ pub struct SimConfig {
     /// 0 = ephemeral port.
     pub ports: PerEndpoint<u16>,
     pub kratos: FaultSpec,
+    /// Kratos's identity schema; `None`: the project's (email and names).
+    pub identity_schema: Option<Arc<kratos::IdentitySchema>>,
     pub hydra: FaultSpec,
     pub keto: FaultSpec,
     /// Seed for jitter and error draws.
@@ -76,6 +79,7 @@ impl SimConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ports: PerEndpoint::default(),
             kratos: FaultSpec::default(),
+            identity_schema: None,
             hydra: FaultSpec::default(),
             keto: FaultSpec::default(),
             seed: 0,
@@ -84,6 +88,15 @@ impl SimConfig {
             flow_lifespan: Duration::from_secs(3600),
         }
     }
+}
+
+/// Reads an identity schema file for `SimConfig::identity_schema`; the error is one line.
+pub fn read_identity_schema(path: &std::path::Path) -> Result<Arc<kratos::IdentitySchema>, String> {
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the identity schema {}: {e}", path.display()))?;
+    kratos::IdentitySchema::parse(&raw)
+        .map(Arc::new)
+        .map_err(|e| format!("identity schema {}: {e}", path.display()))
 }
 
 impl Default for SimConfig {
@@ -224,6 +237,7 @@ pub(crate) async fn start_tuned(cfg: SimConfig, tuning: Tuning) -> anyhow::Resul
             max,
             cfg.flow_lifespan,
             tuning.session_lifespan,
+            cfg.identity_schema.clone(),
         ),
         hydra: hydra::Hydra::new(
             &urls[Endpoint::HydraPublic],

@@ -407,3 +407,85 @@ contracts! {
     list => contract_simulator_keto_list, contract_real_ory_keto_list;
     delete => contract_simulator_keto_delete, contract_real_ory_keto_delete;
 }
+
+async fn batch(k: &Targets, tuples: Value) -> Answer {
+    send(
+        "POST /relation-tuples/batch/check",
+        client()
+            .post(format!(
+                "{}/relation-tuples/batch/check",
+                k[Endpoint::KetoRead]
+            ))
+            .header("accept", JSON)
+            .json(&json!({ "tuples": tuples })),
+    )
+    .await
+}
+
+/// `POST /relation-tuples/batch/check`: one result per tuple in order (an unknown namespace
+/// and a missing subject are per-tuple errors), a batch over the limit refused whole with 400,
+/// and `KetoClient::batch_check`'s reading of both.
+pub async fn batch_check(k: Targets) {
+    let written = tuple("documents", &unique("bdoc"), "viewer", &unique("user"));
+    write(&k, &written).await.expect(201);
+    let stranger = tuple("documents", &written.object, "viewer", &unique("user"));
+    let unknown_ns = tuple(&unique("nons"), "o", "viewer", "u");
+    let mut no_subject = body(&written);
+    no_subject.as_object_mut().unwrap().remove("subject_id");
+    let a = batch(
+        &k,
+        json!([
+            body(&written),
+            body(&stranger),
+            body(&unknown_ns),
+            no_subject
+        ]),
+    )
+    .await
+    .expect(200);
+    let results = a.json["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), 4, "{}", a.text);
+    assert_eq!(results[0], json!({"allowed": true}), "{}", a.text);
+    assert_eq!(results[1], json!({"allowed": false}), "{}", a.text);
+    assert_eq!(results[2]["allowed"], false);
+    assert!(
+        !results[2]["error"].as_str().unwrap_or("").is_empty(),
+        "{}",
+        a.text
+    );
+    assert_eq!(
+        results[3],
+        json!({"allowed": false, "error": "subject is not allowed to be nil"})
+    );
+    let empty = batch(&k, json!([])).await.expect(200);
+    assert_eq!(empty.json, json!({"results": []}));
+
+    let over = batch(&k, Value::Array(vec![body(&stranger); 11]))
+        .await
+        .expect(400);
+    assert_eq!(over.json["error"]["code"], 400);
+    assert_eq!(
+        over.json["error"]["message"], "batch exceeds max size of 10",
+        "{}",
+        over.text
+    );
+    let status = reqwest::StatusCode::BAD_REQUEST;
+    assert_eq!(
+        orysim::ory::keto::batch_limit_of(status, over.text.as_bytes()),
+        Some(10)
+    );
+
+    let call = k
+        .keto()
+        .batch_check(&[written.clone(), stranger.clone(), unknown_ns], None)
+        .await;
+    assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok));
+    use orysim::ory::keto::TupleVerdict as T;
+    assert_eq!(call.value.unwrap(), vec![T::Allowed, T::Denied, T::Failed]);
+    let call = k.keto().batch_check(&vec![stranger; 11], None).await;
+    assert_eq!(call.outcome, Outcome::Err(ErrorClass::Status(400)));
+}
+
+contracts! {
+    batch_check => contract_simulator_keto_batch_check, contract_real_ory_keto_batch_check;
+}

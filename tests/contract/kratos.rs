@@ -678,3 +678,181 @@ async fn contract_simulator_kratos_expired_flow() {
     cfg.flow_lifespan = std::time::Duration::from_secs(1);
     crate::on_simulator_with("contract_simulator_kratos_expired_flow", cfg, expired_flow).await;
 }
+
+/// The messages on the node named `name`: (id, text).
+fn node_messages(a: &Answer, name: &str) -> Vec<(i64, String)> {
+    a.json["ui"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["attributes"]["name"] == name)
+        .flat_map(|n| n["messages"].as_array().cloned().unwrap_or_default())
+        .map(|m| {
+            (
+                m["id"].as_i64().unwrap_or(0),
+                m["text"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Registration with `deploy/ory/identity.username.schema.json`: the form Kratos renders from
+/// it, its validation (required, type, pattern, format, additionalProperties), a registration
+/// and a login by username, and what `KratosClient` reads of the form and the schema.
+pub async fn custom_schema(t: Targets) {
+    let flow = create_flow(&t, "registration").await;
+    assert_eq!(
+        node_names(&flow),
+        [
+            "traits.username",
+            "traits.phone",
+            "traits.tenant",
+            "traits.seats",
+            "traits.terms_accepted",
+            "csrf_token",
+            "method"
+        ]
+    );
+    let attrs = |i: usize| flow.json["ui"]["nodes"][i]["attributes"].clone();
+    assert_eq!(
+        attrs(0),
+        json!({"name": "traits.username", "type": "text", "required": true,
+               "pattern": "^[a-z][a-z0-9_]+$", "disabled": false, "node_type": "input"})
+    );
+    assert_eq!(
+        attrs(1),
+        json!({"name": "traits.phone", "type": "tel", "required": true, "autocomplete": "tel",
+               "disabled": false, "node_type": "input"})
+    );
+    assert_eq!(
+        attrs(3),
+        json!({"name": "traits.seats", "type": "number", "disabled": false, "node_type": "input"})
+    );
+    assert_eq!(attrs(4)["type"], "checkbox");
+    assert_eq!(
+        flow.json["ui"]["nodes"][1]["meta"]["label"],
+        json!({"id": 1070002, "text": "Phone number", "type": "info", "context": {"title": "Phone number"}})
+    );
+
+    let pw = password();
+    let flow_id = flow.str_at("/id");
+    let bad = submit(
+        &t,
+        "registration",
+        &flow_id,
+        &json!({"method": "password", "password": pw,
+                "traits": {"username": "Alice", "seats": "3", "tenant": 5, "extra": 1}}),
+    )
+    .await
+    .expect(400);
+    assert_eq!(
+        node_messages(&bad, "traits.username"),
+        [(
+            4000004,
+            "does not match pattern \"^[a-z][a-z0-9_]+$\"".to_string()
+        )]
+    );
+    assert_eq!(
+        node_messages(&bad, "traits.phone"),
+        [(4000002, "Property phone is missing.".to_string())]
+    );
+    assert_eq!(
+        node_messages(&bad, "traits.seats"),
+        [(4000026, "expected integer, but got string".to_string())]
+    );
+    assert_eq!(
+        node_messages(&bad, "traits.tenant"),
+        [(4000026, "expected string, but got number".to_string())]
+    );
+    assert_eq!(
+        node_messages(&bad, "traits.terms_accepted"),
+        [(4000002, "Property terms_accepted is missing.".to_string())]
+    );
+    assert_eq!(
+        node_messages(&bad, "traits"),
+        [(
+            4000001,
+            "additionalProperties \"extra\" not allowed".to_string()
+        )]
+    );
+    let nodes = &bad.json["ui"]["nodes"];
+    assert_eq!(nodes[0]["attributes"]["value"], "Alice", "values are kept");
+
+    let username = unique("u").replace('-', "_");
+    let flow = create_flow(&t, "registration").await.str_at("/id");
+    let traits =
+        json!({"username": username, "phone": "+14155550123", "terms_accepted": true, "seats": 3});
+    let ok = submit(
+        &t,
+        "registration",
+        &flow,
+        &json!({"method": "password", "password": pw, "traits": traits}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(ok.json["identity"]["traits"], traits);
+    assert_eq!(ok.str_at("/identity/schema_id"), "default");
+    login(&t, &username, &pw)
+        .await
+        .expect(200)
+        .str_at("/session_token");
+
+    let kratos = t.kratos();
+    let (_, inputs) = kratos.start_registration().await.expect("a flow");
+    let kinds: Vec<(&str, &str, bool)> = inputs
+        .iter()
+        .map(|i| (i.path.as_str(), i.kind.as_str(), i.required))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("username", "text", true),
+            ("phone", "tel", true),
+            ("tenant", "text", false),
+            ("seats", "number", false),
+            ("terms_accepted", "checkbox", true)
+        ]
+    );
+    let paths = kratos
+        .identifier_paths("default")
+        .await
+        .expect("the schema");
+    assert_eq!(&*paths, ["username".to_string()]);
+}
+
+fn custom_schema_file() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/ory/identity.username.schema.json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_simulator_kratos_custom_schema() {
+    let mut cfg = orysim::sim::SimConfig::ephemeral();
+    cfg.identity_schema = Some(orysim::sim::read_identity_schema(&custom_schema_file()).unwrap());
+    crate::on_simulator_with(
+        "contract_simulator_kratos_custom_schema",
+        cfg,
+        custom_schema,
+    )
+    .await;
+}
+
+/// On the second real stack `scripts/test` starts with that schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the custom-schema Kratos: scripts/test"]
+async fn contract_real_ory_kratos_custom_schema() {
+    let mut t = Targets::from_env();
+    for (e, var) in [
+        (Endpoint::KratosPublic, "ORYSIM_CUSTOM_KRATOS_PUBLIC_URL"),
+        (Endpoint::KratosAdmin, "ORYSIM_CUSTOM_KRATOS_ADMIN_URL"),
+    ] {
+        let url = crate::common::real_url(var);
+        t.urls[e] = crate::loopback_base(var, &url);
+    }
+    crate::bounded(
+        "contract_real_ory_kratos_custom_schema",
+        &t.clone(),
+        custom_schema(t),
+    )
+    .await;
+}

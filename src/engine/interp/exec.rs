@@ -9,7 +9,7 @@ use crate::ory::http::{self, AdminAuth};
 use crate::ory::hydra::{ClientGrants, HydraClient, OAuthClient};
 use crate::ory::hydra_code::Tokens;
 use crate::ory::keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
-use crate::ory::kratos::{KratosClient, LoggedIn, Registered, Traits};
+use crate::ory::kratos::{KratosClient, LoggedIn};
 use crate::ory::transport::Transports;
 use crate::ory::Call;
 use crate::scenario::model::{
@@ -67,8 +67,9 @@ impl Clients {
 pub enum Produced {
     Nothing,
     Registered {
-        registered: Registered,
-        email: Value,
+        sent: super::register::Sent,
+        /// The schema's password identifier as registered, when it could be found.
+        identifier: Option<Value>,
         password: Value,
     },
     LoggedIn(LoggedIn),
@@ -79,6 +80,8 @@ pub enum Produced {
     /// A leg of an authorization-code flow: the browser for the next leg.
     Browser(Browser),
     Count(usize),
+    /// What the tuples of a batch check answered.
+    Batch(super::batch::Tally),
     Http {
         status: u16,
         body: Vec<u8>,
@@ -89,14 +92,25 @@ impl Produced {
     pub fn get(&self, output: &Output) -> Option<Value> {
         let s = |v: &str| Some(Value::from(v));
         match (self, output) {
-            (Produced::Registered { registered, .. }, Output::IdentityId) => {
-                s(&registered.identity_id)
+            (Produced::Registered { sent, .. }, Output::IdentityId) => {
+                s(&sent.registered.identity_id)
             }
-            (Produced::Registered { registered, .. }, Output::SessionToken) => registered
+            (Produced::Registered { sent, .. }, Output::SessionToken) => sent
+                .registered
                 .session_token
                 .as_ref()
                 .and_then(|t| s(t.expose())),
-            (Produced::Registered { email, .. }, Output::Email) => Some(email.clone()),
+            // The `email` trait; on a schema without one, the identifier, so that steps
+            // written for the quickstart schema log in on any other.
+            (
+                Produced::Registered {
+                    sent, identifier, ..
+                },
+                Output::Email,
+            ) => crate::engine::traits_fill::string_at(&sent.traits, "email")
+                .map(Value::from)
+                .or_else(|| identifier.clone()),
+            (Produced::Registered { identifier, .. }, Output::Identifier) => identifier.clone(),
             (Produced::Registered { password, .. }, Output::Password) => Some(password.clone()),
             (Produced::LoggedIn(l), Output::IdentityId) => s(&l.identity_id),
             (Produced::LoggedIn(l), Output::SessionToken) => s(l.session_token.expose()),
@@ -152,7 +166,7 @@ pub struct Done {
 /// `async fn` keeps its by-value arguments for its whole life next to what it awaits, so a
 /// future argument would be stored twice, and this future is part of every iteration's (see
 /// `execute`). Making a call's future does no work, so the timing is the same.
-async fn timed<T, F: Future<Output = Call<T>>>(
+pub(super) async fn timed<T, F: Future<Output = Call<T>>>(
     call: impl FnOnce() -> F,
     wrap: impl FnOnce(T) -> Produced,
 ) -> Done {
@@ -183,13 +197,13 @@ fn nothing<T>(_: T) -> Produced {
     Produced::Nothing
 }
 
-struct Renderer<'a, 'b> {
-    cx: &'a Context<'a>,
-    draws: &'a mut Draws<'b>,
+pub(super) struct Renderer<'a, 'b> {
+    pub(super) cx: &'a Context<'a>,
+    pub(super) draws: &'a mut Draws<'b>,
 }
 
 impl Renderer<'_, '_> {
-    fn get(&mut self, t: &Template) -> Value {
+    pub(super) fn get(&mut self, t: &Template) -> Value {
         render(t, self.cx, self.draws)
     }
 
@@ -324,32 +338,11 @@ async fn execute_other(
 ) -> Done {
     let missing = || refused(ErrorClass::Connect);
     match action {
-        Action::KratosRegister {
-            email,
-            password,
-            first_name,
-            last_name,
-        } => {
+        Action::KratosRegister { .. } => {
             let Some(k) = &clients.kratos else {
                 return missing();
             };
-            let traits = Traits {
-                email: r.get(email).to_string(),
-                first: r.get(first_name).to_string(),
-                last: r.get(last_name).to_string(),
-            };
-            let password_value = r.get(password);
-            let secret = Secret::new(password_value.to_string());
-            let email_value = Value::from(traits.email.as_str());
-            timed(
-                || k.register(&traits, &secret),
-                |registered| Produced::Registered {
-                    registered,
-                    email: email_value,
-                    password: password_value,
-                },
-            )
-            .await
+            super::register::register(k, action, r).await
         }
         Action::KratosLogin {
             identifier,
@@ -538,6 +531,27 @@ async fn execute_other(
                 return refused(ErrorClass::Protocol);
             };
             timed(|| k.delete(&q), nothing).await
+        }
+        Action::KetoBatchCheck { tuples, max_depth } => {
+            let Some(k) = &clients.keto else {
+                return missing();
+            };
+            let Some(rendered) = tuples
+                .iter()
+                .map(|t| r.tuple(&t.tuple))
+                .collect::<Option<Vec<_>>>()
+            else {
+                return refused(ErrorClass::Protocol);
+            };
+            let mut done = timed(
+                || k.batch_check(&rendered, *max_depth),
+                |verdicts| Produced::Batch(super::batch::tally(tuples, &verdicts)),
+            )
+            .await;
+            if let Produced::Batch(tally) = &done.produced {
+                done.outcome = super::batch::judge(tally);
+            }
+            done
         }
         Action::Http(h) => http_call(h, expect, clients, r).await,
         Action::KetoCheck { .. } | Action::KratosWhoami { .. } | Action::HydraIntrospect { .. } => {

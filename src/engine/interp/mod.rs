@@ -5,9 +5,11 @@
 //! scenario uses one), with its `let` values generated, its `pick`/`take` entries drawn from
 //! the shared pools, and its steps run in order until one fails.
 
+mod batch;
 mod exec;
 mod ledger;
 mod phases;
+mod register;
 pub mod render;
 
 pub use exec::Clients;
@@ -332,6 +334,9 @@ impl GroupWorkload {
             in_flight.done();
             vu.rec
                 .record(*metric, due, done.start, done.end, done.outcome);
+            if let exec::Produced::Batch(tally) = &done.produced {
+                vu.rec.record_checks(*metric, &tally.checks);
+            }
             let pause = crate::engine::failure_backoff::RUN.after(step.op.service(), done.outcome);
             if let Some(pause) = pause {
                 tokio::time::sleep(pause).await;

@@ -61,6 +61,9 @@ pub async fn run_setup(
             done.end,
             done.outcome,
         );
+        if let super::exec::Produced::Batch(tally) = &done.produced {
+            rec.record_checks(metric_id(recorder, step), &tally.checks);
+        }
         if !done.outcome.is_ok() {
             return Err(format!(
                 "setup of scenario `{}`: the {} step at line {} failed: {}",

@@ -157,6 +157,10 @@ pub(crate) fn figures(
                 read_write_ratio: t.read_write_ratio().map(finite),
                 reads_per_second: per_second(t.reads, elapsed),
                 outcomes,
+                checks: (t.batch_calls > 0).then(|| t.checks()),
+                checks_per_second: (t.batch_calls > 0)
+                    .then(|| per_second(t.checks(), elapsed))
+                    .flatten(),
             }
         })
         .collect();
@@ -254,6 +258,13 @@ fn operation(s: &OpStats, elapsed: Duration) -> OperationReport {
         latency_uncorrected_us: s.uncorrected.as_ref().map(LatencySummary::of),
         histogram: encode_histogram(&s.latency),
         histogram_uncorrected: s.uncorrected.as_ref().map(encode_histogram),
+        checks: s.op.is_batch().then(|| BatchChecksReport {
+            count: s.checks.total(),
+            allowed: s.checks.allowed,
+            denied: s.checks.denied,
+            failed: s.checks.failed,
+            per_second: per_second(s.checks.total(), elapsed),
+        }),
     }
 }
 

@@ -110,6 +110,20 @@ impl OperationReport {
             Some(enc) => Some(decode_histogram(enc).context("field `histogram_uncorrected`")?),
             None => None,
         };
+        if let Some(c) = &self.checks {
+            stats.checks = crate::metrics::BatchChecks {
+                allowed: c.allowed,
+                denied: c.denied,
+                failed: c.failed,
+            };
+            if stats.checks.total() != c.count {
+                bail!(
+                    "checks: allowed, denied and failed add up to {} but count is {}",
+                    stats.checks.total(),
+                    c.count
+                );
+            }
+        }
         if stats.count() != self.count {
             bail!(
                 "outcomes and error classes add up to {} but count is {}",

@@ -206,7 +206,27 @@ pub struct ServiceReport {
     pub reads_per_second: Option<f64>,
     /// Verdict name to count. The service's headline verdicts are always present (Kratos and
     /// Hydra: `active`, `inactive`; Keto: `allowed`, `denied`); others only when nonzero.
+    /// The tuples of batch checks count here one by one (their calls' own `ok` does not).
     pub outcomes: BTreeMap<String, u64>,
+    /// With batch checks only: reads counted as the checks they made (a batch call as its
+    /// tuples), and their rate, the summary's "Checks/sec". Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_per_second: Option<f64>,
+}
+
+/// What the tuples of an operation's batch calls answered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchChecksReport {
+    /// Tuples checked (`allowed + denied + failed`).
+    pub count: u64,
+    pub allowed: u64,
+    pub denied: u64,
+    /// Tuples the server answered with an error.
+    pub failed: u64,
+    /// `count / elapsed_seconds`; null when elapsed is 0.
+    pub per_second: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -240,6 +260,10 @@ pub struct OperationReport {
     /// Same encoding for the uncorrected histogram; open model only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram_uncorrected: Option<String>,
+    /// Batch operations (`keto.batch_check`) only: what their tuples answered. `count` and
+    /// `outcomes` above count the calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<BatchChecksReport>,
 }
 
 /// The iterations of one scenario flow. A flow is not a request: its figures are not part of

@@ -404,6 +404,61 @@ fn named_steps_get_their_own_entries_and_count_in_the_totals() {
     );
 }
 
+/// Batch checks: 40 calls of 10 tuples (one failed call), beside 100 single checks.
+fn batch_snapshot() -> Snapshot {
+    let mut snap = Snapshot::default();
+    record(
+        &mut snap,
+        Op::KetoCheck,
+        100,
+        200,
+        Outcome::Ok(Verdict::Allowed),
+    );
+    let mut s = OpStats::new(Op::KetoBatchCheck);
+    for i in 0..39 {
+        s.record(900 + i, None, Outcome::Ok(Verdict::Ok));
+    }
+    s.record(5_000, None, Outcome::Err(ErrorClass::Expectation));
+    s.checks = crate::metrics::BatchChecks {
+        allowed: 300,
+        denied: 99,
+        failed: 1,
+    };
+    snap.insert(s);
+    snap
+}
+
+#[test]
+fn batch_checks_are_counted_per_tuple_beside_their_calls() {
+    let mut info = sample_info();
+    info.elapsed = Duration::from_secs(10);
+    let r = build(&info, &batch_snapshot());
+    let op = r
+        .operations
+        .iter()
+        .find(|o| o.name == "keto.batch_check")
+        .unwrap();
+    assert_eq!((op.count, op.ok, op.errors), (40, 39, 1));
+    let c = op.checks.as_ref().unwrap();
+    assert_eq!((c.count, c.allowed, c.denied, c.failed), (400, 300, 99, 1));
+    assert_eq!(c.per_second, Some(40.0));
+    let keto = r.services.iter().find(|s| s.name == Service::Keto).unwrap();
+    assert_eq!(keto.reads, 140);
+    assert_eq!(keto.checks, Some(500));
+    assert_eq!(keto.checks_per_second, Some(50.0));
+    assert_eq!(keto.outcomes["allowed"], 400);
+    assert_eq!(keto.outcomes["denied"], 99);
+    assert!(!keto.outcomes.contains_key("ok"), "{:?}", keto.outcomes);
+    let single = r
+        .operations
+        .iter()
+        .find(|o| o.name == "keto.check")
+        .unwrap();
+    assert!(single.checks.is_none());
+    let text = serde_json::to_string(&build(&info, &sample_snapshot())).unwrap();
+    assert!(!text.contains("\"checks\""), "no batch, no checks fields");
+}
+
 #[test]
 fn json_round_trip_rebuilds_an_equal_snapshot() {
     for original in [
@@ -411,6 +466,7 @@ fn json_round_trip_rebuilds_an_equal_snapshot() {
         open_model_snapshot(),
         steps_snapshot(),
         flows_snapshot(),
+        batch_snapshot(),
     ] {
         let report = build(&sample_info(), &original);
         let text = serde_json::to_string_pretty(&report).unwrap();
@@ -431,6 +487,7 @@ fn json_round_trip_rebuilds_an_equal_snapshot() {
                 b.latency.value_at_quantile(0.99)
             );
             assert_eq!(a.uncorrected, b.uncorrected);
+            assert_eq!(a.checks, b.checks);
         }
         assert_eq!(rebuilt.flows().count(), original.flows().count());
         for a in original.flows() {

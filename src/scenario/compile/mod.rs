@@ -7,6 +7,7 @@ mod flows;
 mod http;
 mod spans;
 mod steps;
+mod tables;
 #[cfg(test)]
 mod tests;
 

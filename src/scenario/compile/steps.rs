@@ -4,6 +4,7 @@
 use super::flows::parse_think;
 use super::http::http_step;
 use super::spans::{Ctx, Result};
+use super::tables;
 use super::{bind_pick, Phase};
 use crate::ground::ops::{step_types, FieldValue, COMMON_FIELDS};
 use crate::ground::text::closest;
@@ -267,6 +268,8 @@ fn action(op: Op, f: &mut Fields, names: &Names) -> Result<Action> {
             FieldValue::Subject { required } => Given::Subject(subject(f, names, required)?),
             FieldValue::Browser { starts: true } => Given::Maybe(None),
             FieldValue::Browser { starts: false } => Given::Template(browser_of(f, names)?),
+            FieldValue::Traits => Given::Traits(registration_traits(f, names)?),
+            FieldValue::Tuples => Given::Tuples(tables::tuples(f, names)?),
             FieldValue::Special => unreachable!("only the http step has special fields"),
         });
     }
@@ -284,6 +287,27 @@ enum Given {
     Maybe(Option<Template>),
     Count(Option<u32>),
     Subject(Option<SubjectT>),
+    Traits(Option<TraitsT>),
+    Tuples(Vec<BatchTupleT>),
+}
+
+/// `traits`, which replaces the generated email and names: giving both is a mistake.
+fn registration_traits(f: &mut Fields, names: &Names) -> Result<Option<TraitsT>> {
+    let traits = tables::traits(f, names)?;
+    if traits.is_some() {
+        for replaced in ["email", "first_name", "last_name"] {
+            if let Some((key, _)) = f.get(replaced) {
+                return Err(f.ctx.err(
+                    key.span(),
+                    format!("{}: give `traits` or `{replaced}`, not both", f.op_name),
+                    Some(format!(
+                        "with `traits`, put the {replaced} inside it under your schema's name"
+                    )),
+                ));
+            }
+        }
+    }
+    Ok(traits)
 }
 
 /// The fields of a step, taken in table order by `build`.
@@ -326,6 +350,20 @@ impl Taken {
         }
     }
 
+    fn traits(&mut self) -> Option<TraitsT> {
+        match self.0.next() {
+            Some(Given::Traits(t)) => t,
+            _ => unreachable!("the table gives traits here"),
+        }
+    }
+
+    fn tuples(&mut self) -> Vec<BatchTupleT> {
+        match self.0.next() {
+            Some(Given::Tuples(t)) => t,
+            _ => unreachable!("the table gives tuples here"),
+        }
+    }
+
     fn tuple(&mut self) -> TupleT {
         TupleT {
             namespace: self.template(),
@@ -365,6 +403,7 @@ fn build(op: Op, t: &mut Taken) -> Action {
             password: t.template(),
             first_name: t.template(),
             last_name: t.template(),
+            traits: t.traits(),
         },
         Op::KratosLogin => Action::KratosLogin {
             identifier: t.template(),
@@ -446,6 +485,10 @@ fn build(op: Op, t: &mut Taken) -> Action {
             page_size: t.count(),
         },
         Op::KetoDelete => Action::KetoDelete(t.query(true)),
+        Op::KetoBatchCheck => Action::KetoBatchCheck {
+            tuples: t.tuples(),
+            max_depth: t.count(),
+        },
         Op::KratosHttpRead
         | Op::KratosHttpWrite
         | Op::HydraHttpRead
@@ -522,13 +565,23 @@ pub(super) fn compile_step(
         }
     };
 
-    let (op, action) = match Op::from_step(op_name) {
+    let (op, mut action) = match Op::from_step(op_name) {
         Some(op) => (op, action(op, &mut f, names)?),
         None => http_step(&mut f, names)?,
     };
 
     let name = f.string("name")?.map(|s| s.into_inner());
-    let expect = compile_expect(&mut f, op)?;
+    let mut expect = compile_expect(&mut f, op)?;
+    // A batch's `expect = "allowed"` (or "denied") is what each of its tuples must answer,
+    // unless the tuple says otherwise; the request itself must then answer ok.
+    if let (Action::KetoBatchCheck { tuples, .. }, Expect::Verdict(v)) = (&mut action, &expect) {
+        if *v != Verdict::Ok {
+            for t in tuples.iter_mut().filter(|t| t.expect.is_none()) {
+                t.expect = Some(*v);
+            }
+            expect = Expect::Verdict(Verdict::Ok);
+        }
+    }
     let think = parse_think(ctx, f.string("think")?.as_ref())?;
     f.finish()?;
 

@@ -25,12 +25,18 @@ use super::http::{
 use super::store::{lock, BoundedMap, Sharded};
 
 mod nodes;
+mod schema;
 mod state;
 mod validation;
 
 use nodes::*;
 use state::*;
 use validation::*;
+
+pub use schema::IdentitySchema;
+
+/// The project's own identity schema (email and names), served when no other is given.
+const DEFAULT_SCHEMA: &str = include_str!("../../../deploy/ory/identity.schema.json");
 
 pub(crate) const VERSION: &str = "v1.3.1";
 
@@ -58,6 +64,8 @@ pub(crate) struct Kratos {
     flows: Sharded<Uuid, Arc<Flow>>,
     identities: Mutex<Identities>,
     sessions: Sharded<String, Arc<Session>>,
+    /// A deployment's own identity schema; `None`: the project's (email and names).
+    schema: Option<Arc<IdentitySchema>>,
 }
 
 fn no_rows() -> HError {
@@ -71,6 +79,7 @@ impl Kratos {
         max_entries: usize,
         flow_lifespan: Duration,
         session_lifespan: Duration,
+        schema: Option<Arc<IdentitySchema>>,
     ) -> Self {
         Kratos {
             public_url: public_url.to_owned(),
@@ -84,7 +93,63 @@ impl Kratos {
                 by_identifier: HashMap::new(),
             }),
             sessions: Sharded::new(max_entries),
+            schema,
         }
+    }
+
+    /// The registration form, with the values of a submitted body (`None`: empty).
+    fn reg_nodes(&self, body: Option<&Map<String, Value>>, errs: &FieldMessages) -> Vec<Value> {
+        match &self.schema {
+            Some(schema) => schema.registration_nodes(body.and_then(|b| b.get("traits")), errs),
+            None => {
+                let values = body.map(TraitValues::from_body).unwrap_or_default();
+                registration_nodes(&values, errs)
+            }
+        }
+    }
+
+    fn validate_traits(&self, traits: &Value, errs: &mut FieldMessages) {
+        match &self.schema {
+            Some(schema) => schema.validate(traits, errs),
+            None => validate_traits(traits, errs),
+        }
+    }
+
+    /// The password identifier in `traits` (normalised), per the schema.
+    fn identifier_of(&self, traits: &Value) -> String {
+        let raw = match &self.schema {
+            Some(schema) => schema.identifier(traits).unwrap_or_default(),
+            None => traits
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        };
+        normalize_identifier(&raw)
+    }
+
+    /// `GET /schemas` and `GET /schemas/{id}` (by id or by its base64url): the schema file.
+    fn schemas(&self, req: &Req) -> Option<Resp> {
+        let raw = self
+            .schema
+            .as_ref()
+            .map_or(DEFAULT_SCHEMA, |s| s.raw.as_str());
+        if req.path == "/schemas" {
+            let schema: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+            return Some(herodot_json(
+                200,
+                &json!([{ "id": SCHEMA_ID, "schema": schema }]),
+            ));
+        }
+        let id = req.path.strip_prefix("/schemas/")?;
+        if req.method != Method::GET {
+            return None;
+        }
+        Some(if id == SCHEMA_ID || id == SCHEMA_ID_B64 {
+            super::http::respond(200, Some(super::http::CT_JSON), raw.to_string())
+        } else {
+            no_rows().respond(req)
+        })
     }
 
     pub(crate) fn counts(&self) -> (usize, usize, usize) {
@@ -118,6 +183,11 @@ impl Kratos {
 
     fn public_routes(&self, req: &Req) -> Resp {
         use Method as M;
+        if req.path.starts_with("/schemas") {
+            if let Some(r) = self.schemas(req) {
+                return r;
+            }
+        }
         match req.path.as_str() {
             "/self-service/registration/api" => match route(&req.method, &[(M::GET, ())]) {
                 Ok(_) => self.create_flow(req, FlowKind::Registration),
@@ -435,7 +505,7 @@ impl Kratos {
         };
         let (id, flow) = self.new_flow(kind, req, refresh, aal, messages, refresh_identifier);
         let nodes = match kind {
-            FlowKind::Registration => registration_nodes(&TraitValues::default(), &Vec::new()),
+            FlowKind::Registration => self.reg_nodes(None, &Vec::new()),
             FlowKind::Login => login_nodes("", &Vec::new(), flow.refresh_identifier.as_deref()),
         };
         herodot_json(200, &self.flow_json(id, &flow, nodes, &flow.messages))
@@ -470,7 +540,7 @@ impl Kratos {
             return e.respond(req);
         }
         let nodes = match kind {
-            FlowKind::Registration => registration_nodes(&TraitValues::default(), &Vec::new()),
+            FlowKind::Registration => self.reg_nodes(None, &Vec::new()),
             FlowKind::Login => login_nodes("", &Vec::new(), flow.refresh_identifier.as_deref()),
         };
         herodot_json(200, &self.flow_json(id, &flow, nodes, &flow.messages))
@@ -551,14 +621,13 @@ impl Kratos {
     }
 
     fn submit_registration(&self, req: &Req, id: Uuid, flow: &Flow) -> Resp {
-        let no_values = TraitValues::default();
         let body = match decode_submission(req) {
             Ok(b) => b,
             Err(reason) => {
                 return self.flow_error(
                     id,
                     flow,
-                    registration_nodes(&no_values, &Vec::new()),
+                    self.reg_nodes(None, &Vec::new()),
                     &[msg_generic(&reason)],
                 )
             }
@@ -570,41 +639,44 @@ impl Kratos {
                 "Could not find a strategy to sign you up with. Did you fill out the form correctly?",
                 None,
             );
-            return self.flow_error(
-                id,
-                flow,
-                registration_nodes(&no_values, &Vec::new()),
-                &[msg],
-            );
+            return self.flow_error(id, flow, self.reg_nodes(None, &Vec::new()), &[msg]);
         }
-        let values = TraitValues::from_body(&body);
-        let errs = validate_registration_payload(&body);
+        let mut errs = validate_registration_payload(&body);
+        if let Some(traits) = body.get("traits") {
+            self.validate_traits(traits, &mut errs);
+        }
         if !errs.is_empty() {
-            return self.flow_error(id, flow, registration_nodes(&values, &errs), &[]);
+            return self.flow_error(id, flow, self.reg_nodes(Some(&body), &errs), &[]);
         }
         if let Some(reason) = api_flow_csrf_violation(req) {
             return self.flow_error(
                 id,
                 flow,
-                registration_nodes(&values, &Vec::new()),
+                self.reg_nodes(Some(&body), &Vec::new()),
                 &[msg_generic(reason)],
             );
         }
         let Some(mut traits) = body.get("traits").cloned() else {
-            let errs = vec![("traits.email".to_owned(), msg_required("email"))];
-            return self.flow_error(id, flow, registration_nodes(&values, &errs), &[]);
+            // Kratos validates the missing traits as an empty object.
+            let mut errs = FieldMessages::new();
+            self.validate_traits(&json!({}), &mut errs);
+            return self.flow_error(id, flow, self.reg_nodes(Some(&body), &errs), &[]);
         };
         // Kratos decodes the form along the identity schema, which creates every object on
         // the way: traits without `name` come back with `"name": {}`.
-        if let Value::Object(t) = &mut traits {
-            t.entry("name").or_insert_with(|| json!({}));
+        match &self.schema {
+            Some(schema) => schema.with_objects(&mut traits),
+            None => {
+                if let Value::Object(t) = &mut traits {
+                    t.entry("name").or_insert_with(|| json!({}));
+                }
+            }
         }
-        let email = traits.get("email").and_then(Value::as_str).unwrap_or("");
-        let identifier = normalize_identifier(email);
+        let identifier = self.identifier_of(&traits);
         let password = body.get("password").and_then(Value::as_str).unwrap_or("");
         if let Some(msg) = password_policy(&identifier, password) {
             let errs = vec![("password".to_owned(), msg)];
-            return self.flow_error(id, flow, registration_nodes(&values, &errs), &[]);
+            return self.flow_error(id, flow, self.reg_nodes(Some(&body), &errs), &[]);
         }
         let identity = match self.create(
             traits,
@@ -619,7 +691,7 @@ impl Kratos {
                 return self.flow_error(
                     id,
                     flow,
-                    registration_nodes(&no_values, &Vec::new()),
+                    self.reg_nodes(None, &Vec::new()),
                     &[msg_duplicate()],
                 )
             }
@@ -898,7 +970,7 @@ impl Kratos {
         };
         let traits = body.get("traits").cloned().unwrap_or(json!({}));
         let mut errs = FieldMessages::new();
-        validate_traits(&traits, &mut errs);
+        self.validate_traits(&traits, &mut errs);
         if let Some((field, msg)) = errs.first() {
             let text = msg.get("text").and_then(Value::as_str).unwrap_or("");
             return HError::bad_request()
@@ -911,9 +983,7 @@ impl Kratos {
             .and_then(|c| c.get("password").or_else(|| c.get("hashed_password")))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let identifier = creds.map(|_| {
-            normalize_identifier(traits.get("email").and_then(Value::as_str).unwrap_or(""))
-        });
+        let identifier = creds.map(|_| self.identifier_of(&traits));
         let metadata_public = body.get("metadata_public").cloned().unwrap_or(Value::Null);
         let metadata_admin = body.get("metadata_admin").cloned().filter(|v| !v.is_null());
         match self.create(

@@ -258,7 +258,8 @@ pub(super) fn validate_string_field(
     }
 }
 
-/// The payload checks of the password strategy's registration JSON schema.
+/// The payload checks of the password strategy's registration JSON schema, but for
+/// `traits`, which the identity schema checks (see `Kratos::validate_traits`).
 pub(super) fn validate_registration_payload(body: &Map<String, Value>) -> FieldMessages {
     let mut errs = FieldMessages::new();
     validate_string_field(body, "csrf_token", false, 0, &mut errs);
@@ -270,9 +271,6 @@ pub(super) fn validate_registration_payload(body: &Map<String, Value>) -> FieldM
                 msg_wrong_type("object", json_type(tp)),
             ));
         }
-    }
-    if let Some(traits) = body.get("traits") {
-        validate_traits(traits, &mut errs);
     }
     errs
 }
