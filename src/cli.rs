@@ -62,6 +62,9 @@ pub struct CompareArgs {
     /// Output form
     #[arg(long, value_enum, default_value = "terminal")]
     pub format: CompareFormat,
+    /// Also write the comparison as one self-contained HTML page (both runs overlaid)
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
     /// Exit 1 when an operation's throughput or p99 got significantly worse by more than PCT
     /// percent, or its error rate by more than PCT percentage points
     #[arg(long, value_name = "PCT")]

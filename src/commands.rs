@@ -298,6 +298,15 @@ pub fn compare(args: CompareArgs) -> u8 {
             ));
         }
     }
+    let html_destination = match args
+        .html
+        .as_deref()
+        .map(|p| destination::check_for("--html", p))
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
     let load = |paths: &[std::path::PathBuf]| -> Result<Vec<orysim::compare::Run>, String> {
         paths
             .iter()
@@ -327,6 +336,23 @@ pub fn compare(args: CompareArgs) -> u8 {
             Ok(text) => println!("{text}"),
             Err(e) => return fail(format!("cannot write the comparison as JSON: {e}")),
         },
+    }
+    if let Some(dest) = &html_destination {
+        let page = orysim::compare::render_html::render(
+            &comparison,
+            std::path::Path::new(&before[0].file),
+            std::path::Path::new(&after[0].file),
+        );
+        let written = page.map_err(|e| format!("{e:#}")).and_then(|html| {
+            destination::write_bytes(dest, html.as_bytes()).map_err(|e| e.to_string())
+        });
+        if let Err(e) = written {
+            eprintln!(
+                "orysim: cannot write the HTML comparison: {}",
+                orysim::terminal_text::escape(&e)
+            );
+            return 1;
+        }
     }
     if let Some(pct) = args.fail_on_regression {
         let regressions = orysim::compare::regressions(&comparison, pct);

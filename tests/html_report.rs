@@ -5,7 +5,6 @@
 
 mod common;
 use common::*;
-use orysim::report::html::{self, CompareRow, Comparison, RowVerdict, RunView, Side};
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -247,34 +246,15 @@ fn run_and_comparison_pages_render_in_chromium_with_data_in_every_chart() {
     let out = run(orysim().arg("report").arg(&before).arg("-o").arg(&again));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    let before_view = RunView::load(&before).unwrap();
-    let after_view = RunView::load(&after).unwrap();
-    let comparison = Comparison {
-        before: Side {
-            name: "before",
-            run: &before_view,
-        },
-        after: Side {
-            name: "after",
-            run: &after_view,
-        },
-        rows: vec![CompareRow {
-            subject: "keto.check p99".into(),
-            before: "3.1ms".into(),
-            after: "3.0ms".into(),
-            change: "-0.1ms".into(),
-            confidence_interval: None,
-            verdict: RowVerdict::NoSignificantChange,
-        }],
-        method: None,
-        notes: Vec::new(),
-    };
+    // The comparison page, as `orysim compare --html` writes it.
     let compare_page = dir.path().join("compare.html");
-    html::write(
-        &compare_page,
-        &html::render_comparison(&comparison).unwrap(),
-    )
-    .unwrap();
+    let out = run(orysim()
+        .arg("compare")
+        .arg(&before)
+        .arg(&after)
+        .arg("--html")
+        .arg(&compare_page));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let shots = std::env::var_os("ORYSIM_SCREENSHOTS")
         .map(PathBuf::from)
@@ -286,7 +266,15 @@ fn run_and_comparison_pages_render_in_chromium_with_data_in_every_chart() {
         assert_every_chart_spans(&dom, &[0.9], &CHARTS);
     }
     let dom = render(&compare_page, &shots);
-    assert!(dom.contains("⚪ no significant change"));
+    // One row per operation and figure, with a verdict, and the method under the table.
+    assert!(dom.contains("keto.check p99"), "no keto.check p99 row");
+    assert!(
+        ["⚪ no significant change", "🟢 better", "🔴 worse"]
+            .iter()
+            .any(|v| dom.contains(v)),
+        "no verdict on the comparison page"
+    );
+    assert!(dom.contains("bootstrap"), "the method is not named");
     // The second run is 6 s of the axis's 8 s.
     assert_every_chart_spans(&dom, &[0.9, 0.6], &CHARTS);
 }

@@ -9,6 +9,7 @@
 pub mod comparability;
 pub mod input;
 pub mod model;
+pub mod render_html;
 pub mod render_markdown;
 pub mod render_terminal;
 pub mod stats;
