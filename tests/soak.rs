@@ -56,9 +56,12 @@ fn series_lines(path: &Path) -> Vec<Value> {
 #[test]
 fn a_mid_run_stall_shows_in_its_intervals_fails_a_window_threshold_and_exits_99() {
     // The simulator stalls in the last 3 s of every 13 s: about 10-13 s into a 22 s run (the
-    // next stall, at 23 s, comes after the end).
+    // next stall, at 23 s, comes after the end). The 5 ms of latency make the median the
+    // simulator's own, not the machine's: on a loaded machine a bare ~0.2 ms answer doubles
+    // from one minute to the next, which the drift section would rightly call drift.
     let (out, dir) = keto_at_100_per_second(
         FaultSpec {
+            latency: Duration::from_millis(5),
             stall: Some(Stall {
                 every: Duration::from_secs(13),
                 length: Duration::from_secs(3),
