@@ -252,7 +252,10 @@ fn an_open_model_load_split_four_ways_merges_into_the_single_process_run() {
     );
     let requests = |r: &Value| u(&r["totals"]["requests"]) as f64;
     assert!(within(requests(&merged), requests(&single), 0.02));
-    assert_same_operations(&merged, &single, 0.2);
+    // Pools are per process: at 100 reads per write a 3 s segment writes about one entity, and
+    // when none of the four wrote a shared album, no segment can expand one while the single
+    // run (which did) spends a fifth of its calls on it. Only the main operation is certain.
+    assert_same_operations(&merged, &single, 0.5);
     let elapsed = merged["elapsed_seconds"].as_f64().unwrap();
     assert!((3.0..3.3).contains(&elapsed), "{elapsed}");
 
