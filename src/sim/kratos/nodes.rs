@@ -272,7 +272,13 @@ pub(super) fn registration_nodes(values: &TraitValues, fields: &FieldMessages) -
         csrf_node(fields),
     ]);
     nodes.extend(extras);
-    nodes.push(node(
+    nodes.push(sign_up_node(fields));
+    nodes
+}
+
+/// The registration form's "Sign up" button (last node of every registration form).
+pub(super) fn sign_up_node(fields: &FieldMessages) -> Value {
+    node(
         NodeSpec {
             group: "profile",
             name: "method",
@@ -283,8 +289,7 @@ pub(super) fn registration_nodes(values: &TraitValues, fields: &FieldMessages) -
             label: Some(label(1040001, "Sign up", false)),
         },
         messages_for(fields, "method"),
-    ));
-    nodes
+    )
 }
 
 /// Login form nodes. A refresh flow (`refresh_identifier`) has the session's identifier in a

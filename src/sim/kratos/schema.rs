@@ -183,18 +183,7 @@ impl IdentitySchema {
         }
         nodes.push(super::nodes::csrf_node(errs));
         nodes.extend(extras);
-        nodes.push(node(
-            NodeSpec {
-                group: "profile",
-                name: "method",
-                kind: "submit",
-                value: Some(json!("profile")),
-                required: false,
-                autocomplete: None,
-                label: Some(label(1040001, "Sign up", false)),
-            },
-            messages_for(errs, "method"),
-        ));
+        nodes.push(super::nodes::sign_up_node(errs));
         nodes
     }
 
