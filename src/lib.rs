@@ -23,3 +23,4 @@ pub mod signals;
 pub mod sim;
 pub mod temp_files;
 pub mod terminal_text;
+pub(crate) mod tls_verify;

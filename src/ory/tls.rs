@@ -9,14 +9,13 @@
 //!
 //! Nothing here formats a private key, or any part of one, into a message.
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+pub use crate::tls_verify::HandshakeCounter;
+use crate::tls_verify::{verifier, CertCheck};
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct};
-use rustls::{RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Which HTTP version to speak to an endpoint.
@@ -118,14 +117,16 @@ impl Trust {
         counters: Arc<HandshakeCounter>,
     ) -> Result<Arc<ClientConfig>, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let inner = if self.insecure {
-            crate::db::tls::lenient_verifier(provider.clone(), None)
+        let check = if self.insecure {
+            CertCheck::Nothing
         } else {
-            WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider.clone())
-                .build()
-                .map_err(|e| format!("TLS setup: {e}"))?
+            CertCheck::ChainAndName(
+                WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider.clone())
+                    .build()
+                    .map_err(|e| format!("TLS setup: {e}"))?,
+            )
         };
-        let verifier = Arc::new(CountingVerifier { inner, counters });
+        let verifier = verifier(provider.clone(), check, Some(counters));
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup: {e}"))?
@@ -194,63 +195,6 @@ fn pem_error(e: &pem::Error) -> String {
         pem::Error::IllegalSectionStart { .. } => "a PEM section start is malformed".to_string(),
         pem::Error::Base64Decode(_) => "a PEM section is not valid base64".to_string(),
         _ => "not a PEM file".to_string(),
-    }
-}
-
-/// Full TLS handshakes made (resumed ones skip certificate verification, so are not counted).
-#[derive(Debug, Default)]
-pub struct HandshakeCounter {
-    full: AtomicU64,
-}
-
-impl HandshakeCounter {
-    pub fn full_handshakes(&self) -> u64 {
-        self.full.load(Ordering::Relaxed)
-    }
-}
-
-/// Verifies as `inner` does (the certificate is not checked with `--insecure`, handshake
-/// signatures always are) and counts full handshakes.
-#[derive(Debug)]
-struct CountingVerifier {
-    inner: Arc<dyn ServerCertVerifier>,
-    counters: Arc<HandshakeCounter>,
-}
-
-impl ServerCertVerifier for CountingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.counters.full.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 
