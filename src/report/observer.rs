@@ -1,6 +1,7 @@
 //! What happens to each interval while a run goes on: appended to the series file, printed as
 //! one line when asked, and fed to the thresholds (which may abort the run). Runs as its own
-//! task on the receiving end of the sampler's channel, so none of it slows the load.
+//! task on the receiving end of the sampler's channel, the file work on the blocking pool, so
+//! none of it slows the load.
 
 use super::intervals::{Header, IntervalRecord, Record, SeriesWriter};
 use super::summary::format_latency;
@@ -51,26 +52,37 @@ pub async fn observe(
         None => None,
     };
     while let Some(sample) = rx.recv().await {
-        if let Some((w, header, written)) = &mut writer {
-            let record = IntervalRecord::from_sample(&sample, header);
-            // One small write and fsync every interval: a few milliseconds of one worker.
-            match w.append(&Record::Interval(Box::new(record))) {
-                Ok(()) => *written += 1,
-                Err(e) => {
-                    series_error = Some(format!(
-                        "the interval series {} stopped at interval {}: {e}",
-                        w.path().display(),
-                        sample.index
-                    ));
-                    writer = None;
-                }
-            }
-        }
         if plan.lines {
             eprintln!("{}", interval_line(&sample));
         }
         if let Some(expr) = evaluator.add_interval(sample.offset, sample.length, &sample.snapshot) {
             plan.abort.abort(format!("threshold {expr} failed"));
+        }
+        if let Some((mut w, header, written)) = writer.take() {
+            // Encoding the histograms and the fsync happen off the runtime's workers: on a busy
+            // or network disk an fsync takes seconds, and a worker blocked that long would
+            // hold back every virtual user it serves.
+            let index = sample.index;
+            let appended = tokio::task::spawn_blocking(move || {
+                let record = IntervalRecord::from_sample(&sample, &header);
+                let result = w.append(&Record::Interval(Box::new(record)));
+                (w, header, result)
+            })
+            .await;
+            match appended {
+                Ok((w, header, Ok(()))) => writer = Some((w, header, written + 1)),
+                Ok((w, _, Err(e))) => {
+                    series_error = Some(format!(
+                        "the interval series {} stopped at interval {index}: {e}",
+                        w.path().display()
+                    ));
+                }
+                Err(e) => {
+                    series_error = Some(format!(
+                        "the interval series stopped at interval {index}: {e}"
+                    ));
+                }
+            }
         }
     }
     ObserverOutcome {
