@@ -44,15 +44,32 @@ async fn create_client(t: &Targets, method: &str) -> Answer {
         "token_endpoint_auth_method": method,
         "scope": "read write",
     });
+    create_raw(t, &body).await.expect(201)
+}
+
+async fn create_raw(t: &Targets, body: &Value) -> Answer {
     send(
         "POST /admin/clients",
         client()
             .post(format!("{}/admin/clients", t[Endpoint::HydraAdmin]))
             .header("accept", JSON)
-            .json(&body),
+            .json(body),
     )
     .await
-    .expect(201)
+}
+
+async fn get_client(t: &Targets, id: &str) -> Answer {
+    send(
+        "GET /admin/clients/{id}",
+        client()
+            .get(format!(
+                "{}/admin/clients/{}",
+                t[Endpoint::HydraAdmin],
+                encode(id)
+            ))
+            .header("accept", JSON),
+    )
+    .await
 }
 
 async fn register(t: &Targets, method: &str) -> Registered {
@@ -175,21 +192,55 @@ pub async fn create_and_delete_client(t: Targets) {
         );
         assert_eq!(a.json["scope"], "read write", "{}", a.text);
 
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{}", a.text);
+        assert_eq!(a.str_at("/client_secret").len(), 26, "{}", a.text);
+        assert!(a.str_at("/created_at").ends_with('Z'), "{}", a.text);
+        a.str_at("/registration_access_token");
+
         let d = delete_client(&t, &id).await.expect(204);
         assert!(d.text.is_empty(), "{}", d.text);
+        let not_found = json!({"error": "Unable to locate the resource", "error_description": ""});
         let again = delete_client(&t, &id).await;
         assert_eq!(again.status, 404, "{}", again.text);
-        assert!(
-            again.json["error"].is_string(),
-            "OAuth2-style: {}",
-            again.text
-        );
-        assert!(
-            again.json["error_description"].is_string(),
+        assert_eq!(again.json, not_found, "OAuth2-style: {}", again.text);
+        let gone = get_client(&t, &id).await;
+        assert_eq!(
+            (gone.status, &gone.json),
+            (404, &not_found),
             "{}",
-            again.text
+            gone.text
         );
     }
+
+    // Defaults: Basic authentication and Hydra's default scope.
+    let a = create_raw(&t, &json!({"grant_types": ["client_credentials"]}))
+        .await
+        .expect(201);
+    assert_eq!(a.json["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(
+        a.json["scope"], "offline_access offline openid",
+        "{}",
+        a.text
+    );
+    delete_client(&t, &a.str_at("/client_id")).await.expect(204);
+
+    // A chosen id and secret are kept; the id is then taken. Too short a secret is refused.
+    let id = unique("my-client");
+    let chosen = json!({"client_id": id, "client_secret": "s3cret-enough"});
+    let a = create_raw(&t, &chosen).await.expect(201);
+    assert_eq!(a.json["client_id"], id.as_str(), "{}", a.text);
+    assert_eq!(a.json["client_secret"], "s3cret-enough", "{}", a.text);
+    create_raw(&t, &chosen).await.expect(409);
+    delete_client(&t, &id).await.expect(204);
+    let a = create_raw(&t, &json!({"client_secret": "short"})).await;
+    assert_oauth_error(&a, 400, "invalid_client_metadata");
+    assert!(
+        a.json["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("at least 6 characters")),
+        "{}",
+        a.text
+    );
 
     let h = t.hydra();
     for auth in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost] {
@@ -219,14 +270,31 @@ pub async fn create_and_delete_client(t: Targets) {
 /// wrong secret or an unknown id: 401 `invalid_client`.
 pub async fn token_basic(t: Targets) {
     let c = register(&t, "client_secret_basic").await;
-    assert_token(&token(&t, Auth::Basic(&c.id, &c.secret)).await);
+    let a = token(&t, Auth::Basic(&c.id, &c.secret)).await;
+    let access = assert_token(&a);
+    assert!(
+        access.starts_with("ory_at_") && access.contains('.'),
+        "{access}"
+    );
+    assert_eq!(a.json["expires_in"], 3599, "{}", a.text);
 
     let wrong_method = token(&t, Auth::Post(&c.id, &c.secret)).await;
     assert_oauth_error(&wrong_method, 401, "invalid_client");
+    let desc = wrong_method.json["error_description"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        desc.contains("'client_secret_basic', but method 'client_secret_post' was requested"),
+        "{desc}"
+    );
     let bad_secret = token(&t, Auth::Basic(&c.id, "not-the-secret")).await;
     assert_oauth_error(&bad_secret, 401, "invalid_client");
     let unknown = token(&t, Auth::Basic(&unique("no-such-client"), &c.secret)).await;
     assert_oauth_error(&unknown, 401, "invalid_client");
+    assert_eq!(
+        unknown.json["error_description"],
+        "Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method)."
+    );
 
     let h = t.hydra();
     let good = oauth(&c, AuthMethod::ClientSecretBasic);
@@ -257,8 +325,25 @@ pub async fn token_post(t: Targets) {
 
     let wrong_method = token(&t, Auth::Basic(&c.id, &c.secret)).await;
     assert_oauth_error(&wrong_method, 401, "invalid_client");
+    let desc = wrong_method.json["error_description"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        desc.contains("'client_secret_post', but method 'client_secret_basic' was requested"),
+        "{desc}"
+    );
     let bad_secret = token(&t, Auth::Post(&c.id, "not-the-secret")).await;
     assert_oauth_error(&bad_secret, 401, "invalid_client");
+    // Without a scope the token has none.
+    let a = public_post(
+        &t,
+        "/oauth2/token",
+        &[("grant_type", "client_credentials")],
+        Auth::Post(&c.id, &c.secret),
+    )
+    .await
+    .expect(200);
+    assert_eq!(a.json["scope"], "", "{}", a.text);
 
     let h = t.hydra();
     let post = oauth(&c, AuthMethod::ClientSecretPost);
@@ -295,7 +380,13 @@ pub async fn introspection(t: Targets) {
     assert_eq!(a.json["client_id"], c.id, "{}", a.text);
     assert_eq!(a.json["scope"], "read", "{}", a.text);
     assert_eq!(a.json["token_use"], "access_token", "{}", a.text);
-    assert!(a.json["exp"].as_i64().is_some(), "{}", a.text);
+    assert_eq!(a.json["sub"], c.id, "{}", a.text);
+    assert_eq!(a.json["token_type"], "Bearer", "{}", a.text);
+    assert_eq!(a.json["aud"], json!([]), "{}", a.text);
+    assert_eq!(a.json["iss"], format!("{}/", t[Endpoint::HydraPublic]));
+    let iat = a.json["iat"].as_i64().expect("iat");
+    assert_eq!(a.json["exp"].as_i64(), Some(iat + 3600), "{}", a.text);
+    assert_eq!(a.json["nbf"].as_i64(), Some(iat), "{}", a.text);
 
     let unknown = format!(
         "ory_at_{}.{}",
@@ -306,17 +397,30 @@ pub async fn introspection(t: Targets) {
     assert_eq!(a.json, json!({"active": false}), "{}", a.text);
     let a = introspect(&t, "not-even-a-token").await;
     assert_eq!(a.json, json!({"active": false}), "{}", a.text);
+    let a = send(
+        "POST /admin/oauth2/introspect (no token)",
+        client()
+            .post(format!(
+                "{}/admin/oauth2/introspect",
+                t[Endpoint::HydraAdmin]
+            ))
+            .header("accept", JSON),
+    )
+    .await;
+    assert_oauth_error(&a, 400, "invalid_request");
 
     let h = t.hydra();
     assert_eq!(
-        h.introspect(&Secret::new(tok)).await.outcome,
+        h.introspect(&Secret::new(tok.clone())).await.outcome,
         Outcome::Ok(Verdict::Active)
     );
     assert_eq!(
         h.introspect(&Secret::new(unknown)).await.outcome,
         Outcome::Ok(Verdict::Inactive)
     );
+    // Deleting the client ends its tokens.
     delete_client(&t, &c.id).await.expect(204);
+    assert_eq!(introspect(&t, &tok).await.json, json!({"active": false}));
 }
 
 /// Revocation: 200 (empty), then the token introspects inactive; revoking it again, or an
@@ -346,6 +450,29 @@ pub async fn revocation(t: Targets) {
     assert_eq!(introspect(&t, &other).await.json["active"], true);
     revoke(tok.clone()).await.expect(200);
     revoke(unique("ory_at_unknown")).await.expect(200);
+    let a = public_post(
+        &t,
+        "/oauth2/revoke",
+        &[("token", "x")],
+        Auth::Basic(&c.id, "not-the-secret"),
+    )
+    .await;
+    assert_oauth_error(&a, 401, "invalid_client");
+    let a = public_post(&t, "/oauth2/revoke", &[], Auth::Basic(&c.id, &c.secret)).await;
+    assert_oauth_error(&a, 400, "invalid_request");
+
+    // Another client's revocation is accepted and does nothing.
+    let stranger = register(&t, "client_secret_basic").await;
+    public_post(
+        &t,
+        "/oauth2/revoke",
+        &[("token", &other)],
+        Auth::Basic(&stranger.id, &stranger.secret),
+    )
+    .await
+    .expect(200);
+    assert_eq!(introspect(&t, &other).await.json["active"], true);
+    delete_client(&t, &stranger.id).await.expect(204);
 
     let h = t.hydra();
     let oc = oauth(&c, AuthMethod::ClientSecretBasic);
@@ -390,7 +517,65 @@ pub async fn token_refusals(t: Targets) {
     .await;
     assert_eq!(a.status / 100, 4, "{}", a.text);
     assert!(a.json["error"].is_string(), "{}", a.text);
-    let _: Value = a.json;
+    for (pairs, what) in [
+        (&[("grant_type", "password_please")][..], "an unknown grant"),
+        (&[("scope", "read")][..], "no grant type"),
+        (&[][..], "an empty body"),
+    ] {
+        let a = public_post(&t, "/oauth2/token", pairs, Auth::Basic(&c.id, &c.secret)).await;
+        assert_oauth_error(&a, 400, "invalid_request");
+        if pairs.is_empty() {
+            let desc = a.json["error_description"].as_str().unwrap_or("");
+            assert!(
+                desc.contains("The POST body can not be empty."),
+                "{what}: {desc}"
+            );
+        }
+    }
+    delete_client(&t, &c.id).await.expect(204);
+
+    // A client without the client-credentials grant.
+    let a = create_raw(
+        &t,
+        &json!({"grant_types": ["authorization_code"], "scope": "read", "redirect_uris": ["http://127.0.0.1:5555/cb"]}),
+    )
+    .await
+    .expect(201);
+    let (id, secret) = (a.str_at("/client_id"), a.str_at("/client_secret"));
+    let a = token(&t, Auth::Basic(&id, &secret)).await;
+    assert_oauth_error(&a, 400, "unauthorized_client");
+    delete_client(&t, &id).await.expect(204);
+}
+
+/// Ids and secrets with reserved characters: the admin path is percent-decoded and Basic
+/// credentials are form-encoded before base64 (RFC 6749 2.3.1).
+pub async fn reserved_characters(t: Targets) {
+    let id = format!("svc a+b:{}", uuid::Uuid::new_v4().simple());
+    let secret = "p@ss:w/rd+1 %";
+    let body = json!({"client_id": id, "client_secret": secret,
+                      "grant_types": ["client_credentials"], "scope": "read write"});
+    create_raw(&t, &body).await.expect(201);
+    let a = get_client(&t, &id).await.expect(200);
+    assert_eq!(a.json["client_id"], id.as_str(), "{}", a.text);
+    assert_token(&token(&t, Auth::Basic(&id, secret)).await);
+    delete_client(&t, &id).await.expect(204);
+}
+
+/// A client's own access-token lifespan: `expires_in` follows it and the token then
+/// introspects inactive.
+pub async fn token_lifespan(t: Targets) {
+    let body = json!({"grant_types": ["client_credentials"], "scope": "read",
+                      "client_credentials_grant_access_token_lifespan": "1s"});
+    let a = create_raw(&t, &body).await.expect(201);
+    let c = Registered {
+        id: a.str_at("/client_id"),
+        secret: a.str_at("/client_secret"),
+    };
+    let a = token(&t, Auth::Basic(&c.id, &c.secret)).await.expect(200);
+    assert_eq!(a.json["expires_in"], 0, "{}", a.text);
+    let access = a.str_at("/access_token");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(introspect(&t, &access).await.json, json!({"active": false}));
     delete_client(&t, &c.id).await.expect(204);
 }
 
@@ -460,4 +645,6 @@ contracts! {
     revocation => contract_simulator_hydra_revocation, contract_real_ory_hydra_revocation;
     token_refusals => contract_simulator_hydra_token_refusals, contract_real_ory_hydra_token_refusals;
     details => contract_simulator_hydra_details, contract_real_ory_hydra_details;
+    reserved_characters => contract_simulator_hydra_reserved_characters, contract_real_ory_hydra_reserved_characters;
+    token_lifespan => contract_simulator_hydra_token_lifespan, contract_real_ory_hydra_token_lifespan;
 }

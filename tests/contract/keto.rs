@@ -56,12 +56,16 @@ fn query(t: &RelationTuple) -> Vec<(&'static str, String)> {
 }
 
 async fn write(k: &Targets, t: &RelationTuple) -> Answer {
+    write_raw(k, &body(t)).await
+}
+
+async fn write_raw(k: &Targets, body: &Value) -> Answer {
     send(
         "PUT /admin/relation-tuples",
         client()
             .put(format!("{}/admin/relation-tuples", k[Endpoint::KetoWrite]))
             .header("accept", JSON)
-            .json(&body(t)),
+            .json(body),
     )
     .await
 }
@@ -114,6 +118,33 @@ pub async fn write_and_check(k: Targets) {
         a.text
     );
     assert!(allowed(&k, &t).await);
+    // The Location names the tuple, form-encoded.
+    let spaced = RelationTuple {
+        object: format!("{obj} 1"),
+        ..t.clone()
+    };
+    let a = write(&k, &spaced).await.expect(201);
+    let location = a.headers.get("location").and_then(|v| v.to_str().ok());
+    let expected = format!(
+        "/relation-tuples?namespace=documents&object={obj}+1&relation=viewer&subject_id={}",
+        subject_id(&t).replace(':', "%3A")
+    );
+    assert_eq!(location, Some(expected.as_str()));
+
+    // A tuple without a subject, or with a subject set in an unknown namespace.
+    let mut no_subject = body(&t);
+    no_subject.as_object_mut().unwrap().remove("subject_id");
+    let a = write_raw(&k, &no_subject).await;
+    assert_envelope(&a, 400);
+    assert_eq!(
+        a.json["error"]["message"],
+        "subject is not allowed to be nil"
+    );
+    let mut foreign_set = body(&t);
+    foreign_set.as_object_mut().unwrap().remove("subject_id");
+    foreign_set["subject_set"] =
+        json!({"namespace": unique("nope"), "object": "g", "relation": "member"});
+    assert_envelope(&write_raw(&k, &foreign_set).await, 404);
 
     let unwritten = tuple(
         "documents",
@@ -189,8 +220,17 @@ pub async fn check_status_mirrors_result(k: Targets) {
 pub async fn unknown_namespace(k: Targets) {
     let ns = unique("nope");
     let t = tuple(&ns, "doc", "viewer", "user:u");
-    let reason = assert_envelope(&write(&k, &t).await, 404);
-    assert!(reason.contains(&ns), "reason {reason:?} does not name {ns}");
+    let a = write(&k, &t).await;
+    let reason = assert_envelope(&a, 404);
+    assert_eq!(reason, format!("Unknown namespace with name \"{ns}\"."));
+    assert_eq!(a.json["error"]["status"], "Not Found", "{}", a.text);
+    let q = [
+        ("namespace", ns.clone()),
+        ("object", "doc".to_string()),
+        ("relation", "viewer".to_string()),
+    ];
+    let a = read(&k, "/relation-tuples/expand", &q).await;
+    assert_eq!(assert_envelope(&a, 404), reason);
 
     assert!(!allowed(&k, &t).await);
     let a = read(&k, "/relation-tuples/check", &query(&t))
@@ -275,6 +315,33 @@ pub async fn subject_set(k: Targets) {
     ];
     let a = read(&k, "/relation-tuples/expand", &q).await.expect(200);
     assert!(a.json["type"].is_string(), "{}", a.text);
+    let mut deep = q.to_vec();
+    deep.push(("max-depth", "3".to_string()));
+    let tree = read(&k, "/relation-tuples/expand", &deep).await.expect(200);
+    let root = &tree.json;
+    assert_eq!(root["type"], "union", "{}", tree.text);
+    assert_eq!(
+        root["tuple"],
+        json!({"namespace": "", "object": "", "relation": "",
+               "subject_set": {"namespace": "documents", "object": doc, "relation": "viewer"}}),
+        "{}",
+        tree.text
+    );
+    let via = &root["children"][0];
+    assert_eq!(via["type"], "union", "{}", tree.text);
+    assert_eq!(
+        via["tuple"]["subject_set"]["object"], group,
+        "{}",
+        tree.text
+    );
+    let leaf = &via["children"][0];
+    assert_eq!(leaf["type"], "leaf", "{}", tree.text);
+    assert_eq!(leaf["tuple"]["subject_id"], user, "{}", tree.text);
+    assert!(leaf.get("children").is_none(), "{}", tree.text);
+    // With depth 1 the root is a leaf.
+    deep[3].1 = "1".to_string();
+    let shallow = read(&k, "/relation-tuples/expand", &deep).await.expect(200);
+    assert_eq!(shallow.json["type"], "leaf", "{}", shallow.text);
     let call = c.expand("documents", &doc, "viewer", Some(3)).await;
     assert_eq!(call.outcome, Outcome::Ok(Verdict::Ok));
     assert!(call.value.expect("leaves") >= 1);
@@ -290,8 +357,12 @@ pub async fn expand_empty(k: Targets) {
         ("relation", "viewer".to_string()),
     ];
     let a = read(&k, "/relation-tuples/expand", &q).await.expect(200);
-    assert!(a.json.is_object(), "{}", a.text);
-    assert!(a.json.get("type").is_none(), "{}", a.text);
+    assert_eq!(
+        a.json,
+        json!({"code": 404, "status": "Not Found", "message": "no relation tuple found"}),
+        "{}",
+        a.text
+    );
     let call = k.keto().expand("documents", &doc, "viewer", None).await;
     assert_eq!(call.outcome, Outcome::Ok(Verdict::Absent));
 }
@@ -372,6 +443,29 @@ pub async fn delete(k: Targets) {
     assert!(a.text.is_empty(), "{}", a.text);
     assert!(!allowed(&k, &t).await);
     del(query(&t)).await.expect(204);
+    // A delete must name the namespace and nothing unknown.
+    let a = del(vec![("object", t.object.clone())]).await;
+    assert_eq!(
+        assert_envelope(&a, 400),
+        "query parameters must specify at least one of the following: namespace"
+    );
+    let a = del(vec![
+        ("namespace", "documents".into()),
+        ("colour", "red".into()),
+    ])
+    .await;
+    assert_envelope(&a, 400);
+    // A partial query deletes every tuple it matches.
+    let doc = unique("doc");
+    for relation in ["viewer", "owner"] {
+        write(&k, &tuple("documents", &doc, relation, &unique("u")))
+            .await
+            .expect(201);
+    }
+    let by_object = vec![("namespace", "documents".into()), ("object", doc)];
+    del(by_object.clone()).await.expect(204);
+    let l = read(&k, "/relation-tuples", &by_object).await.expect(200);
+    assert_eq!(l.json["relation_tuples"], json!([]), "{}", l.text);
 
     let c = k.keto();
     let t2 = tuple(
@@ -396,6 +490,150 @@ pub async fn delete(k: Targets) {
         c.check(&t2, None).await.outcome,
         Outcome::Ok(Verdict::Denied)
     );
+}
+
+/// Checks in detail: depth limits, a JSON body on POST (both flavours) and malformed queries.
+pub async fn check_details(k: Targets) {
+    let t = tuple(
+        "documents",
+        &unique("doc"),
+        "viewer",
+        &format!("user:{}", unique("u")),
+    );
+    write(&k, &t).await.expect(201);
+    let mut q = query(&t);
+    q.push(("max-depth", "2".into()));
+    let a = read(&k, "/relation-tuples/check/openapi", &q)
+        .await
+        .expect(200);
+    assert_eq!(a.json, json!({"allowed": true}), "{}", a.text);
+    // Depth 1 finds nothing, not even a direct tuple.
+    q[4].1 = "1".into();
+    let a = read(&k, "/relation-tuples/check/openapi", &q)
+        .await
+        .expect(200);
+    assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
+    q[4].1 = "deep".into();
+    assert_envelope(&read(&k, "/relation-tuples/check/openapi", &q).await, 400);
+
+    let post = |path: &'static str, tuple: Value| {
+        let k = k.clone();
+        async move {
+            send(
+                format!("POST {path}"),
+                client()
+                    .post(format!("{}{path}", k[Endpoint::KetoRead]))
+                    .header("accept", JSON)
+                    .json(&tuple),
+            )
+            .await
+        }
+    };
+    let a = post("/relation-tuples/check", body(&t)).await.expect(200);
+    assert_eq!(a.json, json!({"allowed": true}), "{}", a.text);
+    let stranger = tuple("documents", &t.object, "viewer", &unique("user"));
+    let a = post("/relation-tuples/check/openapi", body(&stranger))
+        .await
+        .expect(200);
+    assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
+
+    let a = read(&k, "/relation-tuples/check/openapi", &query(&t)[..3]).await;
+    assert_envelope(&a, 400);
+    assert_eq!(
+        a.json["error"]["message"],
+        "subject is not allowed to be nil"
+    );
+    let mut both = query(&t);
+    both.extend([
+        ("subject_set.namespace", "groups".to_string()),
+        ("subject_set.object", "g".to_string()),
+        ("subject_set.relation", "member".to_string()),
+    ]);
+    let a = read(&k, "/relation-tuples/check", &both).await;
+    assert_envelope(&a, 400);
+    assert_eq!(
+        a.json["error"]["message"],
+        "exactly one of subject_set or subject_id has to be provided"
+    );
+}
+
+/// Listing page by page (`page_size`, `next_page_token` until empty), by subject, with a
+/// malformed token; the same tuple written twice is stored twice; the namespaces.
+pub async fn list_pages(k: Targets) {
+    let doc = unique("doc");
+    for i in 0..5 {
+        write(&k, &tuple("documents", &doc, "viewer", &format!("u{i}")))
+            .await
+            .expect(201);
+    }
+    let mut q = vec![
+        ("namespace", "documents".to_string()),
+        ("object", doc.clone()),
+        ("page_size", "2".to_string()),
+    ];
+    let mut seen = Vec::new();
+    loop {
+        let page = read(&k, "/relation-tuples", &q).await.expect(200);
+        let tuples = page.json["relation_tuples"].as_array().expect("tuples");
+        assert!(tuples.len() <= 2, "{}", page.text);
+        seen.extend(tuples.iter().map(|t| t["subject_id"].to_string()));
+        let next = page.json["next_page_token"].as_str().unwrap_or("");
+        if next.is_empty() {
+            break;
+        }
+        assert!(seen.len() < 5, "a token after the last page: {}", page.text);
+        q.truncate(3);
+        q.push(("page_token", next.to_string()));
+    }
+    seen.sort();
+    assert_eq!(seen, ["\"u0\"", "\"u1\"", "\"u2\"", "\"u3\"", "\"u4\""]);
+
+    let subject = unique("u");
+    let t = tuple("documents", &doc, "owner", &subject);
+    write(&k, &t).await.expect(201);
+    let by_subject = [
+        ("namespace", "documents".to_string()),
+        ("subject_id", subject.clone()),
+    ];
+    let a = read(&k, "/relation-tuples", &by_subject).await.expect(200);
+    assert_eq!(
+        a.json,
+        json!({"relation_tuples": [body(&t)], "next_page_token": ""}),
+        "{}",
+        a.text
+    );
+    // Written again: both are kept.
+    write(&k, &t).await.expect(201);
+    let a = read(&k, "/relation-tuples", &by_subject).await.expect(200);
+    assert_eq!(
+        a.json["relation_tuples"],
+        json!([body(&t), body(&t)]),
+        "{}",
+        a.text
+    );
+
+    let garbage = [
+        ("namespace", "documents".to_string()),
+        ("page_token", "garbage".to_string()),
+    ];
+    let a = read(&k, "/relation-tuples", &garbage).await;
+    assert_envelope(&a, 500);
+    assert_eq!(
+        a.json["error"]["message"], "malformed page token",
+        "{}",
+        a.text
+    );
+
+    let a = read(&k, "/namespaces", &[]).await.expect(200);
+    assert_eq!(
+        a.json,
+        json!({"namespaces": [{"name": "documents"}, {"name": "groups"}, {"name": "users"}]})
+    );
+}
+
+contracts! {
+    check_details => contract_simulator_keto_check_details, contract_real_ory_keto_check_details;
+    list_pages => contract_simulator_keto_list_pages, contract_real_ory_keto_list_pages;
 }
 
 contracts! {

@@ -121,6 +121,22 @@ fn message_ids(a: &Answer) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// The UI node named `name` (Null when absent).
+fn node<'a>(a: &'a Answer, name: &str) -> &'a Value {
+    a.json["ui"]["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["attributes"]["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+/// The message ids on the node named `name`.
+fn node_ids(a: &Answer, name: &str) -> Vec<i64> {
+    node_messages(a, name)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// A 400 flow body carrying the flow-wide message `id` (not an error envelope).
 fn assert_flow_message(a: &Answer, flow: Option<&str>, id: i64) {
     assert_eq!(a.status, 400, "{}: {}", a.what, a.text);
@@ -175,12 +191,25 @@ fn traits(email: &str) -> Traits {
 pub async fn registration(t: Targets) {
     let flow = create_flow(&t, "registration").await;
     let flow_id = flow.str_at("/id");
+    assert!(uuid::Uuid::parse_str(&flow_id).is_ok(), "{}", flow.text);
     assert_eq!(flow.json["type"], "api", "{}", flow.text);
-    flow.str_at("/expires_at");
-    flow.str_at("/issued_at");
-    flow.str_at("/ui/action");
-    flow.str_at("/ui/method");
-    assert!(flow.json["ui"]["nodes"].is_array(), "{}", flow.text);
+    assert_eq!(flow.json["state"], "choose_method", "{}", flow.text);
+    assert!(flow.str_at("/expires_at") > flow.str_at("/issued_at"));
+    let public = &t[Endpoint::KratosPublic];
+    assert_eq!(
+        flow.str_at("/ui/action"),
+        format!("{public}/self-service/registration?flow={flow_id}")
+    );
+    assert_eq!(flow.str_at("/ui/method"), "POST");
+    assert_eq!(
+        flow.str_at("/request_url"),
+        format!("{public}/self-service/registration/api")
+    );
+    let email_node = &node(&flow, "traits.email")["attributes"];
+    assert_eq!(email_node["type"], "email", "{}", flow.text);
+    assert_eq!(email_node["required"], true, "{}", flow.text);
+    assert_eq!(node(&flow, "csrf_token")["attributes"]["value"], "");
+    assert_eq!(node(&flow, "method")["attributes"]["value"], "profile");
 
     let (email, pw) = (email(), password());
     let ok = submit(
@@ -194,14 +223,27 @@ pub async fn registration(t: Targets) {
     let identity_id = ok.str_at("/identity/id");
     assert_eq!(ok.json["identity"]["traits"]["email"], email, "{}", ok.text);
     assert_eq!(ok.json["identity"]["state"], "active", "{}", ok.text);
-    let token = ok.str_at("/session_token");
-    assert!(token.starts_with("ory_st_"), "{token}");
-    assert_eq!(ok.json["session"]["active"], true, "{}", ok.text);
-    assert_eq!(
-        ok.json["session"]["identity"]["id"], identity_id,
+    assert_eq!(ok.json["identity"]["schema_id"], "default", "{}", ok.text);
+    assert!(
+        ok.json["identity"].get("credentials").is_none(),
         "{}",
         ok.text
     );
+    let token = ok.str_at("/session_token");
+    assert!(token.starts_with("ory_st_") && token.len() == 39, "{token}");
+    let session = &ok.json["session"];
+    assert_eq!(session["active"], true, "{}", ok.text);
+    assert_eq!(session["identity"]["id"], identity_id, "{}", ok.text);
+    assert_eq!(session["authenticator_assurance_level"], "aal1");
+    assert_eq!(session["authentication_methods"][0]["method"], "password");
+    // Kratos records the peer address, port included.
+    let ip = ok.str_at("/session/devices/0/ip_address");
+    assert!(ip.starts_with("127.0.0.1:"), "{ip}");
+    assert_eq!(
+        ok.json["continue_with"][0]["action"],
+        "set_ory_session_token"
+    );
+    assert_eq!(ok.json["continue_with"][0]["ory_session_token"], token);
 
     // Kratos v1.3.1 does not use up an API registration flow: it registers a second identity.
     let again = submit(
@@ -246,6 +288,30 @@ pub async fn duplicate_registration(t: Targets) {
     )
     .await;
     assert_flow_message(&upper, Some(&flow), MSG_DUPLICATE_IDENTIFIER);
+    // Leading blanks are trimmed from the identifier...
+    let padded = submit(
+        &t,
+        "registration",
+        &flow,
+        &registration_body(&format!("  {}", email.to_uppercase()), &pw),
+    )
+    .await;
+    assert_flow_message(&padded, Some(&flow), MSG_DUPLICATE_IDENTIFIER);
+    // ...but trailing ones fail the schema's email format first.
+    let trailing = submit(
+        &t,
+        "registration",
+        &flow,
+        &registration_body(&format!("{email} "), &pw),
+    )
+    .await
+    .expect(400);
+    assert_eq!(
+        node_ids(&trailing, "traits.email"),
+        [4000001],
+        "{}",
+        trailing.text
+    );
 
     let call = t
         .kratos()
@@ -262,8 +328,12 @@ pub async fn login_flow(t: Targets) {
 
     let flow = create_flow(&t, "login").await;
     assert_eq!(flow.json["type"], "api", "{}", flow.text);
+    assert_eq!(flow.json["refresh"], false, "{}", flow.text);
+    assert_eq!(flow.json["requested_aal"], "aal1", "{}", flow.text);
     flow.str_at("/expires_at");
-    assert!(flow.json["ui"]["nodes"].is_array(), "{}", flow.text);
+    assert_eq!(node(&flow, "identifier")["attributes"]["required"], true);
+    assert_eq!(node(&flow, "password")["attributes"]["type"], "password");
+    assert_eq!(node(&flow, "method")["attributes"]["value"], "password");
 
     let ok = login(&t, &email, &pw).await.expect(200);
     let token = ok.str_at("/session_token");
@@ -276,9 +346,23 @@ pub async fn login_flow(t: Targets) {
     );
     ok.str_at("/session/id");
     ok.str_at("/session/expires_at");
+    assert_eq!(
+        ok.json["session"]["authentication_methods"][0]["aal"],
+        "aal1"
+    );
 
     // The identifier is matched case-insensitively.
     login(&t, &email.to_uppercase(), &pw).await.expect(200);
+    // The deprecated `password_identifier` still works, and is trimmed.
+    let flow_id = create_flow(&t, "login").await.str_at("/id");
+    let body =
+        json!({"method": "password", "password_identifier": format!(" {email}"), "password": pw});
+    submit(&t, "login", &flow_id, &body).await.expect(200);
+    // No identifier at all: a message on its node.
+    let flow_id = create_flow(&t, "login").await.str_at("/id");
+    let body = json!({"method": "password", "password": pw});
+    let a = submit(&t, "login", &flow_id, &body).await.expect(400);
+    assert_eq!(node_ids(&a, "identifier"), [4000002], "{}", a.text);
 
     let flow_id = create_flow(&t, "login").await.str_at("/id");
     let bad = submit(
@@ -292,6 +376,11 @@ pub async fn login_flow(t: Targets) {
 
     let unknown = login(&t, &self::email(), &pw).await;
     assert_flow_message(&unknown, None, MSG_INVALID_CREDENTIALS);
+    assert_eq!(unknown.json["type"], "api", "{}", unknown.text);
+    // A method that is not enabled.
+    let flow_id = create_flow(&t, "login").await.str_at("/id");
+    let a = submit(&t, "login", &flow_id, &json!({"method": "oidc"})).await;
+    assert_flow_message(&a, Some(&flow_id), 4010002);
 
     let k = t.kratos();
     let call = k.login(&email, &Secret::new(pw.clone())).await;
@@ -317,9 +406,24 @@ pub async fn flow_errors(t: Targets) {
         let missing = uuid::Uuid::new_v4().to_string();
         let a = submit(&t, kind, &missing, &body).await;
         assert_envelope(&a, 404);
+        assert_eq!(
+            a.json,
+            json!({"error": {"code": 404, "status": "Not Found", "message": "Unable to locate the resource"}})
+        );
 
         let a = submit(&t, kind, "not-a-flow-id", &body).await;
         assert_envelope(&a, 400);
+        assert_eq!(a.json["error"]["status"], "Bad Request", "{}", a.text);
+        assert_eq!(
+            a.json["error"]["reason"], "The flow query parameter is missing or malformed.",
+            "{}",
+            a.text
+        );
+    }
+    // A login flow is not a registration flow, nor the other way round.
+    for (made, submitted) in [("login", "registration"), ("registration", "login")] {
+        let flow = create_flow(&t, made).await.str_at("/id");
+        assert_envelope(&submit(&t, submitted, &flow, &body).await, 404);
     }
 }
 
@@ -333,6 +437,11 @@ pub async fn whoami_contract(t: Targets) {
     let a = whoami(&t, Some(&token)).await.expect(200);
     assert_eq!(a.json["active"], true, "{}", a.text);
     assert_eq!(a.json["identity"]["id"], identity_id, "{}", a.text);
+    assert_eq!(a.json["identity"]["traits"]["email"], email, "{}", a.text);
+    assert_eq!(
+        header(&a, "x-kratos-authenticated-identity-id"),
+        identity_id
+    );
     a.str_at("/id");
     a.str_at("/expires_at");
 
@@ -352,6 +461,15 @@ pub async fn whoami_contract(t: Targets) {
     for tok in [None, Some(bogus.as_str())] {
         let a = whoami(&t, tok).await;
         assert_envelope(&a, 401);
+        assert_eq!(
+            a.json,
+            json!({"error": {
+                "code": 401,
+                "status": "Unauthorized",
+                "reason": "No valid session credentials found in the request.",
+                "message": "The request could not be authorized",
+            }})
+        );
     }
 
     let k = t.kratos();
@@ -378,6 +496,22 @@ pub async fn logout_contract(t: Targets) {
 
     let unknown = logout(&t, &format!("ory_st_{}", uuid::Uuid::new_v4().simple())).await;
     assert_envelope(&unknown, 403);
+    assert_eq!(
+        unknown.json["error"]["reason"],
+        "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
+    );
+    // No body at all.
+    let a = send(
+        "DELETE /self-service/logout/api (no body)",
+        client()
+            .delete(format!(
+                "{}/self-service/logout/api",
+                t[Endpoint::KratosPublic]
+            ))
+            .header("accept", JSON),
+    )
+    .await;
+    assert_envelope(&a, 400);
 
     let k = t.kratos();
     let li = k
@@ -407,8 +541,10 @@ pub async fn logout_contract(t: Targets) {
 /// Admin lookup by `credentials_identifier`: an array holding the identity; `[]` for an
 /// unknown email. The client calls them `Ok` + id and `Absent`.
 pub async fn admin_lookup(t: Targets) {
-    let (email, pw) = (email(), password());
-    let identity_id = register(&t, &email, &pw).await.str_at("/identity/id");
+    // Registered with capitals: the identifier is stored lower-cased, the trait as given.
+    let (given, pw) = (email().replacen('c', "C", 1), password());
+    let email = given.to_lowercase();
+    let identity_id = register(&t, &given, &pw).await.str_at("/identity/id");
 
     let a = lookup(&t, &email).await;
     let list = a
@@ -417,7 +553,35 @@ pub async fn admin_lookup(t: Targets) {
         .unwrap_or_else(|| panic!("not an array: {}", a.text));
     assert_eq!(list.len(), 1, "{}", a.text);
     assert_eq!(list[0]["id"], identity_id, "{}", a.text);
-    assert_eq!(list[0]["traits"]["email"], email, "{}", a.text);
+    assert_eq!(list[0]["traits"]["email"], given, "{}", a.text);
+    let creds = &list[0]["credentials"]["password"];
+    assert_eq!(creds["identifiers"], json!([email]), "{}", a.text);
+    assert!(creds.get("config").is_none(), "{}", a.text);
+
+    let one = send(
+        "GET /admin/identities/{id}",
+        client()
+            .get(format!(
+                "{}/admin/identities/{identity_id}",
+                t[Endpoint::KratosAdmin]
+            ))
+            .header("accept", JSON),
+    )
+    .await
+    .expect(200);
+    assert_eq!(one.json["traits"]["email"], given, "{}", one.text);
+    let unknown = uuid::Uuid::new_v4();
+    let a = send(
+        "GET /admin/identities/{unknown}",
+        client()
+            .get(format!(
+                "{}/admin/identities/{unknown}",
+                t[Endpoint::KratosAdmin]
+            ))
+            .header("accept", JSON),
+    )
+    .await;
+    assert_envelope(&a, 404);
 
     let a = lookup(&t, &self::email()).await;
     assert_eq!(a.json, json!([]), "{}", a.text);
@@ -473,6 +637,138 @@ pub async fn delete_identity(t: Targets) {
     );
 }
 
+/// Registration validation: each failure is a 400 flow with the message on the node at fault
+/// (or on the flow), the submitted values kept.
+pub async fn registration_validation(t: Targets) {
+    let (email, pw) = (email(), password());
+    let flow = create_flow(&t, "registration").await.str_at("/id");
+    let bad = |body: Value| {
+        let (t, flow) = (t.clone(), flow.clone());
+        async move { submit(&t, "registration", &flow, &body).await.expect(400) }
+    };
+
+    let a = bad(registration_body(&email, "abc12")).await;
+    assert_eq!(node_ids(&a, "password"), [4000032], "{}", a.text);
+    assert_eq!(node(&a, "traits.email")["attributes"]["value"], email);
+
+    let a = bad(json!({"method": "password", "password": pw, "traits": {}})).await;
+    assert_eq!(
+        node_messages(&a, "traits.email"),
+        [(4000002, "Property email is missing.".to_string())]
+    );
+    let a = bad(json!({"method": "password", "traits": {"email": email}})).await;
+    assert_eq!(node_ids(&a, "password"), [4000002], "{}", a.text);
+    let a = bad(registration_body("not-an-email", &pw)).await;
+    assert_eq!(node_ids(&a, "traits.email"), [4000001], "{}", a.text);
+    // A password equal to the identifier is refused as too similar.
+    let a = bad(registration_body(&email, &email)).await;
+    assert_eq!(node_ids(&a, "password"), [4000031], "{}", a.text);
+    // A method that is not enabled: the traits are validated all the same...
+    let fresh = |body: Value| {
+        let t = t.clone();
+        async move {
+            let flow = create_flow(&t, "registration").await.str_at("/id");
+            submit(&t, "registration", &flow, &body).await.expect(400)
+        }
+    };
+    let a = fresh(json!({"method": "oidc"})).await;
+    assert_eq!(node_ids(&a, "traits.email"), [4000002], "{}", a.text);
+    assert_eq!(message_ids(&a), [0; 0], "{}", a.text);
+    // ...and only valid ones find no strategy.
+    let a = fresh(json!({"method": "oidc", "traits": {"email": email}})).await;
+    assert_eq!(message_ids(&a), [4010003], "{}", a.text);
+
+    let a = send(
+        "POST /self-service/registration (not an object)",
+        client()
+            .post(format!(
+                "{}/self-service/registration?flow={flow}",
+                t[Endpoint::KratosPublic]
+            ))
+            .header("accept", JSON)
+            .header("content-type", JSON)
+            .body("14=)=!(%)$/ZP()GHI"),
+    )
+    .await
+    .expect(400);
+    assert_eq!(
+        a.json["ui"]["messages"][0]["text"],
+        "Expected JSON sent in request body to be an object but got: Number"
+    );
+    assert_eq!(
+        lookup(&t, &email).await.json,
+        json!([]),
+        "nothing registered"
+    );
+}
+
+/// A cookie or an `Origin` on an API flow is a browser in disguise: 400 with a message naming
+/// the header. Cloudflare's own cookies are tolerated.
+pub async fn api_flow_browser_headers(t: Targets) {
+    let post = |flow: String, header: &'static str, value: &'static str| {
+        let t = t.clone();
+        async move {
+            send(
+                format!("POST /self-service/registration ({header})"),
+                client()
+                    .post(format!(
+                        "{}/self-service/registration?flow={flow}",
+                        t[Endpoint::KratosPublic]
+                    ))
+                    .header("accept", JSON)
+                    .header(header, value)
+                    .json(&registration_body(&email(), &password())),
+            )
+            .await
+        }
+    };
+    for (header, value, needle) in [
+        ("cookie", "name=bar", "\"Cookie\""),
+        ("origin", "https://www.example.com", "\"Origin\""),
+    ] {
+        let flow = create_flow(&t, "registration").await.str_at("/id");
+        let a = post(flow, header, value).await.expect(400);
+        assert_eq!(message_ids(&a), [4000001], "{}", a.text);
+        let text = a.json["ui"]["messages"][0]["text"].as_str().unwrap_or("");
+        assert!(text.contains(needle), "{text}");
+    }
+    let flow = create_flow(&t, "registration").await.str_at("/id");
+    post(flow, "cookie", "__cf_bm=x; cf_clearance=y")
+        .await
+        .expect(200);
+}
+
+/// Admin create: 201 with a `Location` naming the new identity, whose imported password logs
+/// in; the same identifier again is 409.
+pub async fn admin_create_identity(t: Targets) {
+    let (email, pw) = (email(), password());
+    let create = json!({
+        "schema_id": "default",
+        "traits": {"email": email},
+        "credentials": {"password": {"config": {"password": pw}}},
+    });
+    let post = || {
+        send(
+            "POST /admin/identities",
+            client()
+                .post(format!("{}/admin/identities", t[Endpoint::KratosAdmin]))
+                .header("accept", JSON)
+                .json(&create),
+        )
+    };
+    let a = post().await.expect(201);
+    let id = a.str_at("/id");
+    let location = header(&a, "location");
+    assert!(location.ends_with(&id), "{location}");
+    let a = post().await;
+    assert_envelope(&a, 409);
+    assert_eq!(
+        a.json["error"]["reason"],
+        "This identity conflicts with another identity that already exists."
+    );
+    login(&t, &email, &pw).await.expect(200);
+}
+
 /// An expired flow: 410 envelope `self_service_flow_expired` with `use_flow_id`, a replacement
 /// flow that works. Simulator only: the real stack runs with Kratos's default 1 h lifespan.
 pub async fn expired_flow(t: Targets) {
@@ -486,9 +782,30 @@ pub async fn expired_flow(t: Targets) {
         "{}",
         a.text
     );
+    assert_eq!(a.json["error"]["status"], "Gone", "{}", a.text);
+    assert_eq!(a.json["error"]["message"], "self-service flow expired");
+    assert!(
+        a.json["since"].as_u64().is_some_and(|n| n > 0),
+        "{}",
+        a.text
+    );
     a.str_at("/expired_at");
     let replacement = a.str_at("/use_flow_id");
     assert_ne!(replacement, flow);
+    // The replacement flow says why it exists.
+    let r = send(
+        "GET /self-service/registration/flows?id=…",
+        client()
+            .get(format!(
+                "{}/self-service/registration/flows",
+                t[Endpoint::KratosPublic]
+            ))
+            .query(&[("id", &replacement)])
+            .header("accept", JSON),
+    )
+    .await
+    .expect(200);
+    assert_eq!(message_ids(&r), [4040001], "{}", r.text);
     let ok = submit(
         &t,
         "registration",
@@ -498,6 +815,14 @@ pub async fn expired_flow(t: Targets) {
     .await
     .expect(200);
     ok.str_at("/identity/id");
+
+    // Login flows expire the same way.
+    let flow = create_flow(&t, "login").await.str_at("/id");
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let body = json!({"method": "password", "identifier": email, "password": pw});
+    let a = submit(&t, "login", &flow, &body).await;
+    assert_envelope(&a, 410);
+    assert_eq!(a.json["error"]["id"], "self_service_flow_expired");
 }
 
 fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
@@ -586,6 +911,24 @@ pub async fn details(t: Targets) {
         .unwrap_or_else(|| panic!("no identifier node: {}", refresh.text));
     assert_eq!(ident["attributes"]["type"], "hidden", "{}", refresh.text);
     assert_eq!(ident["attributes"]["value"], email, "{}", refresh.text);
+    // A new registration flow with a session is refused.
+    let a = send(
+        "GET /self-service/registration/api (with a session)",
+        client()
+            .get(format!(
+                "{}/self-service/registration/api",
+                t[Endpoint::KratosPublic]
+            ))
+            .header("accept", JSON)
+            .header("x-session-token", &token),
+    )
+    .await;
+    assert_envelope(&a, 400);
+    assert_eq!(
+        a.json["error"]["id"], "session_already_available",
+        "{}",
+        a.text
+    );
 
     // The admin view: `metadata_admin` is always there, the lookup has a `Link` header.
     let a = lookup(&t, &email).await;
@@ -669,6 +1012,9 @@ contracts! {
     admin_lookup => contract_simulator_kratos_admin_lookup, contract_real_ory_kratos_admin_lookup;
     delete_identity => contract_simulator_kratos_delete_identity, contract_real_ory_kratos_delete_identity;
     details => contract_simulator_kratos_details, contract_real_ory_kratos_details;
+    registration_validation => contract_simulator_kratos_registration_validation, contract_real_ory_kratos_registration_validation;
+    api_flow_browser_headers => contract_simulator_kratos_api_flow_browser_headers, contract_real_ory_kratos_api_flow_browser_headers;
+    admin_create_identity => contract_simulator_kratos_admin_create_identity, contract_real_ory_kratos_admin_create_identity;
 }
 
 /// Simulator only (see [`expired_flow`]): flows live 1 s, long enough to submit the replacement.

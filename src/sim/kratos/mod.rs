@@ -633,6 +633,13 @@ impl Kratos {
             }
         };
         if body.get("method").and_then(Value::as_str) != Some("password") {
+            // Kratos's profile strategy validates the traits (missing ones as `{}`) whatever
+            // the method; only valid traits get as far as "no strategy".
+            let mut errs = FieldMessages::new();
+            self.validate_traits(body.get("traits").unwrap_or(&json!({})), &mut errs);
+            if !errs.is_empty() {
+                return self.flow_error(id, flow, self.reg_nodes(Some(&body), &errs), &[]);
+            }
             let msg = message(
                 4010003,
                 "error",
