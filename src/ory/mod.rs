@@ -229,7 +229,8 @@ impl Probe<'_> {
     }
 }
 
-/// A tiny canned-response HTTP server on 127.0.0.1 for the tests of this module tree.
+/// A tiny canned-response HTTP server on 127.0.0.1 for the tests of this module tree, and the
+/// one HTTP client every unit test talks to a local server (or the simulator) with.
 #[cfg(test)]
 pub(crate) mod test_server {
     use axum::body::Body;
@@ -241,6 +242,19 @@ pub(crate) mod test_server {
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+
+    /// orysim's own client settings (`client_builder`: no cookie store, no redirects), bounded,
+    /// and never through a proxy named by the environment: the servers are all on loopback.
+    pub fn client() -> reqwest::Client {
+        let opts = super::ClientOptions {
+            timeout: Duration::from_secs(10),
+            ..super::ClientOptions::default()
+        };
+        super::client_builder(&opts)
+            .no_proxy()
+            .build()
+            .expect("HTTP client")
+    }
 
     /// One canned answer for `method path` (query ignored when matching).
     #[derive(Clone)]
@@ -432,16 +446,8 @@ pub(crate) mod test_server {
 
 #[cfg(test)]
 mod tests {
-    use super::test_server::{closed_port_url, CannedServer, Reply};
+    use super::test_server::{client, closed_port_url, CannedServer, Reply};
     use super::*;
-
-    fn client() -> reqwest::Client {
-        http_client(&ClientOptions {
-            timeout: Duration::from_secs(2),
-            ..ClientOptions::default()
-        })
-        .unwrap()
-    }
 
     #[test]
     fn http_client_rejects_bad_options_without_echoing_the_token() {
