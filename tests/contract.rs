@@ -132,6 +132,8 @@ pub fn client() -> reqwest::Client {
     .expect("HTTP client")
 }
 
+pub const JSON: &str = "application/json";
+
 /// A fresh, unique, lower-case token for names, emails and objects.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -159,10 +161,33 @@ impl Answer {
     }
 
     pub fn content_type(&self) -> &str {
+        self.header(reqwest::header::CONTENT_TYPE.as_str())
+    }
+
+    /// The header `name`, "" when absent or not text.
+    pub fn header(&self, name: &str) -> &str {
         self.headers
-            .get(reqwest::header::CONTENT_TYPE)
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
+    }
+
+    /// Panics unless this is a herodot error envelope
+    /// `{"error":{"code":code,"status":…,"message":…}}` answered with `code`; returns its
+    /// `reason` ("" when absent).
+    pub fn expect_envelope(&self, code: u16) -> String {
+        assert_eq!(self.status, code, "{}: {}", self.what, self.text);
+        assert!(
+            self.content_type().starts_with(JSON),
+            "{}: content type {:?}",
+            self.what,
+            self.content_type()
+        );
+        let error = &self.json["error"];
+        assert_eq!(error["code"], code, "{}: {}", self.what, self.text);
+        assert!(error["status"].is_string(), "{}: {}", self.what, self.text);
+        assert!(error["message"].is_string(), "{}: {}", self.what, self.text);
+        error["reason"].as_str().unwrap_or("").to_string()
     }
 
     /// A string field (JSON pointer) that must be present and non-empty.

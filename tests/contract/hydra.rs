@@ -2,7 +2,7 @@
 //! authentication methods, introspection and revocation, with their OAuth2-style errors, and how
 //! `HydraClient` classifies them.
 
-use crate::{client, send, unique, Answer, Targets};
+use crate::{client, send, unique, Answer, Targets, JSON};
 use base64::Engine as _;
 use orysim::ground::AuthMethod;
 use orysim::ground::Endpoint;
@@ -12,7 +12,6 @@ use orysim::ory::OAuthClient;
 use orysim::secret::Secret;
 use serde_json::{json, Value};
 
-const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 struct Registered {
@@ -579,13 +578,6 @@ pub async fn token_lifespan(t: Targets) {
     delete_client(&t, &c.id).await.expect(204);
 }
 
-fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
-    a.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
 /// Details beyond what orysim reads, where the simulator once differed from Hydra v2.3.0:
 /// the create answer's `metadata` and `registration_client_uri`, and the caching headers of
 /// the admin API, the token endpoint and introspection.
@@ -595,7 +587,7 @@ pub async fn details(t: Targets) {
     let uri = a.str_at("/registration_client_uri");
     assert!(uri.ends_with("/oauth2/register/"), "{uri}");
     assert!(
-        header(&a, "cache-control").contains("no-store"),
+        a.header("cache-control").contains("no-store"),
         "{:?}",
         a.headers
     );
@@ -606,18 +598,18 @@ pub async fn details(t: Targets) {
 
     let tok = token(&t, Auth::Basic(&c.id, &c.secret)).await;
     let at = assert_token(&tok);
-    assert_eq!(header(&tok, "cache-control"), "no-store");
-    assert_eq!(header(&tok, "pragma"), "no-cache");
+    assert_eq!(tok.header("cache-control"), "no-store");
+    assert_eq!(tok.header("pragma"), "no-cache");
 
     let active = introspect(&t, &at).await;
     assert_eq!(
-        header(&active, "cache-control"),
+        active.header("cache-control"),
         "private, no-cache, no-store, must-revalidate"
     );
-    assert_eq!(header(&active, "pragma"), "");
+    assert_eq!(active.header("pragma"), "");
     let inactive = introspect(&t, "ory_at_unknown.unknown").await;
-    assert_eq!(header(&inactive, "cache-control"), "no-store");
-    assert_eq!(header(&inactive, "pragma"), "no-cache");
+    assert_eq!(inactive.header("cache-control"), "no-store");
+    assert_eq!(inactive.header("pragma"), "no-cache");
 
     let g = send(
         "GET /admin/clients/{id}",

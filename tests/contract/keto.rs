@@ -1,13 +1,11 @@
 //! Keto: relation-tuple writes and deletes, checks (both flavours), expand and list, the
 //! unknown-namespace errors and the expand quirk, and how `KetoClient` classifies them.
 
-use crate::{client, send, unique, Answer, Targets};
+use crate::{client, send, unique, Answer, Targets, JSON};
 use orysim::ground::Endpoint;
 use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::{RelationTuple, Subject, TupleQuery};
 use serde_json::{json, Value};
-
-const JSON: &str = "application/json";
 
 fn tuple(namespace: &str, object: &str, relation: &str, subject: &str) -> RelationTuple {
     RelationTuple {
@@ -16,6 +14,16 @@ fn tuple(namespace: &str, object: &str, relation: &str, subject: &str) -> Relati
         relation: relation.into(),
         subject: Subject::Id(subject.into()),
     }
+}
+
+/// `documents:<new doc>#viewer@user:<new user>`.
+fn fresh_viewer() -> RelationTuple {
+    tuple(
+        "documents",
+        &unique("doc"),
+        "viewer",
+        &format!("user:{}", unique("u")),
+    )
 }
 
 fn body(t: &RelationTuple) -> Value {
@@ -93,14 +101,6 @@ async fn allowed(k: &Targets, t: &RelationTuple) -> bool {
     }
 }
 
-/// herodot envelope with `code`; returns its reason.
-fn assert_envelope(a: &Answer, code: u16) -> String {
-    assert_eq!(a.status, code, "{}: {}", a.what, a.text);
-    assert_eq!(a.json["error"]["code"], code, "{}: {}", a.what, a.text);
-    assert!(a.json["error"]["message"].is_string(), "{}", a.text);
-    a.json["error"]["reason"].as_str().unwrap_or("").to_string()
-}
-
 /// Write (201 echoing the tuple), check allowed / denied, and the client's write and check.
 pub async fn write_and_check(k: Targets) {
     let obj = unique("doc");
@@ -135,7 +135,7 @@ pub async fn write_and_check(k: Targets) {
     let mut no_subject = body(&t);
     no_subject.as_object_mut().unwrap().remove("subject_id");
     let a = write_raw(&k, &no_subject).await;
-    assert_envelope(&a, 400);
+    (a).expect_envelope(400);
     assert_eq!(
         a.json["error"]["message"],
         "subject is not allowed to be nil"
@@ -144,7 +144,7 @@ pub async fn write_and_check(k: Targets) {
     foreign_set.as_object_mut().unwrap().remove("subject_id");
     foreign_set["subject_set"] =
         json!({"namespace": unique("nope"), "object": "g", "relation": "member"});
-    assert_envelope(&write_raw(&k, &foreign_set).await, 404);
+    write_raw(&k, &foreign_set).await.expect_envelope(404);
 
     let unwritten = tuple(
         "documents",
@@ -157,12 +157,7 @@ pub async fn write_and_check(k: Targets) {
     assert!(!allowed(&k, &other_relation).await);
 
     let c = k.keto();
-    let t2 = tuple(
-        "documents",
-        &unique("doc"),
-        "viewer",
-        &format!("user:{}", unique("u")),
-    );
+    let t2 = fresh_viewer();
     assert_eq!(c.write(&t2).await.outcome, Outcome::Ok(Verdict::Ok));
     assert_eq!(
         c.check(&t2, None).await.outcome,
@@ -187,12 +182,7 @@ fn subject_id(t: &RelationTuple) -> String {
 
 /// The plain `/relation-tuples/check`: 200 `{"allowed":true}` or 403 `{"allowed":false}`.
 pub async fn check_status_mirrors_result(k: Targets) {
-    let t = tuple(
-        "documents",
-        &unique("doc"),
-        "viewer",
-        &format!("user:{}", unique("u")),
-    );
+    let t = fresh_viewer();
     write(&k, &t).await.expect(201);
     let a = read(&k, "/relation-tuples/check", &query(&t))
         .await
@@ -221,7 +211,7 @@ pub async fn unknown_namespace(k: Targets) {
     let ns = unique("nope");
     let t = tuple(&ns, "doc", "viewer", "user:u");
     let a = write(&k, &t).await;
-    let reason = assert_envelope(&a, 404);
+    let reason = (a).expect_envelope(404);
     assert_eq!(reason, format!("Unknown namespace with name \"{ns}\"."));
     assert_eq!(a.json["error"]["status"], "Not Found", "{}", a.text);
     let q = [
@@ -230,7 +220,7 @@ pub async fn unknown_namespace(k: Targets) {
         ("relation", "viewer".to_string()),
     ];
     let a = read(&k, "/relation-tuples/expand", &q).await;
-    assert_eq!(assert_envelope(&a, 404), reason);
+    assert_eq!((a).expect_envelope(404), reason);
 
     assert!(!allowed(&k, &t).await);
     let a = read(&k, "/relation-tuples/check", &query(&t))
@@ -238,10 +228,9 @@ pub async fn unknown_namespace(k: Targets) {
         .expect(403);
     assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
 
-    let reason = assert_envelope(
-        &read(&k, "/relation-tuples", &[("namespace", ns.clone())]).await,
-        404,
-    );
+    let reason = read(&k, "/relation-tuples", &[("namespace", ns.clone())])
+        .await
+        .expect_envelope(404);
     assert!(reason.contains(&ns), "{reason}");
 
     let c = k.keto();
@@ -418,12 +407,7 @@ pub async fn list(k: Targets) {
 
 /// Delete: 204 (also when nothing matches), then the check is denied; the client's delete.
 pub async fn delete(k: Targets) {
-    let t = tuple(
-        "documents",
-        &unique("doc"),
-        "viewer",
-        &format!("user:{}", unique("u")),
-    );
+    let t = fresh_viewer();
     write(&k, &t).await.expect(201);
     assert!(allowed(&k, &t).await);
     let del = |q: Vec<(&'static str, String)>| {
@@ -446,7 +430,7 @@ pub async fn delete(k: Targets) {
     // A delete must name the namespace and nothing unknown.
     let a = del(vec![("object", t.object.clone())]).await;
     assert_eq!(
-        assert_envelope(&a, 400),
+        (a).expect_envelope(400),
         "query parameters must specify at least one of the following: namespace"
     );
     let a = del(vec![
@@ -454,7 +438,7 @@ pub async fn delete(k: Targets) {
         ("colour", "red".into()),
     ])
     .await;
-    assert_envelope(&a, 400);
+    (a).expect_envelope(400);
     // A partial query deletes every tuple it matches.
     let doc = unique("doc");
     for relation in ["viewer", "owner"] {
@@ -468,12 +452,7 @@ pub async fn delete(k: Targets) {
     assert_eq!(l.json["relation_tuples"], json!([]), "{}", l.text);
 
     let c = k.keto();
-    let t2 = tuple(
-        "documents",
-        &unique("doc"),
-        "viewer",
-        &format!("user:{}", unique("u")),
-    );
+    let t2 = fresh_viewer();
     assert!(c.write(&t2).await.is_ok());
     assert_eq!(
         c.check(&t2, None).await.outcome,
@@ -494,12 +473,7 @@ pub async fn delete(k: Targets) {
 
 /// Checks in detail: depth limits, a JSON body on POST (both flavours) and malformed queries.
 pub async fn check_details(k: Targets) {
-    let t = tuple(
-        "documents",
-        &unique("doc"),
-        "viewer",
-        &format!("user:{}", unique("u")),
-    );
+    let t = fresh_viewer();
     write(&k, &t).await.expect(201);
     let mut q = query(&t);
     q.push(("max-depth", "2".into()));
@@ -514,7 +488,9 @@ pub async fn check_details(k: Targets) {
         .expect(200);
     assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
     q[4].1 = "deep".into();
-    assert_envelope(&read(&k, "/relation-tuples/check/openapi", &q).await, 400);
+    read(&k, "/relation-tuples/check/openapi", &q)
+        .await
+        .expect_envelope(400);
 
     let post = |path: &'static str, tuple: Value| {
         let k = k.clone();
@@ -538,7 +514,7 @@ pub async fn check_details(k: Targets) {
     assert_eq!(a.json, json!({"allowed": false}), "{}", a.text);
 
     let a = read(&k, "/relation-tuples/check/openapi", &query(&t)[..3]).await;
-    assert_envelope(&a, 400);
+    (a).expect_envelope(400);
     assert_eq!(
         a.json["error"]["message"],
         "subject is not allowed to be nil"
@@ -550,7 +526,7 @@ pub async fn check_details(k: Targets) {
         ("subject_set.relation", "member".to_string()),
     ]);
     let a = read(&k, "/relation-tuples/check", &both).await;
-    assert_envelope(&a, 400);
+    (a).expect_envelope(400);
     assert_eq!(
         a.json["error"]["message"],
         "exactly one of subject_set or subject_id has to be provided"
@@ -617,7 +593,7 @@ pub async fn list_pages(k: Targets) {
         ("page_token", "garbage".to_string()),
     ];
     let a = read(&k, "/relation-tuples", &garbage).await;
-    assert_envelope(&a, 500);
+    (a).expect_envelope(500);
     assert_eq!(
         a.json["error"]["message"], "malformed page token",
         "{}",

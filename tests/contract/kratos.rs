@@ -1,15 +1,13 @@
 //! Kratos: API (native) registration and login flows, whoami, logout and the identity admin
 //! calls orysim makes, with their error shapes, and how `KratosClient` classifies them.
 
-use crate::{client, send, unique, Answer, Targets};
+use crate::{client, send, unique, Answer, Targets, JSON};
 use orysim::ground::Endpoint;
 use orysim::ground::{ErrorClass, Outcome, Verdict};
 use orysim::ory::kratos::{MSG_DUPLICATE_IDENTIFIER, MSG_INVALID_CREDENTIALS};
 use orysim::ory::Traits;
 use orysim::secret::Secret;
 use serde_json::{json, Value};
-
-const JSON: &str = "application/json";
 
 fn email() -> String {
     format!("{}@example.com", unique("contract"))
@@ -162,20 +160,6 @@ fn assert_flow_message(a: &Answer, flow: Option<&str>, id: i64) {
         .unwrap();
     assert_eq!(msg["type"], "error", "{}", a.text);
     assert!(msg["text"].as_str().is_some_and(|s| !s.is_empty()));
-}
-
-/// A herodot envelope `{"error":{"code":code,"status",...,"message"}}`.
-fn assert_envelope(a: &Answer, code: u16) {
-    assert_eq!(a.status, code, "{}: {}", a.what, a.text);
-    assert!(
-        a.content_type().starts_with(JSON),
-        "{}: content type {:?}",
-        a.what,
-        a.content_type()
-    );
-    assert_eq!(a.json["error"]["code"], code, "{}: {}", a.what, a.text);
-    assert!(a.json["error"]["status"].is_string(), "{}", a.text);
-    assert!(a.json["error"]["message"].is_string(), "{}", a.text);
 }
 
 fn traits(email: &str) -> Traits {
@@ -405,14 +389,14 @@ pub async fn flow_errors(t: Targets) {
     for kind in ["login", "registration"] {
         let missing = uuid::Uuid::new_v4().to_string();
         let a = submit(&t, kind, &missing, &body).await;
-        assert_envelope(&a, 404);
+        a.expect_envelope(404);
         assert_eq!(
             a.json,
             json!({"error": {"code": 404, "status": "Not Found", "message": "Unable to locate the resource"}})
         );
 
         let a = submit(&t, kind, "not-a-flow-id", &body).await;
-        assert_envelope(&a, 400);
+        a.expect_envelope(400);
         assert_eq!(a.json["error"]["status"], "Bad Request", "{}", a.text);
         assert_eq!(
             a.json["error"]["reason"], "The flow query parameter is missing or malformed.",
@@ -423,7 +407,9 @@ pub async fn flow_errors(t: Targets) {
     // A login flow is not a registration flow, nor the other way round.
     for (made, submitted) in [("login", "registration"), ("registration", "login")] {
         let flow = create_flow(&t, made).await.str_at("/id");
-        assert_envelope(&submit(&t, submitted, &flow, &body).await, 404);
+        submit(&t, submitted, &flow, &body)
+            .await
+            .expect_envelope(404);
     }
 }
 
@@ -438,10 +424,7 @@ pub async fn whoami_contract(t: Targets) {
     assert_eq!(a.json["active"], true, "{}", a.text);
     assert_eq!(a.json["identity"]["id"], identity_id, "{}", a.text);
     assert_eq!(a.json["identity"]["traits"]["email"], email, "{}", a.text);
-    assert_eq!(
-        header(&a, "x-kratos-authenticated-identity-id"),
-        identity_id
-    );
+    assert_eq!(a.header("x-kratos-authenticated-identity-id"), identity_id);
     a.str_at("/id");
     a.str_at("/expires_at");
 
@@ -460,7 +443,7 @@ pub async fn whoami_contract(t: Targets) {
     let bogus = format!("ory_st_{}", uuid::Uuid::new_v4().simple());
     for tok in [None, Some(bogus.as_str())] {
         let a = whoami(&t, tok).await;
-        assert_envelope(&a, 401);
+        a.expect_envelope(401);
         assert_eq!(
             a.json,
             json!({"error": {
@@ -491,11 +474,11 @@ pub async fn logout_contract(t: Targets) {
 
     let a = logout(&t, &token).await.expect(204);
     assert!(a.text.is_empty(), "204 with a body: {}", a.text);
-    assert_envelope(&whoami(&t, Some(&token)).await, 401);
+    whoami(&t, Some(&token)).await.expect_envelope(401);
     logout(&t, &token).await.expect(204);
 
     let unknown = logout(&t, &format!("ory_st_{}", uuid::Uuid::new_v4().simple())).await;
-    assert_envelope(&unknown, 403);
+    unknown.expect_envelope(403);
     assert_eq!(
         unknown.json["error"]["reason"],
         "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
@@ -511,7 +494,7 @@ pub async fn logout_contract(t: Targets) {
             .header("accept", JSON),
     )
     .await;
-    assert_envelope(&a, 400);
+    a.expect_envelope(400);
 
     let k = t.kratos();
     let li = k
@@ -581,7 +564,7 @@ pub async fn admin_lookup(t: Targets) {
             .header("accept", JSON),
     )
     .await;
-    assert_envelope(&a, 404);
+    a.expect_envelope(404);
 
     let a = lookup(&t, &self::email()).await;
     assert_eq!(a.json, json!([]), "{}", a.text);
@@ -616,9 +599,9 @@ pub async fn delete_identity(t: Targets) {
 
     let a = del(identity_id.clone()).await.expect(204);
     assert!(a.text.is_empty(), "{}", a.text);
-    assert_envelope(&del(identity_id.clone()).await, 404);
+    del(identity_id.clone()).await.expect_envelope(404);
     assert_eq!(lookup(&t, &email).await.json, json!([]));
-    assert_envelope(&whoami(&t, Some(&token)).await, 401);
+    whoami(&t, Some(&token)).await.expect_envelope(401);
 
     let k = t.kratos();
     let id = k
@@ -758,10 +741,10 @@ pub async fn admin_create_identity(t: Targets) {
     };
     let a = post().await.expect(201);
     let id = a.str_at("/id");
-    let location = header(&a, "location");
+    let location = a.header("location");
     assert!(location.ends_with(&id), "{location}");
     let a = post().await;
-    assert_envelope(&a, 409);
+    a.expect_envelope(409);
     assert_eq!(
         a.json["error"]["reason"],
         "This identity conflicts with another identity that already exists."
@@ -776,7 +759,7 @@ pub async fn expired_flow(t: Targets) {
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     let (email, pw) = (email(), password());
     let a = submit(&t, "registration", &flow, &registration_body(&email, &pw)).await;
-    assert_envelope(&a, 410);
+    a.expect_envelope(410);
     assert_eq!(
         a.json["error"]["id"], "self_service_flow_expired",
         "{}",
@@ -821,15 +804,8 @@ pub async fn expired_flow(t: Targets) {
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     let body = json!({"method": "password", "identifier": email, "password": pw});
     let a = submit(&t, "login", &flow, &body).await;
-    assert_envelope(&a, 410);
+    a.expect_envelope(410);
     assert_eq!(a.json["error"]["id"], "self_service_flow_expired");
-}
-
-fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
-    a.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
 }
 
 fn node_names(a: &Answer) -> Vec<String> {
@@ -859,11 +835,11 @@ pub async fn details(t: Targets) {
         flow.text
     );
     assert!(
-        header(&flow, "cache-control").contains("no-store"),
+        flow.header("cache-control").contains("no-store"),
         "{:?}",
         flow.headers
     );
-    assert_eq!(header(&flow, "vary"), "Cookie", "{:?}", flow.headers);
+    assert_eq!(flow.header("vary"), "Cookie", "{:?}", flow.headers);
 
     // A password error node sits right after the identifier.
     let (email, pw) = (email(), password());
@@ -923,7 +899,7 @@ pub async fn details(t: Targets) {
             .header("x-session-token", &token),
     )
     .await;
-    assert_envelope(&a, 400);
+    a.expect_envelope(400);
     assert_eq!(
         a.json["error"]["id"], "session_already_available",
         "{}",
@@ -940,11 +916,11 @@ pub async fn details(t: Targets) {
         a.text
     );
     assert!(
-        header(&a, "cache-control").contains("no-store"),
+        a.header("cache-control").contains("no-store"),
         "{:?}",
         a.headers
     );
-    let link = header(&a, "link");
+    let link = a.header("link");
     assert!(
         link.ends_with(
             "&page_size=250&page_token=00000000-0000-0000-0000-000000000000>; rel=\"first\""
@@ -955,11 +931,11 @@ pub async fn details(t: Targets) {
     // whoami errors carry the no-cache headers too.
     let w = whoami(&t, None).await;
     assert!(
-        header(&w, "cache-control").contains("no-store"),
+        w.header("cache-control").contains("no-store"),
         "{:?}",
         w.headers
     );
-    assert_eq!(header(&w, "vary"), "Cookie", "{:?}", w.headers);
+    assert_eq!(w.header("vary"), "Cookie", "{:?}", w.headers);
 
     // A body of an unsupported content type.
     let flow_id = create_flow(&t, "login").await.str_at("/id");
@@ -991,7 +967,7 @@ pub async fn details(t: Targets) {
     )
     .await
     .expect(404);
-    assert_eq!(header(&a, "x-content-type-options"), "nosniff");
+    assert_eq!(a.header("x-content-type-options"), "nosniff");
     let a = send(
         "DELETE /sessions/whoami",
         client()
@@ -999,7 +975,7 @@ pub async fn details(t: Targets) {
             .header("accept", JSON),
     )
     .await;
-    assert_envelope(&a, 401);
+    a.expect_envelope(401);
 }
 
 contracts! {
