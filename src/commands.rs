@@ -1,17 +1,15 @@
 //! What each subcommand does, from resolved options to printed output and an exit code.
 
-use orysim::cli::{
+use crate::cli::{
     CompareArgs, CompareFormat, MergeArgs, ReportArgs, RunArgs, ScenariosCommand, SimArgs,
 };
-use orysim::config;
-use orysim::db::{DbProbe, ProbeOptions};
-use orysim::engine;
-use orysim::engine::sampler::{LiveView, SamplerSinks};
-use orysim::ground::parse::{parse_duration, UsageError};
-use orysim::report::prometheus::{MetricsServer, RunLabels};
-use orysim::report::{
-    convert, destination, drift, html, intervals, json, merge, observer, summary,
-};
+use crate::config;
+use crate::db::{DbProbe, ProbeOptions};
+use crate::engine;
+use crate::engine::sampler::{LiveView, SamplerSinks};
+use crate::ground::parse::{parse_duration, UsageError};
+use crate::report::prometheus::{MetricsServer, RunLabels};
+use crate::report::{convert, destination, drift, html, intervals, json, merge, observer, summary};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -23,7 +21,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn fail(e: impl std::fmt::Display) -> u8 {
     for line in e.to_string().lines() {
-        eprintln!("orysim: {}", orysim::terminal_text::escape(line));
+        eprintln!("orysim: {}", crate::terminal_text::escape(line));
     }
     EXIT_USAGE
 }
@@ -32,7 +30,7 @@ fn fail(e: impl std::fmt::Display) -> u8 {
 pub const EXIT_THRESHOLD_FAILED: u8 = 99;
 
 pub async fn run(args: RunArgs) -> u8 {
-    let stop_signals = match orysim::signals::StopSignals::install() {
+    let stop_signals = match crate::signals::StopSignals::install() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("orysim: cannot install the signal handlers: {e}");
@@ -189,7 +187,7 @@ pub async fn run(args: RunArgs) -> u8 {
     );
     if !db_stats.is_empty() {
         println!();
-        for line in orysim::db::summary_lines(&db_stats, 5, style.width.saturating_sub(3)) {
+        for line in crate::db::summary_lines(&db_stats, 5, style.width.saturating_sub(3)) {
             println!("🗄️ {line}");
         }
     }
@@ -239,8 +237,8 @@ pub async fn run(args: RunArgs) -> u8 {
         );
     }
     if info.interrupted {
-        orysim::signals::received().map_or(EXIT_INTERRUPTED, orysim::signals::exit_code)
-    } else if orysim::metrics::completion::completed(&result.snapshot, None) == 0 {
+        crate::signals::received().map_or(EXIT_INTERRUPTED, crate::signals::exit_code)
+    } else if crate::metrics::completion::completed(&result.snapshot, None) == 0 {
         EXIT_NOTHING_COMPLETED
     } else if thresholds.iter().any(|t| !t.ok) {
         EXIT_THRESHOLD_FAILED
@@ -307,17 +305,17 @@ pub fn compare(args: CompareArgs) -> u8 {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let load = |paths: &[std::path::PathBuf]| -> Result<Vec<orysim::compare::Run>, String> {
+    let load = |paths: &[std::path::PathBuf]| -> Result<Vec<crate::compare::Run>, String> {
         paths
             .iter()
-            .map(|p| orysim::compare::Run::load(p).map_err(|e| format!("{e:#}")))
+            .map(|p| crate::compare::Run::load(p).map_err(|e| format!("{e:#}")))
             .collect()
     };
     let (before, after) = match (load(&before), load(&after)) {
         (Ok(b), Ok(a)) => (b, a),
         (Err(e), _) | (_, Err(e)) => return fail(e.replace('\n', " ")),
     };
-    let comparison = orysim::compare::compare(&before, &after);
+    let comparison = crate::compare::compare(&before, &after);
     match args.format {
         CompareFormat::Terminal => {
             let style = summary::Style {
@@ -326,11 +324,11 @@ pub fn compare(args: CompareArgs) -> u8 {
             };
             print!(
                 "{}",
-                orysim::compare::render_terminal::render(&comparison, &style)
+                crate::compare::render_terminal::render(&comparison, &style)
             );
         }
         CompareFormat::Markdown => {
-            print!("{}", orysim::compare::render_markdown::render(&comparison))
+            print!("{}", crate::compare::render_markdown::render(&comparison))
         }
         CompareFormat::Json => match serde_json::to_string_pretty(&comparison) {
             Ok(text) => println!("{text}"),
@@ -338,7 +336,7 @@ pub fn compare(args: CompareArgs) -> u8 {
         },
     }
     if let Some(dest) = &html_destination {
-        let page = orysim::compare::render_html::render(
+        let page = crate::compare::render_html::render(
             &comparison,
             std::path::Path::new(&before[0].file),
             std::path::Path::new(&after[0].file),
@@ -349,13 +347,13 @@ pub fn compare(args: CompareArgs) -> u8 {
         if let Err(e) = written {
             eprintln!(
                 "orysim: cannot write the HTML comparison: {}",
-                orysim::terminal_text::escape(&e)
+                crate::terminal_text::escape(&e)
             );
             return 1;
         }
     }
     if let Some(pct) = args.fail_on_regression {
-        let regressions = orysim::compare::regressions(&comparison, pct);
+        let regressions = crate::compare::regressions(&comparison, pct);
         if !regressions.is_empty() {
             for r in &regressions {
                 eprintln!("🔴 regression beyond {pct}%: {r}");
@@ -371,8 +369,8 @@ fn fault(
     latency: &Option<String>,
     jitter: &Option<String>,
     error_rate: Option<f64>,
-) -> Result<orysim::sim::FaultSpec, UsageError> {
-    let mut spec = orysim::sim::FaultSpec::default();
+) -> Result<crate::sim::FaultSpec, UsageError> {
+    let mut spec = crate::sim::FaultSpec::default();
     if let Some(v) = latency {
         spec.latency = parse_duration(&format!("--{what}latency"), v)?;
     }
@@ -430,27 +428,27 @@ pub async fn sim(args: SimArgs) -> u8 {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    let mut cfg = orysim::sim::SimConfig::ephemeral();
+    let mut cfg = crate::sim::SimConfig::ephemeral();
     if let Some(path) = &args.identity_schema {
-        match orysim::sim::read_identity_schema(path) {
+        match crate::sim::read_identity_schema(path) {
             Ok(schema) => cfg.identity_schema = Some(schema),
             Err(e) => return fail(e),
         }
     }
     cfg.host = args.host;
-    cfg.ports = orysim::ground::PerEndpoint::ory_defaults(args.port_offset);
+    cfg.ports = crate::ground::PerEndpoint::ory_defaults(args.port_offset);
     cfg.kratos = kratos;
     cfg.hydra = hydra;
     cfg.keto = keto;
     cfg.seed = args.seed;
-    let handle = match orysim::sim::start(cfg).await {
+    let handle = match crate::sim::start(cfg).await {
         Ok(h) => h,
         Err(e) => return fail(format!("cannot start the simulator: {e:#}")),
     };
     eprintln!("🧪 orysim simulator serving Kratos, Hydra and Keto. Point orysim run at it with:");
     println!("{}", handle.urls.export_lines().trim_end());
     eprintln!("Ctrl-C (or SIGTERM) stops it.");
-    match orysim::signals::StopSignals::install() {
+    match crate::signals::StopSignals::install() {
         Ok(signals) => signals.first().await,
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
@@ -462,7 +460,7 @@ pub async fn sim(args: SimArgs) -> u8 {
 
 /// `orysim scenarios list|show|validate`.
 pub fn scenarios(cmd: ScenariosCommand) -> u8 {
-    use orysim::scenario::{self, Overrides, BUILTINS};
+    use crate::scenario::{self, Overrides, BUILTINS};
     match cmd {
         ScenariosCommand::List => {
             for (name, _) in BUILTINS {
@@ -495,7 +493,7 @@ pub fn scenarios(cmd: ScenariosCommand) -> u8 {
                         println!("{path}: ok (scenario `{}`, {flows} flow{plural})", s.name);
                     }
                     Err(e) => {
-                        eprintln!("{}", orysim::terminal_text::escape_lines(&e.to_string()));
+                        eprintln!("{}", crate::terminal_text::escape_lines(&e.to_string()));
                         code = EXIT_USAGE;
                     }
                 }
@@ -526,7 +524,7 @@ pub fn merge(args: MergeArgs) -> u8 {
         summary::render_observations(&report.thresholds, report.drift.as_ref(), &style)
     );
     for line in &merged.notes {
-        eprintln!("⚠️  {}", orysim::terminal_text::escape(line));
+        eprintln!("⚠️  {}", crate::terminal_text::escape(line));
     }
     eprintln!(
         "📝 Merged report of {} segments written to {}",

@@ -5,22 +5,23 @@
 //! simulator that the engine can target when no endpoint is configured.
 
 pub mod cli;
+pub mod commands;
 pub mod compare;
 pub mod config;
 pub mod db;
 pub mod engine;
 pub mod ground;
 pub mod heap;
-pub mod limits;
+pub(crate) mod limits;
 pub mod metrics;
 pub mod ory;
-pub mod precise_sleep;
+pub(crate) mod precise_sleep;
 pub mod report;
 pub mod scenario;
 pub mod secret;
-pub mod segment;
+pub(crate) mod segment;
 pub mod signals;
 pub mod sim;
-pub mod temp_files;
+pub(crate) mod temp_files;
 pub mod terminal_text;
 pub(crate) mod tls_verify;

@@ -5,7 +5,7 @@ use clap::Parser;
 use orysim::cli::{Cli, Command};
 use std::process::ExitCode;
 
-mod commands;
+use orysim::commands;
 
 fn main() -> ExitCode {
     orysim::heap::tune_for_long_runs();

@@ -28,8 +28,6 @@ pub const DEFAULT_CONCURRENCY: usize = 10;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 pub const DEFAULT_READ_RATIO: f64 = 100.0;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_NEGATIVE_SHARE: f64 = 0.1;
-pub const DEFAULT_KETO_NAMESPACE: &str = "documents";
 pub const DEFAULT_MAX_VUS: usize = 100;
 
 /// How load is generated.

@@ -30,7 +30,7 @@
 
 mod parse;
 
-pub use parse::{COMPLETION_INDEX_VAR, MAX_SEGMENTS};
+pub use parse::COMPLETION_INDEX_VAR;
 
 use crate::config::profile::{Profile, Stage};
 use crate::ground::parse::UsageError;

@@ -1,3 +1,4 @@
+use super::parse::MAX_SEGMENTS;
 use super::*;
 use crate::engine::arrivals::ArrivalSchedule;
 use proptest::prelude::*;
