@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use orysim::cli::{Cli, Command};
+use orysim::engine::runtime::{self, Flavor};
 use std::process::ExitCode;
 
 use orysim::commands;
@@ -27,10 +28,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let flavor = match cli.command {
+        Command::Sim(_) => Flavor::MultiThread,
+        _ => Flavor::for_this_process(),
+    };
+    let runtime = match runtime::build(flavor) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("orysim: cannot start the async runtime: {e}");

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod pool;
 pub mod progress;
 mod run_info;
+pub mod runtime;
 pub mod sampler;
 pub mod start;
 mod step_preflight;
