@@ -3,10 +3,9 @@
 
 use clap::Parser;
 use orysim::cli::{Cli, Command};
+use orysim::commands;
 use orysim::engine::runtime::{self, Flavor};
 use std::process::ExitCode;
-
-use orysim::commands;
 
 fn main() -> ExitCode {
     orysim::heap::tune_for_long_runs();
