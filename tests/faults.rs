@@ -548,3 +548,132 @@ fn the_closed_model_follows_retry_after() {
     // Two users waiting 1 s after each answer: a handful in 3 s, not thousands.
     assert!(limited > 0 && limited <= 16, "429 answers: {limited}");
 }
+
+/// A loopback Keto write API that is up, refuses connections (its port closed) between `down`
+/// and `back` after it starts, and is then up again, answering every write 201.
+struct FlakyKetoWrite {
+    url: String,
+    /// Writes answered since it came back, and when the first of them arrived.
+    after_back: std::sync::Arc<std::sync::Mutex<(u64, Option<Instant>)>>,
+    back_at: Instant,
+}
+
+fn flaky_keto_write(down: Duration, back: Duration) -> FlakyKetoWrite {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    let start = Instant::now();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let after_back = std::sync::Arc::new(std::sync::Mutex::new((0, None)));
+    let counted = after_back.clone();
+    std::thread::spawn(move || {
+        let mut listener = Some(listener);
+        while start.elapsed() < Duration::from_secs(60) {
+            let since = start.elapsed();
+            if since >= down && since < back {
+                listener = None;
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+            if listener.is_none() {
+                // Std listeners reuse the address: the port of a moment ago is bound again.
+                match TcpListener::bind(addr) {
+                    Ok(l) => listener = Some(l),
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                }
+            }
+            let l = listener.as_ref().unwrap();
+            l.set_nonblocking(true).unwrap();
+            let Ok((mut stream, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            };
+            let counted = (since >= back).then(|| counted.clone());
+            std::thread::spawn(move || {
+                stream.set_nonblocking(false).unwrap();
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let answer = if buf[..n].starts_with(b"GET /health/") {
+                    http_answer("200 OK", "", "{\"status\":\"ok\"}")
+                } else {
+                    if let Some(counted) = counted {
+                        let mut c = counted.lock().unwrap();
+                        c.0 += 1;
+                        c.1.get_or_insert_with(Instant::now);
+                    }
+                    http_answer("201 Created", "", "{\"object\":\"o\"}")
+                };
+                let _ = stream.write_all(answer.as_bytes());
+            });
+        }
+    });
+    FlakyKetoWrite {
+        url: format!("http://{addr}"),
+        after_back,
+        back_at: start + back,
+    }
+}
+
+#[test]
+fn an_endpoint_that_is_down_backs_off_alone_while_the_other_keeps_its_rate() {
+    // Two dedicated writers against a Keto write API that goes down for 1.5 s, two readers
+    // (one check every 20 ms each) against a read API that stays up.
+    let read = loopback_keto(|_| Some(http_answer("200 OK", "", "{\"allowed\":true}")));
+    let write = flaky_keto_write(Duration::from_millis(1000), Duration::from_millis(2500));
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("split.toml");
+    let tuple = "namespace = \"n\"\nobject = \"o\"\nrelation = \"r\"\nsubject_id = \"s\"\n";
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"split\"\n\
+             [[flow]]\nname = \"writer\"\nvus = 2\n[[flow.step]]\nop = \"keto.write\"\n{tuple}\
+             [[flow]]\nname = \"reader\"\nthink = \"20ms\"\n[[flow.step]]\nop = \"keto.check\"\n{tuple}"
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("r.json");
+    let out = run_bounded(
+        orysim()
+            .args(["run", "-c", "4", "-d", "4s", "--no-progress", "--scenario"])
+            .arg(&scenario)
+            .args(["--keto-read", &read, "--keto-write", &write.url, "--report"])
+            .arg(&report),
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert!(out.status.code().is_some(), "{text}\n{}", stderr(&out));
+    let json = read_json(&report);
+
+    // The reads kept their rate: 2 users × 4 s / 20 ms is 400 checks, all answered.
+    let check = operation(&json, "keto.check").expect("checks ran");
+    let checks = check["count"].as_u64().unwrap_or(0);
+    assert!(checks >= 240, "{checks} checks: {check}");
+    assert_eq!(check["errors"].as_u64(), Some(0), "{check}");
+
+    // The writes backed off: without a streak of their own (reset by every answered read),
+    // 1.5 s down is hundreds of refused connections; backed off, a few dozen.
+    let written = operation(&json, "keto.write").expect("writes ran");
+    let refused = written["error_classes"]["connect"].as_u64().unwrap_or(0);
+    assert!(refused > 0 && refused < 100, "refused writes: {refused}");
+    assert!(
+        text.contains("pauses after connection failures:") && text.contains("to keto_write"),
+        "{text}"
+    );
+    assert!(!text.contains("to keto_read"), "{text}");
+
+    // And came back as soon as the write API did: within one longest pause (500 ms).
+    let (answered, first) = *write.after_back.lock().unwrap();
+    assert!(
+        answered > 10,
+        "writes answered after the write API came back: {answered}"
+    );
+    let recovered_after = first.unwrap().duration_since(write.back_at);
+    assert!(
+        recovered_after < Duration::from_millis(800),
+        "first write {recovered_after:?} after the write API came back"
+    );
+}
