@@ -16,6 +16,8 @@ pub mod hydra;
 pub mod hydra_code;
 pub mod keto;
 pub mod kratos;
+#[cfg(test)]
+mod response_props;
 pub mod retry_after;
 pub mod tls;
 #[cfg(test)]
