@@ -48,13 +48,9 @@ pub fn pause_after(failures: u32, rng: &mut impl Rng) -> Duration {
 
 impl Streaks {
     pub const fn new() -> Streaks {
-        #[allow(clippy::declare_interior_mutable_const)] // copied into each array slot
-        const NO_FAILURE: AtomicU32 = AtomicU32::new(0);
-        #[allow(clippy::declare_interior_mutable_const)]
-        const NO_PAUSE: AtomicU64 = AtomicU64::new(0);
         Streaks {
-            failures: PerEndpoint([NO_FAILURE; 6]),
-            pauses: PerEndpoint([NO_PAUSE; 6]),
+            failures: PerEndpoint([const { AtomicU32::new(0) }; 6]),
+            pauses: PerEndpoint([const { AtomicU64::new(0) }; 6]),
         }
     }
 
