@@ -7,6 +7,7 @@
 
 use super::fast::FastHttp;
 use super::http::{classify_error, read_body};
+use super::test_server::read_head;
 use super::{http_client, ClientOptions, HydraClient, KetoClient, KratosClient, OAuthClient};
 use crate::ground::{AuthMethod, ErrorClass, Outcome};
 use crate::ory::{RelationTuple, Subject, TupleQuery};
@@ -47,13 +48,8 @@ async fn serve(answer: Answer) -> (Url, tokio::task::JoinHandle<()>) {
         while let Ok((mut sock, _)) = listener.accept().await {
             let answer = answer.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if read_head(&mut sock).await.is_none() {
+                    return;
                 }
                 let mut cuts: Vec<usize> = answer
                     .splits
@@ -75,6 +71,7 @@ async fn serve(answer: Answer) -> (Url, tokio::task::JoinHandle<()>) {
                 // Half-close and drain what the client still sends (a request body), so that
                 // closing does not reset the connection before the answer is read.
                 let _ = sock.shutdown().await;
+                let mut buf = [0u8; 4096];
                 let drain = async { while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {} };
                 let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
             });
