@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
         names.bind_iter("object");
         names.bind_iter("subject");
         if let Err(e) = Template::parse(source, &names) {
-            assert!(e.offset <= source.len(), "offset {} past the text", e.offset);
+            assert!(
+                e.offset <= source.len(),
+                "offset {} past the text",
+                e.offset
+            );
         }
     }
 });
