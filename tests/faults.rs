@@ -548,3 +548,165 @@ fn the_closed_model_follows_retry_after() {
     // Two users waiting 1 s after each answer: a handful in 3 s, not thousands.
     assert!(limited > 0 && limited <= 16, "429 answers: {limited}");
 }
+
+/// A loopback API answering every request but the health probes with `answer`, and noting
+/// when. With `outage = Some((after, length))` it refuses connections (its port closed) from
+/// `after` past the first such request, for `length`, then answers again.
+struct LoopbackApi {
+    url: String,
+    /// When each answered request (health probes aside) arrived.
+    answered: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+}
+
+fn loopback_api(answer: String, outage: Option<(Duration, Duration)>) -> LoopbackApi {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let noted = answered.clone();
+    let answer = std::sync::Arc::new(answer);
+    let start = Instant::now();
+    std::thread::spawn(move || {
+        let mut listener = Some(listener);
+        while start.elapsed() < Duration::from_secs(60) {
+            let first = noted.lock().unwrap().first().copied();
+            let down = match (first, outage) {
+                (Some(first), Some((after, length))) => {
+                    let since = first.elapsed();
+                    since >= after && since < after + length
+                }
+                _ => false,
+            };
+            if down {
+                listener = None;
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            }
+            if listener.is_none() {
+                // Std listeners reuse the address: the port of a moment ago is bound again.
+                match TcpListener::bind(addr) {
+                    Ok(l) => listener = Some(l),
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
+                }
+            }
+            let l = listener.as_ref().unwrap();
+            l.set_nonblocking(true).unwrap();
+            let Ok((mut stream, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            };
+            let (noted, answer) = (noted.clone(), answer.clone());
+            std::thread::spawn(move || {
+                stream.set_nonblocking(false).unwrap();
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let text = if buf[..n].starts_with(b"GET /health/") {
+                    http_answer("200 OK", "", "{\"status\":\"ok\"}")
+                } else {
+                    noted.lock().unwrap().push(Instant::now());
+                    answer.to_string()
+                };
+                let _ = stream.write_all(text.as_bytes());
+            });
+        }
+    });
+    LoopbackApi {
+        url: format!("http://{addr}"),
+        answered,
+    }
+}
+
+#[test]
+fn an_endpoint_that_is_down_backs_off_alone_while_the_other_keeps_its_rate() {
+    // Two dedicated writers against a Keto write API that goes down for 1.5 s, 0.7 s after the
+    // first write; two readers (one check every 20 ms each) against a read API that stays up.
+    let (after, length) = (Duration::from_millis(700), Duration::from_millis(1500));
+    let read = loopback_api(http_answer("200 OK", "", "{\"allowed\":true}"), None);
+    let write = loopback_api(
+        http_answer("201 Created", "", "{\"object\":\"o\"}"),
+        Some((after, length)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("split.toml");
+    let tuple = "namespace = \"n\"\nobject = \"o\"\nrelation = \"r\"\nsubject_id = \"s\"\n";
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"split\"\n\
+             [[flow]]\nname = \"writer\"\nvus = 2\n[[flow.step]]\nop = \"keto.write\"\n{tuple}\
+             [[flow]]\nname = \"reader\"\nthink = \"20ms\"\n[[flow.step]]\nop = \"keto.check\"\n{tuple}"
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("r.json");
+    let out = run_bounded(
+        orysim()
+            .args(["run", "-c", "4", "-d", "5s", "--no-progress", "--scenario"])
+            .arg(&scenario)
+            .args([
+                "--keto-read",
+                &read.url,
+                "--keto-write",
+                &write.url,
+                "--report",
+            ])
+            .arg(&report),
+        Duration::from_secs(60),
+    );
+    let text = stdout(&out);
+    assert!(out.status.code().is_some(), "{text}\n{}", stderr(&out));
+    let json = read_json(&report);
+    let check = operation(&json, "keto.check").expect("checks ran");
+    assert_eq!(check["errors"].as_u64(), Some(0), "{check}");
+
+    // The reads kept their rate while the writes were refused: as many checks in the middle
+    // of the outage as in as long a stretch after it (a shared pause would leave almost none).
+    let writes = write.answered.lock().unwrap().clone();
+    let first = writes[0];
+    let back = first + after + length;
+    let reads = read.answered.lock().unwrap().clone();
+    let between =
+        |from: Instant, to: Instant| reads.iter().filter(|t| **t >= from && **t < to).count();
+    let window = Duration::from_millis(1200);
+    let during = between(
+        first + after + Duration::from_millis(150),
+        first + after + Duration::from_millis(150) + window,
+    );
+    let later = between(
+        back + Duration::from_millis(100),
+        back + Duration::from_millis(100) + window,
+    );
+    assert!(
+        later > 0 && during * 2 >= later,
+        "checks: {during} during the outage, {later} after"
+    );
+
+    // The writes backed off: without a streak of their own (reset by every answered read),
+    // 1.5 s down is hundreds of refused connections; backed off, a few dozen.
+    let written = operation(&json, "keto.write").expect("writes ran");
+    let refused = written["error_classes"]["connect"].as_u64().unwrap_or(0);
+    assert!(refused > 0 && refused < 100, "refused writes: {refused}");
+    assert!(
+        text.contains("pauses after connection failures:") && text.contains("to keto_write"),
+        "{text}"
+    );
+    assert!(!text.contains("to keto_read"), "{text}");
+
+    // And came back as soon as the write API did: within one longest pause (500 ms, plus
+    // slack for a busy machine).
+    let after_back: Vec<&Instant> = writes.iter().filter(|t| **t >= back).collect();
+    assert!(
+        after_back.len() > 10,
+        "writes answered after the write API came back: {}",
+        after_back.len()
+    );
+    let recovered_after = after_back[0].duration_since(back);
+    assert!(
+        recovered_after < Duration::from_millis(1000),
+        "first write {recovered_after:?} after the write API came back"
+    );
+}

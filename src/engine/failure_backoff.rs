@@ -3,11 +3,13 @@
 //! connections a second, one of which can even take the restarting target's own port), and a
 //! connect that fails without ever waiting (no file descriptor left) would never yield, so the
 //! deadline and the stop signals could not be served. After such a failure the virtual user
-//! pauses, outside the measured call, for a jittered delay that doubles with the service's
-//! consecutive failures up to `MAX_PAUSE`; the first call that gets through resets it, so the
-//! load recovers as soon as the target is back.
+//! pauses, outside the measured call, for a jittered delay that doubles with the endpoint's
+//! consecutive failures up to `MAX_PAUSE`; the first call to that endpoint that gets through
+//! resets it, so the load recovers as soon as the target is back. Streaks are kept per endpoint,
+//! not per service: with Keto's write API down and its read API up, the writes back off while
+//! the reads keep their rate, and a read that succeeds does not cut the writes' streak short.
 
-use crate::ground::{ErrorClass, Outcome, Service};
+use crate::ground::{Endpoint, ErrorClass, Outcome, PerEndpoint};
 use rand::Rng;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,11 +18,12 @@ const FIRST_PAUSE: Duration = Duration::from_millis(1);
 /// Longest pause: bounds both the load a dead target sees and how long recovery can take.
 pub const MAX_PAUSE: Duration = Duration::from_millis(500);
 
-/// Failure streaks per service and the pauses they caused.
+/// Failure streaks per endpoint and the pauses they caused.
 pub struct Streaks {
-    /// Consecutive connection failures per service (index of `Service::ALL`).
-    failures: [AtomicU32; 3],
-    pauses: AtomicU64,
+    /// Consecutive connection failures per endpoint.
+    failures: PerEndpoint<AtomicU32>,
+    /// Pauses taken per endpoint.
+    pauses: PerEndpoint<AtomicU64>,
 }
 
 /// The run's streaks (one run per process).
@@ -46,19 +49,14 @@ pub fn pause_after(failures: u32, rng: &mut impl Rng) -> Duration {
 impl Streaks {
     pub const fn new() -> Streaks {
         Streaks {
-            failures: [AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0)],
-            pauses: AtomicU64::new(0),
+            failures: PerEndpoint([const { AtomicU32::new(0) }; 6]),
+            pauses: PerEndpoint([const { AtomicU64::new(0) }; 6]),
         }
     }
 
-    fn slot(&self, service: Service) -> &AtomicU32 {
-        let i = Service::ALL.iter().position(|s| *s == service).unwrap_or(0);
-        &self.failures[i]
-    }
-
-    /// Notes a call's outcome; the pause to take before the next call, if any.
-    pub fn after(&self, service: Service, outcome: Outcome) -> Option<Duration> {
-        let failures = self.slot(service);
+    /// Notes the outcome of a call to `endpoint`; the pause to take before the next call, if any.
+    pub fn after(&self, endpoint: Endpoint, outcome: Outcome) -> Option<Duration> {
+        let failures = &self.failures[endpoint];
         if !is_connection_failure(outcome) {
             // One load on the hot path; a store only when a failure streak ends.
             if failures.load(Ordering::Relaxed) != 0 {
@@ -67,28 +65,37 @@ impl Streaks {
             return None;
         }
         let n = failures.fetch_add(1, Ordering::Relaxed);
-        self.pauses.fetch_add(1, Ordering::Relaxed);
+        self.pauses[endpoint].fetch_add(1, Ordering::Relaxed);
         Some(pause_after(n, &mut rand::thread_rng()))
     }
 
-    /// Pauses taken since `reset`.
-    pub fn pauses(&self) -> u64 {
-        self.pauses.load(Ordering::Relaxed)
+    /// Pauses taken per endpoint since `reset`.
+    pub fn pauses(&self) -> PerEndpoint<u64> {
+        self.pauses.map(|_, p| p.load(Ordering::Relaxed))
     }
 
     /// Starts a run with no failure streak and no pause counted.
     pub fn reset(&self) {
-        for f in &self.failures {
-            f.store(0, Ordering::Relaxed);
+        for e in Endpoint::ALL {
+            self.failures[e].store(0, Ordering::Relaxed);
+            self.pauses[e].store(0, Ordering::Relaxed);
         }
-        self.pauses.store(0, Ordering::Relaxed);
     }
 }
 
-/// The summary's line about pauses taken, if any.
-pub fn warning(pauses: u64) -> Option<String> {
-    (pauses > 0).then(|| {
-        format!("{pauses} pauses after connection failures (the target was down or refused connections; backed off up to {} ms)", MAX_PAUSE.as_millis())
+/// The summary's line about pauses taken, if any, naming each endpoint that caused some.
+pub fn warning(pauses: &PerEndpoint<u64>) -> Option<String> {
+    let per_endpoint: Vec<String> = pauses
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(e, n)| format!("{n} to {} ({})", e.name(), e.describe()))
+        .collect();
+    (!per_endpoint.is_empty()).then(|| {
+        format!(
+            "pauses after connection failures: {} (down or refusing connections; each endpoint backed off on its own, up to {} ms)",
+            per_endpoint.join(", "),
+            MAX_PAUSE.as_millis()
+        )
     })
 }
 
@@ -120,7 +127,7 @@ mod tests {
     fn only_connection_failures_pause_and_a_success_ends_the_streak() {
         let down = Outcome::Err(ErrorClass::Connect);
         let streaks = Streaks::new();
-        let s = Service::Hydra;
+        let s = Endpoint::HydraAdmin;
         assert_eq!(
             streaks.after(s, Outcome::Err(ErrorClass::Status(500))),
             None
@@ -136,6 +143,32 @@ mod tests {
         );
         let again = streaks.after(s, down).unwrap();
         assert!(again <= FIRST_PAUSE, "recovered: {again:?}");
-        assert_eq!(streaks.pauses(), 13);
+        assert_eq!(streaks.pauses()[s], 13);
+    }
+
+    #[test]
+    fn one_endpoint_down_backs_off_alone_and_the_warning_names_it() {
+        let down = Outcome::Err(ErrorClass::Connect);
+        let up = Outcome::Ok(crate::ground::Verdict::Ok);
+        let streaks = Streaks::new();
+        let mut last = Duration::ZERO;
+        for _ in 0..12 {
+            // Reads of the same service succeed in between: they neither pause nor cut the
+            // writes' streak short.
+            assert_eq!(streaks.after(Endpoint::KetoRead, up), None);
+            last = streaks.after(Endpoint::KetoWrite, down).unwrap();
+        }
+        assert!(last >= Duration::from_millis(250), "{last:?}");
+        let pauses = streaks.pauses();
+        assert_eq!(
+            (pauses[Endpoint::KetoWrite], pauses[Endpoint::KetoRead]),
+            (12, 0)
+        );
+        let text = warning(&pauses).unwrap();
+        assert!(text.contains("12 to keto_write (Keto write API)"), "{text}");
+        assert!(!text.contains("keto_read"), "{text}");
+        assert_eq!(warning(&PerEndpoint::default()), None);
+        streaks.reset();
+        assert_eq!(streaks.pauses(), PerEndpoint::default());
     }
 }

@@ -181,7 +181,7 @@ pub async fn run(
     }
     let mut warnings = generator.warnings(elapsed);
     warnings.extend(crate::metrics::completion::warning(&snapshot));
-    warnings.extend(failure_backoff::warning(failure_backoff::RUN.pauses()));
+    warnings.extend(failure_backoff::warning(&failure_backoff::RUN.pauses()));
     warnings.extend(phase_warnings);
     let aborted = abort.reason();
     if interrupted {

@@ -88,7 +88,7 @@ impl Endpoint {
         Endpoint::KetoWrite,
     ];
 
-    fn facts(self) -> &'static Facts {
+    const fn facts(self) -> &'static Facts {
         &FACTS[self as usize]
     }
 
@@ -108,7 +108,7 @@ impl Endpoint {
         self.facts().env
     }
 
-    pub fn service(self) -> Service {
+    pub const fn service(self) -> Service {
         self.facts().service
     }
 

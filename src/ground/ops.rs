@@ -1,9 +1,11 @@
-//! The one table of operations: for every Ory operation orysim calls, its name, service, kind,
+//! The one table of operations: for every Ory operation orysim calls, its name, endpoint (and so
+//! its service), kind,
 //! the verdicts it can answer, what a step can capture from it and the fields a scenario step
 //! gives it. The scenario compiler reads steps by this table, and the step table of
 //! `docs/scenarios.md` is generated from it (a test keeps the two equal). Adding an operation
 //! starts here.
 
+use super::endpoint::Endpoint;
 use super::vocab::{Kind, Service, Verdict};
 use std::fmt;
 
@@ -99,6 +101,14 @@ pub struct Field {
 pub struct OpSpec {
     /// Dotted name used in reports and scenario files, e.g. `kratos.login`.
     pub name: &'static str,
+    /// The endpoint the operation calls first, which connection failures are backed off by.
+    /// A leg of the authorization-code flow that calls the admin API and then has the browser
+    /// follow Hydra's public redirect names the admin endpoint: the public endpoint was called
+    /// by the step before it in the same iteration, so a failure there has already ended it.
+    /// For the generic `http` steps, the endpoint their URL starts with (`{{ endpoint.NAME }}`)
+    /// takes precedence over this default.
+    pub endpoint: Endpoint,
+    /// The endpoint's service, where the operation is counted.
     pub service: Service,
     pub kind: Kind,
     /// What a scenario file writes as `op`: the name itself, or `http` for the generic steps.
@@ -224,7 +234,7 @@ use Verdict as V;
 /// Shorthand for a row; `step` is the name itself for every operation but the `http` ones.
 const fn row(
     name: &'static str,
-    service: Service,
+    endpoint: Endpoint,
     kind: Kind,
     verdicts: &'static [Verdict],
     outputs: &'static [Output],
@@ -232,7 +242,8 @@ const fn row(
 ) -> OpSpec {
     OpSpec {
         name,
-        service,
+        endpoint,
+        service: endpoint.service(),
         kind,
         step: name,
         verdicts,
@@ -241,18 +252,18 @@ const fn row(
     }
 }
 
-const fn http(name: &'static str, service: Service, kind: Kind) -> OpSpec {
+const fn http(name: &'static str, endpoint: Endpoint, kind: Kind) -> OpSpec {
     OpSpec {
         step: "http",
-        ..row(name, service, kind, &[V::Ok], &[], &HTTP_FIELDS)
+        ..row(name, endpoint, kind, &[V::Ok], &[], &HTTP_FIELDS)
     }
 }
 
+use Endpoint::{HydraAdmin, HydraPublic, KetoRead, KratosAdmin, KratosPublic};
 use Kind::{Read, Write};
-use Service::{Hydra, Keto, Kratos};
 
 ops! {
-    KratosRegister => row("kratos.register", Kratos, Write, &[V::Ok],
+    KratosRegister => row("kratos.register", KratosPublic, Write, &[V::Ok],
         &[O::IdentityId, O::SessionToken, O::Email, O::Identifier, O::Password],
         &[
             generated("email", "{{ fake.email }}"),
@@ -265,63 +276,63 @@ ops! {
                 note: "a table; replaces email and the names",
             },
         ]);
-    KratosLogin => row("kratos.login", Kratos, Read, &[V::Valid, V::Invalid],
+    KratosLogin => row("kratos.login", KratosPublic, Read, &[V::Valid, V::Invalid],
         &[O::IdentityId, O::SessionToken], &[req("identifier"), req("password")]);
-    KratosWhoami => row("kratos.whoami", Kratos, Read, &[V::Active, V::Inactive], &[],
+    KratosWhoami => row("kratos.whoami", KratosPublic, Read, &[V::Active, V::Inactive], &[],
         &[req("session_token")]);
-    KratosLogout => row("kratos.logout", Kratos, Read, &[V::Ok], &[], &[req("session_token")]);
-    KratosLookupIdentity => row("kratos.lookup_identity", Kratos, Read, &[V::Ok, V::Absent],
+    KratosLogout => row("kratos.logout", KratosPublic, Read, &[V::Ok], &[], &[req("session_token")]);
+    KratosLookupIdentity => row("kratos.lookup_identity", KratosAdmin, Read, &[V::Ok, V::Absent],
         &[O::IdentityId], &[req("identifier")]);
-    KratosDeleteIdentity => row("kratos.delete_identity", Kratos, Write, &[V::Ok], &[],
+    KratosDeleteIdentity => row("kratos.delete_identity", KratosAdmin, Write, &[V::Ok], &[],
         &[req("identity_id")]);
-    HydraCreateClient => row("hydra.create_client", Hydra, Write, &[V::Ok],
+    HydraCreateClient => row("hydra.create_client", HydraAdmin, Write, &[V::Ok],
         &[O::ClientId, O::ClientSecret],
         &[AUTH_METHOD, generated("scope", ""), generated("grant_types", "client_credentials"),
           opt("redirect_uri")]);
-    HydraToken => row("hydra.token", Hydra, Write, &[V::Ok], &[O::AccessToken],
+    HydraToken => row("hydra.token", HydraPublic, Write, &[V::Ok], &[O::AccessToken],
         &[req("client_id"), req("client_secret"), AUTH_METHOD, opt("scope")]);
-    HydraIntrospect => row("hydra.introspect", Hydra, Read, &[V::Active, V::Inactive],
+    HydraIntrospect => row("hydra.introspect", HydraAdmin, Read, &[V::Active, V::Inactive],
         &[], &[req("token")]);
-    HydraRevoke => row("hydra.revoke", Hydra, Read, &[V::Ok], &[],
+    HydraRevoke => row("hydra.revoke", HydraPublic, Read, &[V::Ok], &[],
         &[req("client_id"), req("client_secret"), AUTH_METHOD, req("token")]);
-    HydraDeleteClient => row("hydra.delete_client", Hydra, Write, &[V::Ok], &[],
+    HydraDeleteClient => row("hydra.delete_client", HydraAdmin, Write, &[V::Ok], &[],
         &[req("client_id")]);
     // The authorization-code flow, one leg per step: orysim is the browser and the login and
     // consent app.
-    HydraAuthorize => row("hydra.authorize", Hydra, Read, &[V::Ok],
+    HydraAuthorize => row("hydra.authorize", HydraPublic, Read, &[V::Ok],
         &[O::LoginChallenge, O::Browser],
         &[req("client_id"), req("redirect_uri"), generated("scope", "openid offline_access"),
           browser(true)]);
-    HydraAcceptLogin => row("hydra.accept_login", Hydra, Write, &[V::Ok],
+    HydraAcceptLogin => row("hydra.accept_login", HydraAdmin, Write, &[V::Ok],
         &[O::ConsentChallenge, O::Browser], &[req("subject"), browser(false)]);
-    HydraAcceptConsent => row("hydra.accept_consent", Hydra, Write, &[V::Ok],
+    HydraAcceptConsent => row("hydra.accept_consent", HydraAdmin, Write, &[V::Ok],
         &[O::Code, O::Browser], &[opt("scope"), browser(false)]);
-    HydraExchangeCode => row("hydra.exchange_code", Hydra, Write, &[V::Ok],
+    HydraExchangeCode => row("hydra.exchange_code", HydraPublic, Write, &[V::Ok],
         &[O::AccessToken, O::RefreshToken, O::IdToken],
         &[req("client_id"), req("client_secret"), AUTH_METHOD, browser(false)]);
-    HydraRefresh => row("hydra.refresh", Hydra, Write, &[V::Valid, V::Invalid],
+    HydraRefresh => row("hydra.refresh", HydraPublic, Write, &[V::Valid, V::Invalid],
         &[O::AccessToken, O::RefreshToken, O::IdToken],
         &[req("client_id"), req("client_secret"), AUTH_METHOD, req("refresh_token")]);
-    HydraUserinfo => row("hydra.userinfo", Hydra, Read, &[V::Active, V::Inactive], &[],
+    HydraUserinfo => row("hydra.userinfo", HydraPublic, Read, &[V::Active, V::Inactive], &[],
         &[req("token")]);
-    KetoWrite => row("keto.write", Keto, Write, &[V::Ok], &[], &TUPLE);
-    KetoCheck => row("keto.check", Keto, Read, &[V::Allowed, V::Denied], &[],
+    KetoWrite => row("keto.write", Endpoint::KetoWrite, Write, &[V::Ok], &[], &TUPLE);
+    KetoCheck => row("keto.check", KetoRead, Read, &[V::Allowed, V::Denied], &[],
         &[TUPLE[0], TUPLE[1], TUPLE[2], TUPLE[3], count("max_depth")]);
-    KetoExpand => row("keto.expand", Keto, Read, &[V::Ok, V::Absent], &[O::Count],
+    KetoExpand => row("keto.expand", KetoRead, Read, &[V::Ok, V::Absent], &[O::Count],
         &[req("namespace"), req("object"), req("relation"), count("max_depth")]);
-    KetoList => row("keto.list", Keto, Read, &[V::Ok], &[O::Count],
+    KetoList => row("keto.list", KetoRead, Read, &[V::Ok], &[O::Count],
         &[opt("namespace"), opt("object"), opt("relation"), subject(false), count("page_size")]);
-    KetoDelete => row("keto.delete", Keto, Write, &[V::Ok], &[],
+    KetoDelete => row("keto.delete", Endpoint::KetoWrite, Write, &[V::Ok], &[],
         &[req("namespace"), opt("object"), opt("relation"), subject(false)]);
-    KetoBatchCheck => row("keto.batch_check", Keto, Read, &[V::Ok, V::Allowed, V::Denied], &[],
+    KetoBatchCheck => row("keto.batch_check", KetoRead, Read, &[V::Ok, V::Allowed, V::Denied], &[],
         &[Field { name: "tuples", value: FieldValue::Tuples, note: "" }, count("max_depth")]);
     // Generic `http` steps of scenario files, counted under the service they target.
-    KratosHttpRead => http("kratos.http.read", Kratos, Read);
-    KratosHttpWrite => http("kratos.http.write", Kratos, Write);
-    HydraHttpRead => http("hydra.http.read", Hydra, Read);
-    HydraHttpWrite => http("hydra.http.write", Hydra, Write);
-    KetoHttpRead => http("keto.http.read", Keto, Read);
-    KetoHttpWrite => http("keto.http.write", Keto, Write);
+    KratosHttpRead => http("kratos.http.read", KratosPublic, Read);
+    KratosHttpWrite => http("kratos.http.write", KratosPublic, Write);
+    HydraHttpRead => http("hydra.http.read", HydraPublic, Read);
+    HydraHttpWrite => http("hydra.http.write", HydraPublic, Write);
+    KetoHttpRead => http("keto.http.read", KetoRead, Read);
+    KetoHttpWrite => http("keto.http.write", Endpoint::KetoWrite, Write);
 }
 
 /// The step type of the generic HTTP call.
@@ -500,6 +511,41 @@ mod tests {
         assert_eq!(Op::HydraIntrospect.kind(), Kind::Read);
         assert_eq!(Op::KetoWrite.kind(), Kind::Write);
         assert_eq!(Op::KetoCheck.kind(), Kind::Read);
+    }
+
+    #[test]
+    fn every_operation_names_the_endpoint_it_calls_first() {
+        for &op in Op::ALL {
+            assert_eq!(op.spec().endpoint.service(), op.service(), "{op}");
+        }
+        let admin: Vec<&str> = Op::ALL
+            .iter()
+            .filter(|op| {
+                matches!(
+                    op.spec().endpoint,
+                    Endpoint::KratosAdmin | Endpoint::HydraAdmin
+                )
+            })
+            .map(|op| op.name())
+            .collect();
+        assert_eq!(
+            admin,
+            [
+                "kratos.lookup_identity",
+                "kratos.delete_identity",
+                "hydra.create_client",
+                "hydra.introspect",
+                "hydra.delete_client",
+                "hydra.accept_login",
+                "hydra.accept_consent",
+            ]
+        );
+        for op in [Op::KetoWrite, Op::KetoDelete, Op::KetoHttpWrite] {
+            assert_eq!(op.spec().endpoint, Endpoint::KetoWrite, "{op}");
+        }
+        for op in [Op::KetoCheck, Op::KetoBatchCheck, Op::KetoHttpRead] {
+            assert_eq!(op.spec().endpoint, Endpoint::KetoRead, "{op}");
+        }
     }
 
     #[test]

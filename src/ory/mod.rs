@@ -16,6 +16,8 @@ pub mod hydra;
 pub mod hydra_code;
 pub mod keto;
 pub mod kratos;
+#[cfg(test)]
+mod response_props;
 pub mod retry_after;
 pub mod tls;
 #[cfg(test)]
@@ -420,6 +422,19 @@ pub(crate) mod test_server {
         r
     }
 
+    /// Reads a request up to the end of its head; `None` if the client went away first.
+    pub async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        Some(head)
+    }
+
     /// A raw TCP server: reads one request head, writes `respond(head)` verbatim, closes.
     pub async fn raw_server(respond: fn(&[u8]) -> Vec<u8>) -> Url {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -427,14 +442,9 @@ pub(crate) mod test_server {
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match sock.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
+                    let Some(head) = read_head(&mut sock).await else {
+                        return;
+                    };
                     let _ = sock.write_all(&respond(&head)).await;
                     let _ = sock.shutdown().await;
                 });

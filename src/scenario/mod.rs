@@ -83,6 +83,16 @@ pub fn load(spec: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError
     compile::compile(spec, &source, path.parent(), overrides)
 }
 
+/// Compiles scenario text that is not in a file (`origin` names it in messages); includes of
+/// other files are not resolved, built-in ones are.
+pub fn compile_text(
+    origin: &str,
+    source: &str,
+    overrides: &Overrides,
+) -> Result<Scenario, ScenarioError> {
+    compile::compile(origin, source, None, overrides)
+}
+
 fn looks_like_path(spec: &str) -> bool {
     spec.contains('/') || spec.ends_with(".toml") || Path::new(spec).exists()
 }

@@ -1,8 +1,8 @@
 //! A compiled scenario: every name resolved to a slot, every template parsed, every operation's
 //! fields checked. The engine runs this, never the file.
 
-use super::template::Template;
-use crate::ground::{Kind, Op, Output, Service, Verdict};
+use super::template::{Generator, Part, Template};
+use crate::ground::{Endpoint, Kind, Op, Output, Service, Verdict};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -126,6 +126,20 @@ pub struct Step {
     pub pushes: Vec<(usize, Vec<Template>)>,
     /// Teardown and cleanup only: run once per entry of this pool.
     pub for_each: Option<Pick>,
+}
+
+impl Step {
+    /// The endpoint the step calls first: the one its `http` URL starts with, else its
+    /// operation's.
+    pub fn endpoint(&self) -> Endpoint {
+        match &self.action {
+            Action::Http(h) => match h.url.parts().first() {
+                Some(Part::Gen(Generator::Endpoint(e))) => *e,
+                _ => self.op.spec().endpoint,
+            },
+            _ => self.op.spec().endpoint,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

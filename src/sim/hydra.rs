@@ -15,6 +15,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::byte_budget::{json_len, strings_len, ENTRY_OVERHEAD, MAX_STORE_BYTES};
 use super::http::{
     empty, go_not_found, go_redirect_307, is_router_answer, no_cache, random_b64url, random_from,
     respond, rfc3339, rfc3339_secs, route, unix_secs, with_header, Query, Req, Resp, CT_JSON,
@@ -130,12 +131,32 @@ pub(super) struct Client {
     /// The client as `GET /admin/clients/{id}` shows it.
     json: Value,
     deleted: AtomicBool,
+    /// What the client costs in a store (see `byte_budget`), counted once when it is made.
+    weight: usize,
 }
 
 impl Client {
     fn is_public(&self) -> bool {
         self.auth_method == "none"
     }
+
+    /// What the client costs in a store.
+    pub(super) fn weight(&self) -> usize {
+        self.weight
+    }
+}
+
+/// What a stored token costs, its client included: the token keeps the client alive after the
+/// client store has evicted it.
+fn token_weight(t: &Arc<Token>) -> usize {
+    let subject = t.subject.as_ref().map_or(0, String::len);
+    let partner = t.partner.as_ref().map_or(0, String::len);
+    strings_len(&t.scopes)
+        + strings_len(&t.audience)
+        + subject
+        + partner
+        + t.client.weight()
+        + ENTRY_OVERHEAD
 }
 
 pub(super) struct Token {
@@ -316,10 +337,18 @@ impl Hydra {
             admin_url: admin_url.to_owned(),
             issuer: format!("{public_url}/"),
             token_lifespan,
-            clients: Sharded::new(max_entries),
-            tokens: Sharded::new(max_entries),
-            flows: Sharded::new(max_entries),
-            codes: Sharded::new(max_entries),
+            clients: Sharded::with_max_bytes(max_entries, MAX_STORE_BYTES, |c| c.weight()),
+            tokens: Sharded::with_max_bytes(max_entries, MAX_STORE_BYTES, token_weight),
+            flows: Sharded::with_max_bytes(
+                max_entries,
+                MAX_STORE_BYTES,
+                super::hydra_code::auth_flow_weight,
+            ),
+            codes: Sharded::with_max_bytes(
+                max_entries,
+                MAX_STORE_BYTES,
+                super::hydra_code::code_weight,
+            ),
         }
     }
 
@@ -598,8 +627,17 @@ impl Hydra {
             audience: audience.clone().unwrap_or_default(),
             cc_lifespan,
             jwt: strategy == "jwt",
-            json: stored.clone(),
             deleted: AtomicBool::new(false),
+            weight: id.len()
+                + secret.len()
+                + method.len()
+                + strings_len(grant_types.as_deref().unwrap_or_default())
+                + scope.len()
+                + strings_len(redirect_uris.as_deref().unwrap_or_default())
+                + strings_len(audience.as_deref().unwrap_or_default())
+                + json_len(&stored)
+                + ENTRY_OVERHEAD,
+            json: stored.clone(),
         });
         let inserted = self.clients.with(&id, |m| {
             if m.contains(&id) {
@@ -1076,6 +1114,27 @@ fn admin_not_found(req: &Req) -> Resp {
     }
 }
 
+/// A client whose scope is `scope_bytes` long, for the byte-budget tests.
+#[cfg(test)]
+pub(super) fn client_with_scope_of(scope_bytes: usize) -> Arc<Client> {
+    let scope = "s".repeat(scope_bytes);
+    let json = json!({ "client_id": "c", "scope": scope });
+    Arc::new(Client {
+        id: "c".into(),
+        secret: "secret".into(),
+        auth_method: "client_secret_basic".into(),
+        grant_types: vec!["client_credentials".into()],
+        scopes: vec![scope.clone()],
+        redirect_uris: Vec::new(),
+        audience: Vec::new(),
+        cc_lifespan: None,
+        jwt: false,
+        weight: 2 * scope.len() + ENTRY_OVERHEAD,
+        json,
+        deleted: AtomicBool::new(false),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1104,6 +1163,36 @@ mod tests {
     fn descriptions_replace_double_quotes() {
         let e = OAuthError::invalid_request(Some("say \"hi\""));
         assert!(e.body().contains("say 'hi'"));
+    }
+
+    #[test]
+    fn clients_and_tokens_with_large_scopes_stay_within_their_byte_budget_oldest_out_first() {
+        let limit = |used: usize| used <= (16 << 20) + 16 * ((2 << 20) + 1024);
+        let clients = Sharded::with_max_bytes(1_000_000, 16 << 20, |c: &Arc<Client>| c.weight());
+        let (used, kept) =
+            crate::sim::store::fill_hundred(&clients, || client_with_scope_of(1 << 20));
+        assert!(limit(used), "{used}");
+        assert!(
+            kept.len() < 40 && kept.contains(&99) && !kept.contains(&0),
+            "{kept:?}"
+        );
+        // A token keeps its client alive after the client store let it go: both are counted.
+        let tokens = Sharded::with_max_bytes(1_000_000, 16 << 20, token_weight);
+        let (used, kept) = crate::sim::store::fill_hundred(&tokens, || {
+            let now = SystemTime::now();
+            Arc::new(Token::client_credentials(
+                client_with_scope_of(512 << 10),
+                vec!["s".repeat(512 << 10)],
+                Vec::new(),
+                now,
+                now,
+            ))
+        });
+        assert!(limit(used), "{used}");
+        assert!(
+            kept.len() < 40 && kept.contains(&99) && !kept.contains(&0),
+            "{kept:?}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use axum::http::header::{HeaderValue, CACHE_CONTROL, LOCATION, SET_COOKIE, WWW_A
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::byte_budget::{strings_len, ENTRY_OVERHEAD};
 use super::http::{
     random_b64url, respond, unix_secs, with_header, Query, Req, Resp, CT_HTML, CT_JSON,
 };
@@ -81,6 +82,35 @@ pub(crate) struct CodeGrant {
     used: AtomicBool,
     family: Arc<AtomicBool>,
     issued_at: SystemTime,
+}
+
+/// What a stored authorization flow costs, its client included (the flow keeps it alive). The
+/// consent CSRF token, set later, is a fixed-size random value counted in the overhead; the
+/// subject the login app accepts is held only until the consent leg turns it into a code,
+/// which counts it.
+pub(super) fn auth_flow_weight(f: &Arc<AuthFlow>) -> usize {
+    f.query.len()
+        + f.redirect_uri.len()
+        + strings_len(&f.scopes)
+        + f.state.len()
+        + f.nonce.len()
+        + f.code_challenge.len()
+        + f.challenge_method.len()
+        + f.login_csrf.len()
+        + f.client.weight()
+        + ENTRY_OVERHEAD
+}
+
+/// What a stored authorization code costs.
+pub(super) fn code_weight(c: &Arc<CodeGrant>) -> usize {
+    c.client_id.len()
+        + c.redirect_uri.len()
+        + c.code_challenge.len()
+        + c.challenge_method.len()
+        + c.subject.len()
+        + strings_len(&c.scopes)
+        + c.nonce.len()
+        + ENTRY_OVERHEAD
 }
 
 /// The name Hydra gives a client's CSRF cookie (`ory_hydra_<kind>_csrf_dev_<hash of the client>`).
@@ -683,6 +713,54 @@ impl Hydra {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorization_flows_and_codes_stay_within_their_byte_budget_oldest_out_first() {
+        let limit = |used: usize| used <= (16 << 20) + 16 * ((2 << 20) + 1024);
+        let big = || "q".repeat(512 << 10);
+        use crate::sim::store::Sharded;
+        let flows = Sharded::with_max_bytes(1_000_000, 16 << 20, auth_flow_weight);
+        let (used, kept) = crate::sim::store::fill_hundred(&flows, || {
+            Arc::new(AuthFlow {
+                client: super::super::hydra::client_with_scope_of(256 << 10),
+                query: big(),
+                redirect_uri: "http://127.0.0.1/cb".into(),
+                scopes: vec!["s".repeat(256 << 10)],
+                state: "state".into(),
+                nonce: "nonce".into(),
+                code_challenge: "c".into(),
+                challenge_method: "S256".into(),
+                login_csrf: "csrf".into(),
+                consent_csrf: Mutex::new(String::new()),
+                stage: Mutex::new(Stage::Login),
+            })
+        });
+        assert!(limit(used), "{used}");
+        assert!(
+            kept.len() < 40 && kept.contains(&99) && !kept.contains(&0),
+            "{kept:?}"
+        );
+        let codes = Sharded::with_max_bytes(1_000_000, 16 << 20, code_weight);
+        let (used, kept) = crate::sim::store::fill_hundred(&codes, || {
+            Arc::new(CodeGrant {
+                client_id: "c".into(),
+                redirect_uri: big(),
+                code_challenge: "c".into(),
+                challenge_method: "S256".into(),
+                subject: big(),
+                scopes: Vec::new(),
+                nonce: "n".into(),
+                used: AtomicBool::new(false),
+                family: Arc::new(AtomicBool::new(false)),
+                issued_at: SystemTime::now(),
+            })
+        });
+        assert!(limit(used), "{used}");
+        assert!(
+            kept.len() < 40 && kept.contains(&99) && !kept.contains(&0),
+            "{kept:?}"
+        );
+    }
 
     #[test]
     fn http_dates_are_imf_fixdate() {

@@ -25,6 +25,8 @@ pub(crate) struct BoundedMap<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+    /// A map bounded in entries only (every store of the simulator has a byte budget too).
+    #[cfg(test)]
     pub(crate) fn new(cap: usize) -> Self {
         BoundedMap::with_max_bytes(cap, usize::MAX, |_| 0)
     }
@@ -126,11 +128,24 @@ const SHARDS: usize = 16;
 
 impl<K: Hash + Eq + Clone, V> Sharded<K, V> {
     /// `cap` is the total capacity, divided evenly over the shards.
+    #[cfg(test)]
     pub(crate) fn new(cap: usize) -> Self {
+        Sharded::with_max_bytes(cap, usize::MAX, |_| 0)
+    }
+
+    /// Capacity `cap` and at most `max_bytes` of `weigh`t, both divided evenly over the shards.
+    pub(crate) fn with_max_bytes(cap: usize, max_bytes: usize, weigh: fn(&V) -> usize) -> Self {
         let per_shard = cap.div_ceil(SHARDS).max(1);
+        let bytes_per_shard = (max_bytes / SHARDS).max(1);
         Sharded {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(BoundedMap::new(per_shard)))
+                .map(|_| {
+                    Mutex::new(BoundedMap::with_max_bytes(
+                        per_shard,
+                        bytes_per_shard,
+                        weigh,
+                    ))
+                })
                 .collect(),
             hasher: RandomState::new(),
         }
@@ -159,6 +174,12 @@ impl<K: Hash + Eq + Clone, V> Sharded<K, V> {
         self.shards.iter().map(|s| lock(s).len()).sum()
     }
 
+    /// Bytes held over all shards.
+    #[cfg(test)]
+    pub(crate) fn bytes_used(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).bytes.used()).sum()
+    }
+
     /// Visits shard after shard; stops when `f` returns false.
     pub(crate) fn for_each_shard(&self, mut f: impl FnMut(&BoundedMap<K, V>) -> bool) {
         for s in &self.shards {
@@ -173,6 +194,22 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
     pub(crate) fn get(&self, key: &K) -> Option<V> {
         lock(self.shard(key)).get(key).cloned()
     }
+}
+
+/// Inserts a hundred values made by `make` under keys 0..100; the bytes the store then holds
+/// and the keys it kept (for the byte-budget tests of the stores).
+#[cfg(test)]
+pub(crate) fn fill_hundred<V>(
+    store: &Sharded<u32, V>,
+    mut make: impl FnMut() -> V,
+) -> (usize, Vec<u32>) {
+    for i in 0..100 {
+        store.insert(i, make());
+    }
+    let kept = (0..100)
+        .filter(|i| store.with(i, |m| m.contains(i)))
+        .collect();
+    (store.bytes_used(), kept)
 }
 
 #[cfg(test)]
@@ -228,6 +265,21 @@ mod tests {
         }
         assert!(m.order.len() < 5000, "order log grew to {}", m.order.len());
         assert_eq!(m.values_in_order().count(), m.len());
+    }
+
+    #[test]
+    fn a_sharded_map_with_a_byte_maximum_stays_under_it_and_keeps_the_newest() {
+        let s: Sharded<u32, String> = Sharded::with_max_bytes(1_000_000, 16 << 20, String::len);
+        for i in 0..200 {
+            s.insert(i, "x".repeat(1 << 20));
+        }
+        let used = s.bytes_used();
+        // Each shard may hold its newest entry beyond its share.
+        assert!(used <= (16 << 20) + SHARDS * (1 << 20), "{used} bytes held");
+        assert!(s.len() < 40, "{} entries held", s.len());
+        assert!(s.get(&199).is_some(), "the newest entry stays");
+        // Oldest first: of the first 100, none is left.
+        assert!((0..100).all(|i| s.get(&i).is_none()));
     }
 
     #[test]

@@ -337,7 +337,7 @@ impl GroupWorkload {
             if let exec::Produced::Batch(tally) = &done.produced {
                 vu.rec.record_checks(*metric, &tally.checks);
             }
-            let pause = crate::engine::failure_backoff::RUN.after(step.op.service(), done.outcome);
+            let pause = crate::engine::failure_backoff::RUN.after(step.endpoint(), done.outcome);
             if let Some(pause) = pause {
                 tokio::time::sleep(pause).await;
             }

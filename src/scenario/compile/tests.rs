@@ -282,3 +282,26 @@ fn authorization_legs_need_their_start_and_a_usable_redirect_uri() {
         .to_string();
     assert!(e.contains("hydra.authorize has no output `browser`"), "{e}");
 }
+
+#[test]
+fn an_http_step_is_backed_off_by_the_endpoint_its_url_starts_with() {
+    let step = |url: &str| {
+        let source = format!(
+            "name = \"x\"\n[[flow]]\n[[flow.step]]\nop = \"http\"\nservice = \"keto\"\n\
+             method = \"PUT\"\nurl = \"{url}\"\n"
+        );
+        let scenario = compile("t.toml", &source, None, &Overrides::new()).unwrap();
+        let step = &scenario.groups[0].flows[0].steps[0];
+        (step.op, step.endpoint())
+    };
+    use crate::ground::{Endpoint, Op};
+    assert_eq!(
+        step("{{ endpoint.keto_read }}/relation-tuples"),
+        (Op::KetoHttpWrite, Endpoint::KetoRead)
+    );
+    // A URL that names no endpoint: the operation's.
+    assert_eq!(
+        step("http://127.0.0.1:4467/admin/relation-tuples"),
+        (Op::KetoHttpWrite, Endpoint::KetoWrite)
+    );
+}

@@ -6,7 +6,7 @@
 //! `haveibeenpwned` off, identity schema with `traits.email` (password identifier,
 //! 3..=320 chars, format email) and `traits.name.{first,last}`, no extra properties.
 
-use super::byte_budget::{ENTRY_OVERHEAD, MAX_STORE_BYTES};
+use super::byte_budget::{json_len, ENTRY_OVERHEAD, MAX_STORE_BYTES};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -87,12 +87,12 @@ impl Kratos {
             schema_url: format!("{public_url}/schemas/{SCHEMA_ID_B64}"),
             flow_lifespan,
             session_lifespan,
-            flows: Sharded::new(max_entries),
+            flows: Sharded::with_max_bytes(max_entries, MAX_STORE_BYTES, flow_weight),
             identities: Mutex::new(Identities {
                 by_id: BoundedMap::with_max_bytes(max_entries, MAX_STORE_BYTES, identity_weight),
                 by_identifier: HashMap::new(),
             }),
-            sessions: Sharded::new(max_entries),
+            sessions: Sharded::with_max_bytes(max_entries, MAX_STORE_BYTES, session_weight),
             schema,
         }
     }
@@ -1110,6 +1110,56 @@ mod tests {
         validate_traits(&json!({}), &mut errs);
         assert_eq!(errs[0].1["id"], 4000002);
         assert_eq!(errs[0].1["text"], "Property email is missing.");
+    }
+
+    fn identity_with_traits_of(bytes: usize) -> Arc<Identity> {
+        Arc::new(Identity {
+            id: Uuid::new_v4(),
+            identifier: Some("a@example.com".into()),
+            password: Some("secret-password".into()),
+            created_at: SystemTime::now(),
+            public_json: format!("{{\"traits\":{{\"bio\":\"{}\"}}}}", "x".repeat(bytes)).into(),
+            metadata_admin: None,
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    #[test]
+    fn sessions_holding_large_identities_stay_within_their_byte_budget_oldest_out_first() {
+        let sessions = Sharded::with_max_bytes(1_000_000, 16 << 20, session_weight);
+        let (used, kept) = crate::sim::store::fill_hundred(&sessions, || {
+            Arc::new(Session {
+                identity: identity_with_traits_of(1 << 20),
+                expires_at: SystemTime::now(),
+                active: AtomicBool::new(true),
+                head: "{}".into(),
+                tail: "{}".into(),
+            })
+        });
+        // Every shard keeps its newest entry even beyond its share.
+        assert!(used <= (16 << 20) + 16 * ((1 << 20) + 1024), "{used}");
+        assert!(kept.len() < 40, "{kept:?}");
+        assert!(kept.contains(&99) && !kept.contains(&0), "{kept:?}");
+    }
+
+    #[test]
+    fn flows_with_large_request_urls_stay_within_their_byte_budget_oldest_out_first() {
+        let flows = Sharded::with_max_bytes(1_000_000, 16 << 20, flow_weight);
+        let (used, kept) = crate::sim::store::fill_hundred(&flows, || {
+            Arc::new(Flow {
+                kind: FlowKind::Login,
+                issued_at: SystemTime::now(),
+                expires_at: SystemTime::now(),
+                request_url: format!("http://127.0.0.1/?return_to={}", "x".repeat(1 << 20)),
+                refresh: false,
+                requested_aal: "aal1",
+                messages: vec![json!({"text": "y".repeat(1000)})],
+                refresh_identifier: None,
+            })
+        });
+        assert!(used <= (16 << 20) + 16 * ((1 << 20) + 2048), "{used}");
+        assert!(kept.len() < 40, "{kept:?}");
+        assert!(kept.contains(&99) && !kept.contains(&0), "{kept:?}");
     }
 
     #[test]

@@ -48,8 +48,22 @@ pub(crate) struct Identity {
 /// `byte_budget`): large templated traits must not grow the store without limit.
 pub(super) fn identity_weight(i: &Arc<Identity>) -> usize {
     let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    let metadata = i.metadata_admin.as_ref().map_or(0, |m| m.to_string().len());
+    let metadata = i.metadata_admin.as_ref().map_or(0, json_len);
     i.public_json.len() + 2 * len(&i.identifier) + len(&i.password) + metadata + ENTRY_OVERHEAD
+}
+
+/// What a stored flow costs: its request URL (the caller's query included), its messages and
+/// the identifier of a refresh.
+pub(super) fn flow_weight(f: &Arc<Flow>) -> usize {
+    let messages: usize = f.messages.iter().map(json_len).sum();
+    let identifier = f.refresh_identifier.as_ref().map_or(0, String::len);
+    f.request_url.len() + messages + identifier + ENTRY_OVERHEAD
+}
+
+/// What a stored session costs, its identity included: the session keeps the identity alive
+/// after the identity store has evicted it.
+pub(super) fn session_weight(s: &Arc<Session>) -> usize {
+    s.head.len() + s.tail.len() + identity_weight(&s.identity) + ENTRY_OVERHEAD
 }
 
 impl Identity {
