@@ -72,6 +72,9 @@ pub(crate) const fn json_accept() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
+// One per endpoint, inside an `Arc`: boxing the lean variant would only add a pointer hop to
+// every call.
+#[allow(clippy::large_enum_variant)]
 enum Route {
     Lean(FastHttp),
     General,

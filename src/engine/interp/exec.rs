@@ -222,9 +222,8 @@ impl Renderer<'_, '_> {
 /// Renders the step's fields and makes its call.
 ///
 /// This future is part of every iteration's, which the executor boxes (see
-/// `engine::executor`), so it is kept small: only the calls on the lean transport (the Keto
-/// check, Kratos whoami, Hydra introspect; the hot reads) run inline, every other action runs
-/// in a box of its own.
+/// `engine::executor`), so it is kept small: only the hot reads (the Keto check, Kratos whoami,
+/// Hydra introspect) run inline, every other action runs in a box of its own.
 pub async fn execute(
     action: &Action,
     expect: &Expect,
