@@ -146,9 +146,11 @@ impl FastHttp {
         extra: &[(HeaderName, HeaderValue)],
         cap: usize,
     ) -> Result<(hyper::StatusCode, Vec<u8>), ErrorClass> {
-        self.request_capped(Method::GET, target, extra, None, cap)
+        let (status, body) = self
+            .request_capped(Method::GET, target, extra, None, cap)
             .await?
-            .whole()
+            .whole()?;
+        Ok((status, body.to_vec()))
     }
 
     /// `method target` (origin form: path and query, already encoded) with the call's headers
@@ -333,7 +335,9 @@ impl FastHttp {
     }
 }
 
-async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Vec<u8>, ErrorClass> {
+/// The body, up to `cap`. An answer whose body comes in one chunk (a small JSON answer read
+/// with its head) is handed back as that chunk, without a copy or an allocation.
+async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Bytes, ErrorClass> {
     use hyper::body::Body as _;
     let hint = body.size_hint().exact();
     if let Some(len) = hint {
@@ -341,18 +345,29 @@ async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Vec<u8
             return Err(ErrorClass::Protocol);
         }
     }
-    let mut buf = Vec::with_capacity(hint.map_or(0, |n| n as usize));
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         // A body that breaks off is a broken connection, as on the reqwest path.
         let frame = frame.map_err(|_| ErrorClass::Connect)?;
         if let Ok(chunk) = frame.into_data() {
-            if buf.len() + chunk.len() > cap {
+            let read = first.as_ref().map_or(0, Bytes::len) + rest.len();
+            if read + chunk.len() > cap {
                 return Err(ErrorClass::Protocol);
             }
-            buf.extend_from_slice(&chunk);
+            match first.take() {
+                None if rest.is_empty() => first = Some(chunk),
+                earlier => {
+                    if let Some(earlier) = earlier {
+                        rest.reserve(hint.map_or(0, |n| n as usize).max(read + chunk.len()));
+                        rest.extend_from_slice(&earlier);
+                    }
+                    rest.extend_from_slice(&chunk);
+                }
+            }
         }
     }
-    Ok(buf)
+    Ok(first.unwrap_or_else(|| rest.into()))
 }
 
 /// `http::classify_error` for hyper's errors while sending and reading the head: an answer that

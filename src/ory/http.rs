@@ -354,9 +354,9 @@ mod tests {
     }
 
     async fn fetch(c: &reqwest::Client, url: &str) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
-        crate::ory::wire::send_general(c, reqwest::Method::GET, url, &[], None)
-            .await?
-            .whole()
+        let answer = crate::ory::wire::send_general(c, reqwest::Method::GET, url, &[], None);
+        let (status, body) = answer.await?.whole()?;
+        Ok((status, body.to_vec()))
     }
 
     #[test]

@@ -46,12 +46,12 @@ impl Body {
 /// `Err(Protocol)` and was not read further: calls that only need the status still have it.
 pub(crate) struct Answer {
     pub status: StatusCode,
-    pub body: Result<Vec<u8>, ErrorClass>,
+    pub body: Result<Bytes, ErrorClass>,
 }
 
 impl Answer {
     /// The status and the whole body; a body beyond the cap fails the call (`Protocol`).
-    pub(crate) fn whole(self) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+    pub(crate) fn whole(self) -> Result<(StatusCode, Bytes), ErrorClass> {
         Ok((self.status, self.body?))
     }
 
@@ -143,7 +143,7 @@ impl Wire {
         &self,
         target: String,
         headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+    ) -> Result<(StatusCode, Bytes), ErrorClass> {
         self.send(Method::GET, target, headers, None).await?.whole()
     }
 }
@@ -171,6 +171,6 @@ pub(crate) async fn send_general(
     super::retry_after::note(status.as_u16(), resp.headers());
     Ok(Answer {
         status,
-        body: http::read_body(resp, MAX_BODY_BYTES).await,
+        body: http::read_body(resp, MAX_BODY_BYTES).await.map(Bytes::from),
     })
 }

@@ -567,7 +567,13 @@ async fn http_call(
             } else {
                 Outcome::Err(ErrorClass::Status(code))
             };
-            (outcome, Produced::Http { status: code, body })
+            (
+                outcome,
+                Produced::Http {
+                    status: code,
+                    body: body.into(),
+                },
+            )
         }
         Err(class) => (Outcome::Err(class), Produced::Nothing),
     };

@@ -127,7 +127,8 @@ impl KetoClient {
             .inner
             .read
             .send(Method::POST, url.s, headers, Some(body));
-        answer.await?.whole()
+        let (status, body) = answer.await?.whole()?;
+        Ok((status, body.into()))
     }
 }
 
