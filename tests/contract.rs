@@ -17,7 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use orysim::ground::{Endpoint, PerEndpoint};
-use orysim::ory::{http_client, ClientOptions, HydraClient, KetoClient, KratosClient};
+use orysim::ory::{http_client, ClientOptions, HydraClient, KetoClient, KratosClient, OryClients};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Url};
 use serde_json::Value;
@@ -68,30 +68,27 @@ impl Targets {
     }
 
     pub fn kratos(&self) -> KratosClient {
-        KratosClient::new(
-            client(),
-            &url(&self[Endpoint::KratosPublic]),
-            &url(&self[Endpoint::KratosAdmin]),
-            None,
-        )
+        self.clients().kratos.expect("Kratos client")
     }
 
     pub fn hydra(&self) -> HydraClient {
-        HydraClient::new(
-            client(),
-            &url(&self[Endpoint::HydraPublic]),
-            &url(&self[Endpoint::HydraAdmin]),
-            None,
-        )
+        self.clients().hydra.expect("Hydra client")
     }
 
     pub fn keto(&self) -> KetoClient {
-        KetoClient::new(
-            client(),
-            &url(&self[Endpoint::KetoRead]),
-            &url(&self[Endpoint::KetoWrite]),
-            None,
-        )
+        self.clients().keto.expect("Keto client")
+    }
+
+    /// orysim's own clients of the six APIs, built as a run builds them.
+    fn clients(&self) -> OryClients {
+        let endpoints = PerEndpoint::from_fn(|e| Some(url(&self[e])));
+        let opts = ClientOptions {
+            timeout: REQUEST_TIMEOUT,
+            ..ClientOptions::default()
+        };
+        OryClients::builder(&endpoints, &opts)
+            .build()
+            .expect("Ory clients")
     }
 }
 

@@ -354,6 +354,7 @@ async fn run_against(
         timeout: cfg.timeout,
         admin_token: cfg.admin_token.clone(),
         max_connections_per_host: cfg.concurrency,
+        proxy_from_env: true,
     };
     ory::check_options(&opts)
         .map_err(|e| RunError::Setup(format!("cannot build the HTTP client: {e:#}")))?;
@@ -374,7 +375,10 @@ async fn run_against(
         .collect();
     let recorder = Recorder::with_steps_and_flows(&keys, &flows);
     let env = Arc::new(Env {
-        clients: Clients::new(&transports, endpoints, &opts),
+        clients: Clients::builder(endpoints, &opts)
+            .transports(&transports)
+            .build()
+            .map_err(RunError::Setup)?,
         // The segment in every generated name: segments of one run start in the same second.
         run_tag: data::run_tag(SystemTime::now()) + &cfg.split.segment.tag_suffix(),
         endpoints: interp::render::Endpoints::from_urls(endpoints),

@@ -1,26 +1,30 @@
-//! A lean HTTP/1.1 transport for the hottest read calls (the Keto check): hyper's connection
-//! API directly, with the request line and headers prepared once per client, and a plain stack
-//! of idle keep-alive connections instead of reqwest's general-purpose pool (no URL re-parsing,
-//! no per-request header map built from defaults, no redirect/retry layers).
+//! A lean HTTP/1.1 transport: hyper's connection API directly, with the request line and
+//! headers prepared once per client, and a plain stack of idle keep-alive connections instead of
+//! reqwest's general-purpose pool (no URL re-parsing, no per-request header map built from
+//! defaults, no redirect/retry layers).
 //!
-//! Used for the Keto check, Kratos whoami and Hydra introspect. It keeps what the reqwest path
-//! guarantees: one timeout over connect + headers + body,
-//! the same error classes (see `http::classify_error`), the body cap, no redirects followed,
-//! the same request on the wire (`Host`, `Accept`, `User-Agent`, optional `Authorization`).
+//! Every Ory call of an endpoint goes through it when the endpoint allows it (see `wire`). It
+//! keeps what the reqwest path guarantees: one timeout over connect + headers + body,
+//! the same error classes (see `http::classify_error`), the body cap (what is read is capped,
+//! and the status of an answer beyond it is still known), no redirects followed,
+//! the same request on the wire (`Host`, `User-Agent`, `Accept: */*` unless the call sets its
+//! own, the call's headers, `Content-Type` and `Content-Length` of a body).
 //! It is used for `http://` base URLs, and for `https://` ones over tokio-rustls with the
 //! endpoint's own TLS configuration (the one its general client uses: same roots, same client
 //! certificate, same session cache, so reconnections resume sessions), when the endpoint speaks
-//! HTTP/1.1, the URL has no credentials and no proxy environment variable is set; anything else
-//! stays on reqwest.
+//! HTTP/1.1, the URL has no credentials and no proxy applies (a proxy environment variable is
+//! honoured unless `ClientOptions::proxy_from_env` is off); anything else stays on reqwest.
 
 use crate::ground::ErrorClass;
+use crate::ory::http::MAX_BODY_BYTES;
 use crate::ory::transport::{Transport, TransportStats};
+use crate::ory::wire::{Answer, Body};
 use crate::ory::ClientOptions;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT};
-use hyper::{Method, Request, StatusCode, Uri};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use rustls::pki_types::ServerName;
@@ -54,7 +58,7 @@ struct Idle {
 pub(crate) struct FastHttp {
     /// `host:port` to connect to.
     addr: String,
-    /// Headers every request carries: `Host`, `User-Agent`, `Accept: application/json`.
+    /// Headers every request carries: `Host`, `User-Agent`, `Accept: */*` (reqwest's defaults).
     headers: HeaderMap,
     timeout: Duration,
     max_idle: usize,
@@ -66,7 +70,7 @@ pub(crate) struct FastHttp {
 }
 
 /// Proxy variables reqwest honours: with any of them set, requests go through reqwest.
-fn proxy_configured(https: bool) -> bool {
+pub(crate) fn proxy_configured(https: bool) -> bool {
     let vars: &[&str] = if https {
         &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
     } else {
@@ -77,15 +81,6 @@ fn proxy_configured(https: bool) -> bool {
 }
 
 impl FastHttp {
-    /// The fast transport for `base`, or `None` when `base` needs reqwest (TLS, credentials in
-    /// the URL, a proxy).
-    pub(crate) fn for_base(base: &Url, opts: &ClientOptions) -> Option<FastHttp> {
-        if base.scheme() != "http" {
-            return None;
-        }
-        Self::build(base, opts, None, None)
-    }
-
     /// The fast transport for `base` through `transport` (`https://` too), or `None` when the
     /// endpoint needs reqwest (HTTP/2, credentials in the URL, a proxy).
     pub(crate) fn for_transport(
@@ -109,18 +104,9 @@ impl FastHttp {
             }
             _ => return None,
         };
-        Self::build(base, opts, tls, Some(transport.stats.clone()))
-    }
-
-    fn build(
-        base: &Url,
-        opts: &ClientOptions,
-        tls: Option<(TlsConnector, ServerName<'static>)>,
-        stats: Option<Arc<TransportStats>>,
-    ) -> Option<FastHttp> {
         if !base.username().is_empty()
             || base.password().is_some()
-            || proxy_configured(tls.is_some())
+            || (opts.proxy_from_env && proxy_configured(tls.is_some()))
         {
             return None;
         }
@@ -136,7 +122,8 @@ impl FastHttp {
             USER_AGENT,
             HeaderValue::from_static(concat!("orysim/", env!("CARGO_PKG_VERSION"))),
         );
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        // reqwest's default, replaced by the call's own `Accept`.
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         Some(FastHttp {
             addr: format!("{host}:{port}"),
             headers,
@@ -147,39 +134,67 @@ impl FastHttp {
             },
             idle: Mutex::new(Vec::new()),
             tls,
-            stats,
+            stats: Some(transport.stats.clone()),
         })
     }
 
-    /// `GET target` (origin form: path and query, already encoded) with optional extra headers
-    /// (e.g. `Authorization`); the status and the whole (capped) body.
+    /// `GET target` with a body cap of `cap`: the status and the whole body.
+    #[cfg(test)]
     pub(crate) async fn get(
         &self,
         target: String,
-        extra: &[(HeaderName, &HeaderValue)],
+        extra: &[(HeaderName, HeaderValue)],
         cap: usize,
-    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
-        self.request(Method::GET, target, extra, Bytes::new(), cap)
-            .await
+    ) -> Result<(hyper::StatusCode, Vec<u8>), ErrorClass> {
+        let (status, body) = self
+            .request_capped(Method::GET, target, extra, None, cap)
+            .await?
+            .whole()?;
+        Ok((status, body.to_vec()))
     }
 
-    /// A request with a body (sent with its `Content-Length`; none when empty).
+    /// `method target` (origin form: path and query, already encoded) with the call's headers
+    /// (they replace the defaults of the same name, as on reqwest) and an optional body (sent
+    /// with its `Content-Type` and `Content-Length`).
     pub(crate) async fn request(
         &self,
         method: Method,
         target: String,
-        extra: &[(HeaderName, &HeaderValue)],
-        body: Bytes,
+        extra: &[(HeaderName, HeaderValue)],
+        body: Option<Body>,
+    ) -> Result<Answer, ErrorClass> {
+        self.request_capped(method, target, extra, body, MAX_BODY_BYTES)
+            .await
+    }
+
+    async fn request_capped(
+        &self,
+        method: Method,
+        target: String,
+        extra: &[(HeaderName, HeaderValue)],
+        body: Option<Body>,
         cap: usize,
-    ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
+    ) -> Result<Answer, ErrorClass> {
         let uri = Uri::try_from(target).map_err(|_| ErrorClass::Protocol)?;
-        let mut req = Request::new(Full::new(body));
+        let (content_type, bytes) = match body {
+            Some(b) => (b.content_type, b.bytes),
+            None => (None, Bytes::new()),
+        };
+        let mut req = Request::new(Full::new(bytes));
         *req.method_mut() = method;
         *req.uri_mut() = uri;
         let headers = req.headers_mut();
         headers.clone_from(&self.headers);
-        for (name, value) in extra {
-            headers.insert(name.clone(), (*value).clone());
+        for (i, (name, value)) in extra.iter().enumerate() {
+            // The first of a name replaces a default; a repeated name is sent once per value.
+            if extra[..i].iter().any(|(n, _)| n == name) {
+                headers.append(name.clone(), value.clone());
+            } else {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        if let Some(ct) = content_type {
+            headers.insert(CONTENT_TYPE, ct);
         }
         let deadline = tokio::time::Instant::now() + self.timeout;
         let (conn, mut timer) = match self.checkout() {
@@ -198,9 +213,11 @@ impl FastHttp {
             sent = self.send(conn, &mut req, cap) => sent,
             () = timer.as_mut() => return Err(ErrorClass::Timeout),
         };
-        let (status, body, sender) = sent?;
-        self.checkin(sender, timer);
-        Ok((status, body))
+        let (answer, sender) = sent?;
+        if let Some(sender) = sender {
+            self.checkin(sender, timer);
+        }
+        Ok(answer)
     }
 
     fn checkout(&self) -> Option<Idle> {
@@ -264,7 +281,7 @@ impl FastHttp {
     }
 
     /// Sends `req` on `conn` (a connection just taken from the idle ones) or on the next one;
-    /// the status, the body and the connection to keep. `req` is borrowed, taken when sent and
+    /// the answer and the connection to keep. `req` is borrowed, taken when sent and
     /// put back for a retry: an `async fn` keeps its by-value arguments for its whole life
     /// beside its locals, and this future is part of every call's.
     async fn send(
@@ -272,7 +289,7 @@ impl FastHttp {
         mut conn: Option<Sender>,
         req: &mut Option<Request<Full<Bytes>>>,
         cap: usize,
-    ) -> Result<(StatusCode, Vec<u8>, Sender), ErrorClass> {
+    ) -> Result<(Answer, Option<Sender>), ErrorClass> {
         loop {
             // A pooled connection may have been closed by the server meanwhile: when the
             // request was not sent on it, it is sent again on a fresh connection (as reqwest
@@ -305,13 +322,22 @@ impl FastHttp {
             };
             let status = resp.status();
             super::retry_after::note(status.as_u16(), resp.headers());
-            let body = read_body(resp.into_body(), cap).await?;
-            return Ok((status, body, sender));
+            let body = read_body(resp.into_body(), cap).await;
+            // A body beyond the cap was not read to its end: its connection is dropped.
+            let keep = body.is_ok().then_some(sender);
+            let body = match body {
+                Err(ErrorClass::Protocol) => Err(ErrorClass::Protocol),
+                Err(class) => return Err(class),
+                Ok(body) => Ok(body),
+            };
+            return Ok((Answer { status, body }, keep));
         }
     }
 }
 
-async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Vec<u8>, ErrorClass> {
+/// The body, up to `cap`. An answer whose body comes in one chunk (a small JSON answer read
+/// with its head) is handed back as that chunk, without a copy or an allocation.
+async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Bytes, ErrorClass> {
     use hyper::body::Body as _;
     let hint = body.size_hint().exact();
     if let Some(len) = hint {
@@ -319,18 +345,29 @@ async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Vec<u8
             return Err(ErrorClass::Protocol);
         }
     }
-    let mut buf = Vec::with_capacity(hint.map_or(0, |n| n as usize));
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         // A body that breaks off is a broken connection, as on the reqwest path.
         let frame = frame.map_err(|_| ErrorClass::Connect)?;
         if let Ok(chunk) = frame.into_data() {
-            if buf.len() + chunk.len() > cap {
+            let read = first.as_ref().map_or(0, Bytes::len) + rest.len();
+            if read + chunk.len() > cap {
                 return Err(ErrorClass::Protocol);
             }
-            buf.extend_from_slice(&chunk);
+            match first.take() {
+                None if rest.is_empty() => first = Some(chunk),
+                earlier => {
+                    if let Some(earlier) = earlier {
+                        rest.reserve(hint.map_or(0, |n| n as usize).max(read + chunk.len()));
+                        rest.extend_from_slice(&earlier);
+                    }
+                    rest.extend_from_slice(&chunk);
+                }
+            }
         }
     }
-    Ok(buf)
+    Ok(first.unwrap_or_else(|| rest.into()))
 }
 
 /// `http::classify_error` for hyper's errors while sending and reading the head: an answer that
@@ -357,38 +394,47 @@ fn classify(err: &hyper::Error) -> ErrorClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ory::http::MAX_BODY_BYTES;
+    use crate::ground::Endpoint;
     use crate::ory::test_server::{
         closed_port_url, oversized_chunked_response, raw_server, CannedServer, Reply,
     };
-    use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+    use crate::ory::transport::Transports;
+    use hyper::header::AUTHORIZATION;
+
+    /// The lean transport of a Keto read endpoint at `base`, proxies from the environment
+    /// ignored so that it is always chosen.
+    fn lean(base: &Url, opts: &ClientOptions) -> Option<FastHttp> {
+        let mut endpoints = crate::ground::Endpoints::default();
+        endpoints[Endpoint::KetoRead] = Some(base.clone());
+        let t = Transports::build(opts, &endpoints, &Default::default()).unwrap();
+        let read = t.per_endpoint[Endpoint::KetoRead].as_ref().unwrap();
+        FastHttp::for_transport(base, opts, read)
+    }
+
+    fn opts(timeout_ms: u64) -> ClientOptions {
+        ClientOptions {
+            timeout: Duration::from_millis(timeout_ms),
+            max_connections_per_host: 4,
+            proxy_from_env: false,
+            ..ClientOptions::default()
+        }
+    }
 
     fn fast(base: &Url, timeout_ms: u64) -> FastHttp {
-        FastHttp::for_base(
-            base,
-            &ClientOptions {
-                timeout: Duration::from_millis(timeout_ms),
-                admin_token: None,
-                max_connections_per_host: 4,
-            },
-        )
-        .expect("plain http base")
+        lean(base, &opts(timeout_ms)).expect("plain http base")
     }
 
     #[test]
-    fn only_plain_http_without_credentials() {
-        let opts = ClientOptions::default();
+    fn only_without_credentials_and_with_reqwest_defaults() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(FastHttp::for_base(&u("https://h:4466"), &opts).is_none());
-        assert!(FastHttp::for_base(&u("http://a:b@h:4466"), &opts).is_none());
-        if !proxy_configured(false) {
-            let f = FastHttp::for_base(&u("http://h:4466/p"), &opts).unwrap();
-            assert_eq!(f.addr, "h:4466");
-            assert_eq!(f.headers[HOST], "h:4466");
-            let f = FastHttp::for_base(&u("http://[::1]/"), &opts).unwrap();
-            assert_eq!(f.addr, "[::1]:80");
-            assert_eq!(f.headers[HOST], "[::1]");
-        }
+        assert!(lean(&u("http://a:b@h:4466"), &opts(100)).is_none());
+        let f = lean(&u("http://h:4466/p"), &opts(100)).unwrap();
+        assert_eq!(f.addr, "h:4466");
+        assert_eq!(f.headers[HOST], "h:4466");
+        assert_eq!(f.headers[ACCEPT], "*/*");
+        let f = lean(&u("http://[::1]/"), &opts(100)).unwrap();
+        assert_eq!(f.addr, "[::1]:80");
+        assert_eq!(f.headers[HOST], "[::1]");
     }
 
     #[tokio::test]
@@ -396,9 +442,14 @@ mod tests {
         let srv = CannedServer::start(vec![Reply::new("GET", "/x", 200, "{\"a\":1}")]).await;
         let f = fast(&srv.base, 2000);
         let hv = HeaderValue::from_static("Bearer t");
+        let json = HeaderValue::from_static("application/json");
         for _ in 0..3 {
             let (status, body) = f
-                .get("/x?q=a%20b".into(), &[(AUTHORIZATION, &hv)], 1024)
+                .get(
+                    "/x?q=a%20b".into(),
+                    &[(AUTHORIZATION, hv.clone()), (ACCEPT, json.clone())],
+                    1024,
+                )
                 .await
                 .unwrap();
             assert_eq!((status.as_u16(), body.as_slice()), (200, &b"{\"a\":1}"[..]));
@@ -428,18 +479,16 @@ mod tests {
 
         let srv = CannedServer::start(vec![Reply::new("POST", "/form", 200, "{}")]).await;
         let f = fast(&srv.base, 2000);
-        let form = HeaderValue::from_static("application/x-www-form-urlencoded");
-        let (status, _) = f
+        let answer = f
             .request(
                 Method::POST,
                 "/form".into(),
-                &[(CONTENT_TYPE, &form)],
-                Bytes::from_static(b"token=a%2Bb"),
-                1024,
+                &[],
+                Some(Body::form("token=a%2Bb".into())),
             )
             .await
             .unwrap();
-        assert_eq!(status.as_u16(), 200);
+        assert_eq!(answer.status.as_u16(), 200);
         let seen = &srv.seen()[0];
         assert_eq!(seen.body, b"token=a%2Bb");
         assert_eq!(seen.header("content-length"), Some("11"));

@@ -6,8 +6,8 @@
 use crate::ground::{ErrorClass, Verdict};
 use crate::ory::Call;
 use crate::secret::Secret;
-use reqwest::header::HeaderValue;
-use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::{Response, StatusCode, Url};
 use serde::Deserialize;
 use std::error::Error as _;
 
@@ -106,36 +106,14 @@ pub(crate) fn status_err<T>(status: StatusCode) -> Call<T> {
     Call::err(ErrorClass::Status(status.as_u16()))
 }
 
-/// Sends a request whose only answer of interest is its status: `want` → `Ok`, any other
-/// status → `Status`, transport failures by class.
-pub(crate) async fn expect_status(req: RequestBuilder, want: StatusCode) -> Call<()> {
-    let resp = match req.send().await {
-        Ok(resp) => resp,
-        Err(e) => return Call::err(classify_error(&e)),
-    };
-    let status = resp.status();
-    super::retry_after::note(status.as_u16(), resp.headers());
-    // The body is read (up to the cap) so that the connection can be reused. Only the status
-    // matters here, so an answer beyond the cap is not an error: the cap limits what is read,
-    // and a large value written and echoed back is still a write that worked.
-    match read_body(resp, MAX_BODY_BYTES).await {
-        Ok(_) | Err(ErrorClass::Protocol) => {}
-        Err(class) => return Call::err(class),
-    }
+/// The verdict of a call whose only answer of interest is its status: `want` → `Ok`, any
+/// other status → `Status`.
+pub(crate) fn expect<T>(status: StatusCode, want: StatusCode) -> Call<T> {
     if status == want {
         Call::ok(Verdict::Ok)
     } else {
         status_err(status)
     }
-}
-
-/// Send a request and read its whole (capped) body.
-pub(crate) async fn execute(req: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
-    let resp = req.send().await.map_err(|e| classify_error(&e))?;
-    let status = resp.status();
-    super::retry_after::note(status.as_u16(), resp.headers());
-    let body = read_body(resp, MAX_BODY_BYTES).await?;
-    Ok((status, body))
 }
 
 /// Decode a JSON body into a small struct; undecodable or missing required fields → `Protocol`.
@@ -192,13 +170,38 @@ impl AdminAuth {
             AdminAuth::Invalid => Err(ErrorClass::Protocol),
         }
     }
+}
 
-    pub(crate) fn apply(&self, req: RequestBuilder) -> Result<RequestBuilder, ErrorClass> {
-        match self {
-            AdminAuth::None => Ok(req),
-            AdminAuth::Bearer(hv) => Ok(req.header(reqwest::header::AUTHORIZATION, hv.clone())),
-            AdminAuth::Invalid => Err(ErrorClass::Protocol),
+/// The headers of a client's calls, prepared once: `Accept: application/json` on every call,
+/// plus the admin token on admin calls.
+#[derive(Clone, Debug)]
+pub(crate) struct CallHeaders {
+    public: [(HeaderName, HeaderValue); 1],
+    admin: Result<Vec<(HeaderName, HeaderValue)>, ErrorClass>,
+}
+
+impl CallHeaders {
+    pub(crate) fn new(auth: &AdminAuth) -> Self {
+        let accept = (ACCEPT, crate::ory::wire::json_accept());
+        let admin = match auth.header() {
+            Ok(None) => Ok(vec![accept.clone()]),
+            Ok(Some(token)) => Ok(vec![accept.clone(), (AUTHORIZATION, token.clone())]),
+            Err(class) => Err(class),
+        };
+        CallHeaders {
+            public: [accept],
+            admin,
         }
+    }
+
+    /// The headers of a public (or read) call.
+    pub(crate) fn public(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.public
+    }
+
+    /// The headers of an admin call; `Protocol` when the admin token cannot be sent.
+    pub(crate) fn admin(&self) -> Result<&[(HeaderName, HeaderValue)], ErrorClass> {
+        self.admin.as_deref().map_err(|class| *class)
     }
 }
 
@@ -280,9 +283,10 @@ pub fn join(base: &Url, path: &str) -> Url {
     url
 }
 
-/// `join` as a string, for URLs completed per call (query strings, path ids).
-pub(crate) fn join_str(base: &Url, path: &str) -> String {
-    join(base, path).into()
+/// The path of `join(base, path)` (base path prefix included, encoded): the origin-form target
+/// a `Wire` takes, completed per call (query strings, path ids).
+pub(crate) fn join_path(base: &Url, path: &str) -> String {
+    join(base, path).path().to_string()
 }
 
 /// A URL safe to show in a message: user name and password removed.
@@ -344,12 +348,15 @@ mod tests {
             timeout: Duration::from_millis(timeout_ms),
             admin_token: None,
             max_connections_per_host: 4,
+            proxy_from_env: false,
         })
         .unwrap()
     }
 
     async fn fetch(c: &reqwest::Client, url: &str) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
-        execute(c.get(url)).await
+        let answer = crate::ory::wire::send_general(c, reqwest::Method::GET, url, &[], None);
+        let (status, body) = answer.await?.whole()?;
+        Ok((status, body.to_vec()))
     }
 
     #[test]
@@ -391,8 +398,8 @@ mod tests {
             "https://h/kratos/admin/identities"
         );
         assert_eq!(
-            join_str(&u("https://h/p"), "/a?"),
-            "https://h/p/a%3F",
+            join_path(&u("https://h/p"), "/a?"),
+            "/p/a%3F",
             "a path is a path: '?' in it is encoded by the URL parser"
         );
     }

@@ -10,13 +10,14 @@
 
 use super::browser::{Browser, Stage};
 use super::http::{self, QueryBuf};
-use super::hydra::{json_accept, HydraClient, OAuthClient};
+use super::hydra::{HydraClient, OAuthClient};
+use super::wire::{json_accept, Body};
 use super::Call;
 use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
 use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, COOKIE, LOCATION};
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
 /// What a code exchange or a refresh hands back.
@@ -83,20 +84,21 @@ impl HydraClient {
     /// A redirect of Hydra's to itself, moved onto the configured public URL: Hydra builds it
     /// from its own idea of its address, which need not be the one orysim reaches it at.
     fn on_public(&self, target: &Url) -> Url {
-        let mut url = self.inner.public.clone();
+        let mut url = self.inner.public_url.clone();
         url.set_path(target.path());
         url.set_query(target.query());
         url
     }
 
     /// One browser request: `GET url` with the browser's cookies, keeping the cookies the
-    /// answer sets. → (status, the redirect target if it is a redirect).
+    /// answer sets. → (status, the redirect target if it is a redirect). Through the public
+    /// endpoint's reqwest client: the legs need the answer's `Set-Cookie` and `Location`.
     async fn browse(
         &self,
         url: Url,
         browser: &mut Browser,
     ) -> Result<(StatusCode, Option<Url>), ErrorClass> {
-        let mut req = self.inner.http.get(url.clone());
+        let mut req = self.inner.public.http.get(url.clone());
         if let Some(cookies) = browser.cookie_header() {
             let mut hv = reqwest::header::HeaderValue::from_str(&cookies)
                 .map_err(|_| ErrorClass::Protocol)?;
@@ -182,8 +184,8 @@ impl HydraClient {
         url.push_str(kind);
         url.push_str("_challenge=");
         http::push_encoded(&mut url, challenge);
-        let req = self.admin(self.inner.admin_http.put(url))?.json(body);
-        match http::execute(req).await? {
+        let answer = self.admin(Method::PUT, url, Some(Body::json(body)?));
+        match answer.await?.whole()? {
             (StatusCode::OK, body) => {
                 let r: RedirectTo = http::decode(&body)?;
                 let target = Url::parse(&r.redirect_to).map_err(|_| ErrorClass::Protocol)?;
@@ -302,26 +304,20 @@ impl HydraClient {
     /// Public `GET /userinfo` with the access token. 200 (with `sub`) → `Active`; 401 →
     /// `Inactive`.
     pub async fn userinfo(&self, token: &Secret) -> Call<()> {
-        let auth = match http::bearer_header(token) {
-            Ok(hv) => hv,
-            Err(_) => return Call::err(ErrorClass::Protocol),
-        };
-        let req = self
-            .inner
-            .http
-            .get(self.inner.userinfo.clone())
-            .header(ACCEPT, json_accept())
-            .header(AUTHORIZATION, auth);
-        match http::execute(req).await {
-            Ok((StatusCode::OK, body)) => match http::decode::<UserinfoBody>(&body) {
-                Ok(u) if !u.sub.is_empty() => Call::ok(Verdict::Active),
-                Ok(_) => Call::err(ErrorClass::UnexpectedBody),
-                Err(class) => Call::err(class),
-            },
-            Ok((StatusCode::UNAUTHORIZED, _)) => Call::ok(Verdict::Inactive),
-            Ok((status, _)) => http::status_err(status),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            let auth = http::bearer_header(token).map_err(|_| ErrorClass::Protocol)?;
+            let headers = [(ACCEPT, json_accept()), (AUTHORIZATION, auth)];
+            let target = self.inner.userinfo.clone();
+            Ok(match self.inner.public.get(target, &headers).await? {
+                (StatusCode::OK, body) => match http::decode::<UserinfoBody>(&body)? {
+                    u if !u.sub.is_empty() => Call::ok(Verdict::Active),
+                    _ => Call::err(ErrorClass::UnexpectedBody),
+                },
+                (StatusCode::UNAUTHORIZED, _) => Call::ok(Verdict::Inactive),
+                (status, _) => http::status_err(status),
+            })
+        })
+        .await
     }
 }
 

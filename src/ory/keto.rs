@@ -3,14 +3,11 @@
 //! Checks use `/relation-tuples/check/openapi` (always 200), so denials are answers, not HTTP
 //! errors; a 403 `{"allowed":false}` (a deployment routing plain `/check`) is read as denied too.
 
-use super::fast::FastHttp;
-use super::http::{self, AdminAuth, QueryBuf};
-use super::transport::Transport;
-use super::{Call, ClientOptions};
+use super::http::{self, AdminAuth, CallHeaders, QueryBuf};
+use super::wire::{Body, Wire};
+use super::Call;
 use crate::ground::{ErrorClass, Verdict};
-use crate::secret::Secret;
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
-use reqwest::{RequestBuilder, StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
@@ -97,30 +94,28 @@ pub struct TupleQuery {
 
 #[derive(Clone)]
 pub struct KetoClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
-    /// The client of the write endpoint (it may send another client certificate).
-    write_http: reqwest::Client,
+/// Targets are origin-form (path and query, any base path included): the wires add the rest.
+pub(super) struct Inner {
+    /// The read endpoint's wire.
+    pub(super) read: Arc<Wire>,
+    /// The write endpoint's wire (it may send another client certificate).
+    write: Arc<Wire>,
     /// `{write}/admin/relation-tuples`
-    write: Url,
+    tuples: String,
     /// `{write}/admin/relation-tuples?`
     delete_prefix: String,
     /// `{read}/relation-tuples/check/openapi?`
     check_prefix: String,
-    /// The path part of `check_prefix` (with its `?`), for the fast transport.
-    check_path: String,
-    /// The lean transport to the read port, when it can be used (see `fast`).
-    read_fast: Option<FastHttp>,
     /// `{read}/relation-tuples/expand?`
     expand_prefix: String,
     /// `{read}/relation-tuples?`
     list_prefix: String,
     /// `{read}/relation-tuples/batch/check`
-    batch_check: Url,
-    auth: AdminAuth,
+    pub(super) batch_check: String,
+    pub(super) headers: CallHeaders,
 }
 
 #[derive(Serialize)]
@@ -221,10 +216,6 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<IgnoredA
     Option::<Vec<IgnoredAny>>::deserialize(d).map(Some)
 }
 
-fn json_accept() -> HeaderValue {
-    HeaderValue::from_static("application/json")
-}
-
 use http::status_err;
 
 /// Append the subject to a query in Keto's query-string form.
@@ -271,88 +262,41 @@ fn check_url(prefix: &str, t: &TupleRef<'_>, max_depth: Option<u32>) -> String {
 }
 
 impl KetoClient {
-    pub fn new(
-        http: reqwest::Client,
-        read: &Url,
-        write: &Url,
-        admin_token: Option<Secret>,
+    /// The client over the read and write endpoints' wires (see `OryClients::builder`).
+    pub(super) fn build(
+        (read, write): (Arc<Wire>, Arc<Wire>),
+        (read_url, write_url): (&Url, &Url),
+        auth: AdminAuth,
     ) -> Self {
-        Self::build((http.clone(), http), read, write, admin_token, None)
-    }
-
-    /// `new`, with checks sent over the lean transport when the read URL allows it (plain
-    /// `http://`, no credentials, no proxy), bounded by `opts.timeout`.
-    pub fn with_options(
-        http: reqwest::Client,
-        read: &Url,
-        write: &Url,
-        opts: &ClientOptions,
-    ) -> Self {
-        let fast = FastHttp::for_base(read, opts);
-        Self::build(
-            (http.clone(), http),
-            read,
-            write,
-            opts.admin_token.clone(),
-            fast,
-        )
-    }
-
-    /// `with_options` through each endpoint's own transport (TLS settings, HTTP version,
-    /// counters); checks take the lean transport when the read one allows it.
-    pub fn with_transports(
-        transports: (&Transport, &Transport),
-        read: &Url,
-        write: &Url,
-        opts: &ClientOptions,
-    ) -> Self {
-        let fast = FastHttp::for_transport(read, opts, transports.0);
-        Self::build(
-            (transports.0.http.clone(), transports.1.http.clone()),
-            read,
-            write,
-            opts.admin_token.clone(),
-            fast,
-        )
-    }
-
-    fn build(
-        (http, write_http): (reqwest::Client, reqwest::Client),
-        read: &Url,
-        write: &Url,
-        admin_token: Option<Secret>,
-        fast: Option<FastHttp>,
-    ) -> Self {
-        let check = http::join(read, "/relation-tuples/check/openapi");
         let inner = Inner {
-            http,
-            write_http,
-            write: http::join(write, "/admin/relation-tuples"),
-            delete_prefix: http::join_str(write, "/admin/relation-tuples") + "?",
-            check_path: check.path().to_string() + "?",
-            read_fast: fast,
-            check_prefix: String::from(check) + "?",
-            expand_prefix: http::join_str(read, "/relation-tuples/expand") + "?",
-            list_prefix: http::join_str(read, "/relation-tuples") + "?",
-            batch_check: http::join(read, "/relation-tuples/batch/check"),
-            auth: AdminAuth::new(admin_token.as_ref()),
+            read,
+            write,
+            tuples: http::join_path(write_url, "/admin/relation-tuples"),
+            delete_prefix: http::join_path(write_url, "/admin/relation-tuples") + "?",
+            check_prefix: http::join_path(read_url, "/relation-tuples/check/openapi") + "?",
+            expand_prefix: http::join_path(read_url, "/relation-tuples/expand") + "?",
+            list_prefix: http::join_path(read_url, "/relation-tuples") + "?",
+            batch_check: http::join_path(read_url, "/relation-tuples/batch/check"),
+            headers: CallHeaders::new(&auth),
         };
         KetoClient {
             inner: Arc::new(inner),
         }
     }
 
-    fn prepare(&self, req: RequestBuilder) -> Result<RequestBuilder, ErrorClass> {
-        self.inner.auth.apply(req.header(ACCEPT, json_accept()))
-    }
-
     /// `PUT /admin/relation-tuples`. 201 → `Ok`. (Not idempotent: Keto stores duplicates.)
     pub async fn write(&self, t: &RelationTuple) -> Call<()> {
-        let req = match self.prepare(self.inner.write_http.put(self.inner.write.clone())) {
-            Ok(r) => r.json(&TupleBody::from(t)),
-            Err(class) => return Call::err(class),
-        };
-        http::expect_status(req, StatusCode::CREATED).await
+        Call::attempt(async {
+            let headers = self.inner.headers.admin()?;
+            let body = Body::json(&TupleBody::from(t))?;
+            let target = self.inner.tuples.clone();
+            let answer = self
+                .inner
+                .write
+                .send(Method::PUT, target, headers, Some(body));
+            Ok(http::expect(answer.await?.status()?, StatusCode::CREATED))
+        })
+        .await
     }
 
     /// `GET /relation-tuples/check/openapi`. `allowed:true` → `Allowed`, `false` → `Denied`;
@@ -363,44 +307,27 @@ impl KetoClient {
 
     /// `check` of a borrowed tuple.
     pub async fn check_ref(&self, t: &TupleRef<'_>, max_depth: Option<u32>) -> Call<()> {
-        let answer = match &self.inner.read_fast {
-            Some(fast) => {
-                let target = check_url(&self.inner.check_path, t, max_depth);
-                match self.inner.auth.header() {
-                    Ok(Some(auth)) => {
-                        fast.get(target, &[(AUTHORIZATION, auth)], http::MAX_BODY_BYTES)
-                            .await
-                    }
-                    Ok(None) => fast.get(target, &[], http::MAX_BODY_BYTES).await,
-                    Err(class) => return Call::err(class),
-                }
-            }
-            None => {
-                let url = check_url(&self.inner.check_prefix, t, max_depth);
-                match self.prepare(self.inner.http.get(url)) {
-                    Ok(req) => http::execute(req).await,
-                    Err(class) => return Call::err(class),
-                }
-            }
-        };
-        match answer {
-            Ok((StatusCode::OK, body)) => match http::decode::<CheckResult>(&body) {
-                Ok(CheckResult { allowed: true }) => Call::ok(Verdict::Allowed),
-                Ok(CheckResult { allowed: false }) => Call::ok(Verdict::Denied),
-                Err(class) => Call::err(class),
-            },
-            Ok((StatusCode::FORBIDDEN, body)) => match http::decode::<MaybeCheckResult>(&body) {
-                Ok(MaybeCheckResult {
-                    allowed: Some(false),
-                }) => Call::ok(Verdict::Denied),
-                Ok(MaybeCheckResult {
-                    allowed: Some(true),
-                }) => Call::err(ErrorClass::UnexpectedBody),
-                _ => Call::err(ErrorClass::Status(403)),
-            },
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            let headers = self.inner.headers.admin()?;
+            let target = check_url(&self.inner.check_prefix, t, max_depth);
+            Ok(match self.inner.read.get(target, headers).await? {
+                (StatusCode::OK, body) => match http::decode::<CheckResult>(&body)? {
+                    CheckResult { allowed: true } => Call::ok(Verdict::Allowed),
+                    CheckResult { allowed: false } => Call::ok(Verdict::Denied),
+                },
+                (StatusCode::FORBIDDEN, body) => match http::decode::<MaybeCheckResult>(&body) {
+                    Ok(MaybeCheckResult {
+                        allowed: Some(false),
+                    }) => Call::ok(Verdict::Denied),
+                    Ok(MaybeCheckResult {
+                        allowed: Some(true),
+                    }) => Call::err(ErrorClass::UnexpectedBody),
+                    _ => Call::err(ErrorClass::Status(403)),
+                },
+                (status, _) => status_err(status),
+            })
+        })
+        .await
     }
 
     /// `GET /relation-tuples/expand`. A tree → `Ok` + its number of leaf subjects; a 200 body
@@ -419,19 +346,17 @@ impl KetoClient {
         if let Some(d) = max_depth {
             q.pair_u32("max-depth", d);
         }
-        let req = match self.prepare(self.inner.http.get(q.s)) {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
-        };
-        match http::execute(req).await {
-            Ok((StatusCode::OK, body)) => match http::decode::<Node>(&body) {
-                Ok(root) if root.kind.is_none() => Call::ok(Verdict::Absent),
-                Ok(root) => Call::ok_with(Verdict::Ok, root.leaves()),
-                Err(class) => Call::err(class),
-            },
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            let headers = self.inner.headers.admin()?;
+            Ok(match self.inner.read.get(q.s, headers).await? {
+                (StatusCode::OK, body) => match http::decode::<Node>(&body)? {
+                    root if root.kind.is_none() => Call::ok(Verdict::Absent),
+                    root => Call::ok_with(Verdict::Ok, root.leaves()),
+                },
+                (status, _) => status_err(status),
+            })
+        })
+        .await
     }
 
     /// `GET /relation-tuples?…[&page_size=]`. → `Ok` + the number of tuples in the (first) page.
@@ -441,23 +366,21 @@ impl KetoClient {
         if let Some(n) = page_size {
             url.pair_u32("page_size", n);
         }
-        let req = match self.prepare(self.inner.http.get(url.s)) {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
-        };
-        match http::execute(req).await {
-            Ok((StatusCode::OK, body)) => match http::decode::<ListPage>(&body) {
-                Ok(ListPage {
-                    relation_tuples: Some(tuples),
-                }) => Call::ok_with(Verdict::Ok, tuples.map_or(0, |t| t.len())),
-                Ok(ListPage {
-                    relation_tuples: None,
-                }) => Call::err(ErrorClass::UnexpectedBody),
-                Err(class) => Call::err(class),
-            },
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            let headers = self.inner.headers.admin()?;
+            Ok(match self.inner.read.get(url.s, headers).await? {
+                (StatusCode::OK, body) => match http::decode::<ListPage>(&body)? {
+                    ListPage {
+                        relation_tuples: Some(tuples),
+                    } => Call::ok_with(Verdict::Ok, tuples.map_or(0, |t| t.len())),
+                    ListPage {
+                        relation_tuples: None,
+                    } => Call::err(ErrorClass::UnexpectedBody),
+                },
+                (status, _) => status_err(status),
+            })
+        })
+        .await
     }
 
     /// `DELETE /admin/relation-tuples?namespace=…` (no body). 204 → `Ok`, also when nothing
@@ -465,11 +388,15 @@ impl KetoClient {
     pub async fn delete(&self, q: &TupleQuery) -> Call<()> {
         let mut url = QueryBuf::new(&self.inner.delete_prefix, 128);
         push_query(&mut url, q);
-        let req = match self.prepare(self.inner.write_http.delete(url.s)) {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
-        };
-        http::expect_status(req, StatusCode::NO_CONTENT).await
+        Call::attempt(async {
+            let headers = self.inner.headers.admin()?;
+            let answer = self.inner.write.send(Method::DELETE, url.s, headers, None);
+            Ok(http::expect(
+                answer.await?.status()?,
+                StatusCode::NO_CONTENT,
+            ))
+        })
+        .await
     }
 }
 
@@ -477,9 +404,7 @@ impl KetoClient {
 mod tests {
     use super::*;
     use crate::ground::Outcome;
-    use crate::ory::test_server::{CannedServer, Reply};
-    use crate::ory::{http_client, ClientOptions};
-    use std::time::Duration;
+    use crate::ory::test_server::{clients_for, CannedServer, Reply};
 
     const EXPAND_TREE: &str = r#"{"type":"union","tuple":{"namespace":"groups","object":"eng","relation":"member","subject_set":{"namespace":"groups","object":"eng","relation":"member"}},"children":[{"type":"leaf","tuple":{"namespace":"groups","object":"eng","relation":"member","subject_id":"user:alice"}},{"type":"union","tuple":{"namespace":"groups","object":"eng","relation":"member","subject_set":{"namespace":"groups","object":"infra","relation":"member"}},"children":[{"type":"leaf","tuple":{"subject_id":"user:bob"}},{"type":"leaf","tuple":{"subject_id":"user:carol"}}]}]}"#;
     const EXPAND_QUIRK: &str =
@@ -488,12 +413,7 @@ mod tests {
     const ENVELOPE_500: &str = r#"{"error":{"code":500,"status":"Internal Server Error","message":"An internal server error occurred, please contact the system administrator"}}"#;
 
     fn keto(srv: &CannedServer, token: Option<&str>) -> KetoClient {
-        let http = http_client(&ClientOptions {
-            timeout: Duration::from_secs(2),
-            ..ClientOptions::default()
-        })
-        .unwrap();
-        KetoClient::new(http, &srv.base, &srv.base, token.map(Secret::new))
+        clients_for(srv, token, false).keto.unwrap()
     }
 
     fn tuple(subject: Subject) -> RelationTuple {
@@ -653,16 +573,10 @@ mod tests {
 
     #[tokio::test]
     async fn check_over_the_fast_transport_reads_answers_alike() {
-        let opts = |token: Option<&str>| ClientOptions {
-            timeout: Duration::from_secs(2),
-            admin_token: token.map(Secret::new),
-            max_connections_per_host: 4,
-        };
         let fast = |srv: &CannedServer, token: Option<&str>| {
-            let o = opts(token);
-            let k = KetoClient::with_options(http_client(&o).unwrap(), &srv.base, &srv.base, &o);
+            let k = clients_for(srv, token, true).keto.unwrap();
             assert!(
-                k.inner.read_fast.is_some() || std::env::var_os("HTTP_PROXY").is_some(),
+                k.inner.read.is_lean(),
                 "plain http on loopback takes the fast transport"
             );
             k
@@ -714,9 +628,8 @@ mod tests {
 
         // An admin token that cannot be sent fails the call before anything is sent.
         let srv = CannedServer::start(vec![]).await;
-        let o = opts(None);
-        let mut k = KetoClient::with_options(http_client(&o).unwrap(), &srv.base, &srv.base, &o);
-        Arc::get_mut(&mut k.inner).unwrap().auth = AdminAuth::Invalid;
+        let mut k = fast(&srv, None);
+        Arc::get_mut(&mut k.inner).unwrap().headers = CallHeaders::new(&AdminAuth::Invalid);
         let call = k.check(&tuple(set()), None).await;
         assert_eq!(call.outcome, Outcome::Err(ErrorClass::Protocol));
         assert!(srv.seen().is_empty());

@@ -5,14 +5,13 @@
 //! store). The admin token goes only to admin calls. Submit URLs are built from the configured
 //! public URL, never from `ui.action` (which holds Kratos's own idea of its host name).
 
-use super::fast::FastHttp;
-use super::http::{self, AdminAuth, QueryBuf};
-use super::transport::Transport;
-use super::{Call, ClientOptions};
+use super::http::{self, AdminAuth, CallHeaders, QueryBuf};
+use super::wire::{json_accept, Answer, Body, Wire};
+use super::Call;
 use crate::ground::{ErrorClass, Verdict};
 use crate::secret::Secret;
-use reqwest::header::{HeaderName, HeaderValue, ACCEPT};
-use reqwest::{RequestBuilder, StatusCode, Url};
+use reqwest::header::{HeaderName, ACCEPT};
+use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -24,31 +23,25 @@ pub const MSG_INVALID_CREDENTIALS: i64 = 4000006;
 /// Message id: "An account with the same identifier ... exists already" (registration).
 pub const MSG_DUPLICATE_IDENTIFIER: i64 = 4000007;
 
-fn json_accept() -> HeaderValue {
-    HeaderValue::from_static("application/json")
-}
-
 #[derive(Clone)]
 pub struct KratosClient {
     inner: Arc<Inner>,
 }
 
+/// Targets are origin-form (path and query, any base path included): the wires add the rest.
 struct Inner {
-    http: reqwest::Client,
-    /// The client of the admin endpoint (it may send another client certificate).
-    admin_http: reqwest::Client,
-    registration_flow: Url,
+    /// The public endpoint's wire.
+    public: Arc<Wire>,
+    /// The admin endpoint's wire (it may send another client certificate).
+    admin: Arc<Wire>,
+    registration_flow: String,
     /// `{public}/self-service/registration?flow=`
     registration_submit: String,
-    login_flow: Url,
+    login_flow: String,
     /// `{public}/self-service/login?flow=`
     login_submit: String,
-    whoami: Url,
-    /// The path of `whoami`, for the fast transport.
-    whoami_path: String,
-    /// The lean transport to the public port, when it can be used (see `fast`).
-    public_fast: Option<FastHttp>,
-    logout: Url,
+    whoami: String,
+    logout: String,
     /// `{admin}/admin/identities?credentials_identifier=`
     identities_by_identifier: String,
     /// `{admin}/admin/identities/`
@@ -57,7 +50,7 @@ struct Inner {
     schemas_prefix: String,
     /// Per identity schema id: where its password identifiers are in the traits.
     identifier_paths: registration::IdentifierPaths,
-    admin: AdminAuth,
+    headers: CallHeaders,
 }
 
 const X_SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
@@ -185,94 +178,55 @@ fn has_message(body: &[u8], id: i64) -> bool {
 use http::status_err;
 
 impl KratosClient {
-    pub fn new(
-        http: reqwest::Client,
-        public: &Url,
-        admin: &Url,
-        admin_token: Option<Secret>,
+    /// The client over the public and admin endpoints' wires (see `OryClients::builder`).
+    pub(super) fn build(
+        (public, admin): (Arc<Wire>, Arc<Wire>),
+        (public_url, admin_url): (&Url, &Url),
+        auth: AdminAuth,
     ) -> Self {
-        Self::build((http.clone(), http), public, admin, admin_token, None)
-    }
-
-    /// `new`, with whoami sent over the lean transport when the public URL allows it (plain
-    /// `http://`, no credentials, no proxy), bounded by `opts.timeout`.
-    pub fn with_options(
-        http: reqwest::Client,
-        public: &Url,
-        admin: &Url,
-        opts: &ClientOptions,
-    ) -> Self {
-        let fast = FastHttp::for_base(public, opts);
-        Self::build(
-            (http.clone(), http),
-            public,
-            admin,
-            opts.admin_token.clone(),
-            fast,
-        )
-    }
-
-    /// `with_options` through each endpoint's own transport (TLS settings, HTTP version,
-    /// counters); whoami takes the lean transport when the public one allows it.
-    pub fn with_transports(
-        transports: (&Transport, &Transport),
-        public: &Url,
-        admin: &Url,
-        opts: &ClientOptions,
-    ) -> Self {
-        let fast = FastHttp::for_transport(public, opts, transports.0);
-        Self::build(
-            (transports.0.http.clone(), transports.1.http.clone()),
-            public,
-            admin,
-            opts.admin_token.clone(),
-            fast,
-        )
-    }
-
-    fn build(
-        (http, admin_http): (reqwest::Client, reqwest::Client),
-        public: &Url,
-        admin: &Url,
-        admin_token: Option<Secret>,
-        fast: Option<FastHttp>,
-    ) -> Self {
-        let whoami = http::join(public, "/sessions/whoami");
+        let path = http::join_path;
         let inner = Inner {
-            http,
-            admin_http,
-            whoami_path: whoami.path().to_string(),
-            public_fast: fast,
-            whoami,
-            registration_flow: http::join(public, "/self-service/registration/api"),
-            registration_submit: http::join_str(public, "/self-service/registration") + "?flow=",
-            login_flow: http::join(public, "/self-service/login/api"),
-            login_submit: http::join_str(public, "/self-service/login") + "?flow=",
-            logout: http::join(public, "/self-service/logout/api"),
-            identities_by_identifier: http::join_str(admin, "/admin/identities")
+            public,
+            admin,
+            whoami: path(public_url, "/sessions/whoami"),
+            registration_flow: path(public_url, "/self-service/registration/api"),
+            registration_submit: path(public_url, "/self-service/registration") + "?flow=",
+            login_flow: path(public_url, "/self-service/login/api"),
+            login_submit: path(public_url, "/self-service/login") + "?flow=",
+            logout: path(public_url, "/self-service/logout/api"),
+            identities_by_identifier: path(admin_url, "/admin/identities")
                 + "?credentials_identifier=",
-            identity_prefix: http::join_str(admin, "/admin/identities") + "/",
-            schemas_prefix: http::join_str(public, "/schemas") + "/",
+            identity_prefix: path(admin_url, "/admin/identities") + "/",
+            schemas_prefix: path(public_url, "/schemas") + "/",
             identifier_paths: registration::IdentifierPaths::default(),
-            admin: AdminAuth::new(admin_token.as_ref()),
+            headers: CallHeaders::new(&auth),
         };
         KratosClient {
             inner: Arc::new(inner),
         }
     }
 
-    fn public(&self, req: RequestBuilder) -> RequestBuilder {
-        req.header(ACCEPT, json_accept())
+    /// A public call: `method target` with `Accept: application/json` and an optional body.
+    async fn public(
+        &self,
+        method: Method,
+        target: String,
+        body: Option<Body>,
+    ) -> Result<Answer, ErrorClass> {
+        let headers = self.inner.headers.public();
+        self.inner.public.send(method, target, headers, body).await
     }
 
-    fn admin(&self, req: RequestBuilder) -> Result<RequestBuilder, ErrorClass> {
-        self.inner.admin.apply(req.header(ACCEPT, json_accept()))
+    /// An admin call: with the admin token, when there is one.
+    async fn admin(&self, method: Method, target: String) -> Result<Answer, ErrorClass> {
+        let headers = self.inner.headers.admin()?;
+        self.inner.admin.send(method, target, headers, None).await
     }
 
     /// Create an API flow and return the submit URL for it.
-    async fn start_flow(&self, flow_url: &Url, submit_prefix: &str) -> Result<String, ErrorClass> {
-        let req = self.public(self.inner.http.get(flow_url.clone()));
-        let (status, body) = http::execute(req).await?;
+    async fn start_flow(&self, flow: &str, submit_prefix: &str) -> Result<String, ErrorClass> {
+        let answer = self.public(Method::GET, flow.to_string(), None);
+        let (status, body) = answer.await?.whole()?;
         if status != StatusCode::OK {
             return Err(ErrorClass::Status(status.as_u16()));
         }
@@ -308,8 +262,8 @@ impl KratosClient {
     /// Creates a registration API flow: the submit URL and the flow's `traits.*` inputs.
     pub async fn start_registration(&self) -> Result<(String, Vec<FormInput>), ErrorClass> {
         let inner = &self.inner;
-        let req = self.public(inner.http.get(inner.registration_flow.clone()));
-        let (status, body) = http::execute(req).await?;
+        let answer = self.public(Method::GET, inner.registration_flow.clone(), None);
+        let (status, body) = answer.await?.whole()?;
         if status != StatusCode::OK {
             return Err(ErrorClass::Status(status.as_u16()));
         }
@@ -329,114 +283,101 @@ impl KratosClient {
         submit: String,
         body: &impl Serialize,
     ) -> Call<Registered> {
-        let req = self.public(self.inner.http.post(submit)).json(body);
-        let (status, body) = match http::execute(req).await {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
-        };
-        if status != StatusCode::OK {
-            // 400 with 4000007 (duplicate) is deliberately an error too: Status(400).
-            return status_err(status);
-        }
-        match http::decode::<RegistrationOk>(&body) {
-            Ok(ok) if ok.identity.id.is_empty() => Call::err(ErrorClass::UnexpectedBody),
-            Ok(ok) => Call::ok_with(
-                Verdict::Ok,
-                Registered {
-                    identity_id: ok.identity.id,
-                    session_token: ok.session_token.filter(|t| !t.is_empty()).map(Secret::new),
-                    schema_id: ok.identity.schema_id,
-                },
-            ),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            let answer = self.public(Method::POST, submit, Some(Body::json(body)?));
+            let (status, body) = answer.await?.whole()?;
+            if status != StatusCode::OK {
+                // 400 with 4000007 (duplicate) is deliberately an error too: Status(400).
+                return Ok(status_err(status));
+            }
+            Ok(match http::decode::<RegistrationOk>(&body)? {
+                ok if ok.identity.id.is_empty() => Call::err(ErrorClass::UnexpectedBody),
+                ok => Call::ok_with(
+                    Verdict::Ok,
+                    Registered {
+                        identity_id: ok.identity.id,
+                        session_token: ok.session_token.filter(|t| !t.is_empty()).map(Secret::new),
+                        schema_id: ok.identity.schema_id,
+                    },
+                ),
+            })
+        })
+        .await
     }
 
     /// Password login through an API flow. 200 with a session token → `Valid`; 400 with message id
     /// 4000006 → `Invalid`; anything else → its error class.
     pub async fn login(&self, identifier: &str, password: &Secret) -> Call<LoggedIn> {
-        let inner = &self.inner;
-        let submit = match self
-            .start_flow(&inner.login_flow, &inner.login_submit)
-            .await
-        {
-            Ok(u) => u,
-            Err(class) => return Call::err(class),
-        };
-        let body = LoginBody {
-            method: "password",
-            identifier,
-            password: password.expose(),
-        };
-        let req = self.public(inner.http.post(submit)).json(&body);
-        let (status, body) = match http::execute(req).await {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
-        };
-        match status {
-            StatusCode::OK => match http::decode::<LoginOk>(&body) {
-                Ok(LoginOk {
-                    session_token: Some(token),
-                    session,
-                }) if !token.is_empty() && !session.identity.id.is_empty() => Call::ok_with(
-                    Verdict::Valid,
-                    LoggedIn {
-                        identity_id: session.identity.id,
-                        session_token: Secret::new(token),
-                    },
-                ),
-                Ok(_) => Call::err(ErrorClass::UnexpectedBody),
-                Err(class) => Call::err(class),
-            },
-            StatusCode::BAD_REQUEST if has_message(&body, MSG_INVALID_CREDENTIALS) => {
-                Call::ok(Verdict::Invalid)
-            }
-            _ => status_err(status),
-        }
+        Call::attempt(async {
+            let inner = &self.inner;
+            let submit = self
+                .start_flow(&inner.login_flow, &inner.login_submit)
+                .await?;
+            let body = Body::json(&LoginBody {
+                method: "password",
+                identifier,
+                password: password.expose(),
+            })?;
+            let answer = self.public(Method::POST, submit, Some(body));
+            let (status, body) = answer.await?.whole()?;
+            Ok(match status {
+                StatusCode::OK => match http::decode::<LoginOk>(&body)? {
+                    LoginOk {
+                        session_token: Some(token),
+                        session,
+                    } if !token.is_empty() && !session.identity.id.is_empty() => Call::ok_with(
+                        Verdict::Valid,
+                        LoggedIn {
+                            identity_id: session.identity.id,
+                            session_token: Secret::new(token),
+                        },
+                    ),
+                    _ => Call::err(ErrorClass::UnexpectedBody),
+                },
+                StatusCode::BAD_REQUEST if has_message(&body, MSG_INVALID_CREDENTIALS) => {
+                    Call::ok(Verdict::Invalid)
+                }
+                _ => status_err(status),
+            })
+        })
+        .await
     }
 
     /// `GET /sessions/whoami` with `X-Session-Token`. 200 → `Active`; 401 → `Inactive`.
     pub async fn whoami(&self, token: &Secret) -> Call<()> {
-        let hv = match http::secret_header(token) {
-            Ok(hv) => hv,
-            Err(class) => return Call::err(class),
-        };
-        let answer = match &self.inner.public_fast {
-            Some(fast) => {
-                let target = self.inner.whoami_path.clone();
-                fast.get(target, &[(X_SESSION_TOKEN, &hv)], http::MAX_BODY_BYTES)
-                    .await
-            }
-            None => {
-                let req = self
-                    .public(self.inner.http.get(self.inner.whoami.clone()))
-                    .header(X_SESSION_TOKEN, hv);
-                http::execute(req).await
-            }
-        };
-        match answer {
-            Ok((StatusCode::OK, body)) => match http::decode::<SessionActive>(&body) {
-                Ok(SessionActive {
-                    active: Some(false),
-                }) => Call::ok(Verdict::Inactive),
-                Ok(_) => Call::ok(Verdict::Active),
-                Err(class) => Call::err(class),
-            },
-            Ok((StatusCode::UNAUTHORIZED, _)) => Call::ok(Verdict::Inactive),
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            let headers = [
+                (ACCEPT, json_accept()),
+                (X_SESSION_TOKEN, http::secret_header(token)?),
+            ];
+            let target = self.inner.whoami.clone();
+            Ok(match self.inner.public.get(target, &headers).await? {
+                (StatusCode::OK, body) => match http::decode::<SessionActive>(&body)? {
+                    SessionActive {
+                        active: Some(false),
+                    } => Call::ok(Verdict::Inactive),
+                    _ => Call::ok(Verdict::Active),
+                },
+                (StatusCode::UNAUTHORIZED, _) => Call::ok(Verdict::Inactive),
+                (status, _) => status_err(status),
+            })
+        })
+        .await
     }
 
     /// `DELETE /self-service/logout/api` with `{"session_token"}`. 204 → `Ok`.
     pub async fn logout(&self, token: &Secret) -> Call<()> {
-        let body = LogoutBody {
-            session_token: token.expose(),
-        };
-        let req = self
-            .public(self.inner.http.delete(self.inner.logout.clone()))
-            .json(&body);
-        http::expect_status(req, StatusCode::NO_CONTENT).await
+        Call::attempt(async {
+            let body = Body::json(&LogoutBody {
+                session_token: token.expose(),
+            })?;
+            let answer = self.public(Method::DELETE, self.inner.logout.clone(), Some(body));
+            Ok(http::expect(
+                answer.await?.status()?,
+                StatusCode::NO_CONTENT,
+            ))
+        })
+        .await
     }
 
     /// Admin `GET /admin/identities?credentials_identifier=<email>`. Non-empty array → `Ok` + the
@@ -444,33 +385,30 @@ impl KratosClient {
     pub async fn lookup_identity(&self, email: &str) -> Call<String> {
         let mut url = QueryBuf::new(&self.inner.identities_by_identifier, email.len() + 8);
         http::push_encoded(&mut url.s, email);
-        let req = match self.admin(self.inner.admin_http.get(url.s)) {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
-        };
-        match http::execute(req).await {
-            Ok((StatusCode::OK, body)) => match http::decode::<Vec<IdOnly>>(&body) {
-                Ok(ids) => match ids.into_iter().next() {
-                    Some(first) if first.id.is_empty() => Call::err(ErrorClass::UnexpectedBody),
-                    Some(first) => Call::ok_with(Verdict::Ok, first.id),
-                    None => Call::ok(Verdict::Absent),
-                },
-                Err(class) => Call::err(class),
-            },
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            Ok(match self.admin(Method::GET, url.s).await?.whole()? {
+                (StatusCode::OK, body) => {
+                    match http::decode::<Vec<IdOnly>>(&body)?.into_iter().next() {
+                        Some(first) if first.id.is_empty() => Call::err(ErrorClass::UnexpectedBody),
+                        Some(first) => Call::ok_with(Verdict::Ok, first.id),
+                        None => Call::ok(Verdict::Absent),
+                    }
+                }
+                (status, _) => status_err(status),
+            })
+        })
+        .await
     }
 
     /// Admin `DELETE /admin/identities/{id}`. 204 → `Ok`.
     pub async fn delete_identity(&self, id: &str) -> Call<()> {
         let mut url = QueryBuf::new(&self.inner.identity_prefix, id.len());
         http::push_encoded(&mut url.s, id);
-        let req = match self.admin(self.inner.admin_http.delete(url.s)) {
-            Ok(r) => r,
-            Err(class) => return Call::err(class),
-        };
-        http::expect_status(req, StatusCode::NO_CONTENT).await
+        Call::attempt(async {
+            let answer = self.admin(Method::DELETE, url.s).await?;
+            Ok(http::expect(answer.status()?, StatusCode::NO_CONTENT))
+        })
+        .await
     }
 }
 
@@ -478,9 +416,9 @@ impl KratosClient {
 mod tests {
     use super::*;
     use crate::ground::Outcome;
+    use crate::ory::test_server::clients_for;
     use crate::ory::test_server::{closed_port_url, CannedServer, Reply, Seen};
-    use crate::ory::{http_client, ClientOptions};
-    use std::time::Duration;
+    use crate::ory::{ClientOptions, OryClients};
 
     const FLOW_ID: &str = "0b7f5b2c-6f0e-4d3b-9a3e-6a8e3f1c2d4e";
     // ui.action deliberately points at an internal host name: it must not be used.
@@ -499,12 +437,17 @@ mod tests {
         r#"{"error":{"code":404,"status":"Not Found","message":"Unable to locate the resource"}}"#;
 
     fn client_for(srv: &CannedServer, token: Option<&str>) -> KratosClient {
-        let http = http_client(&ClientOptions {
-            timeout: Duration::from_secs(2),
-            ..ClientOptions::default()
-        })
-        .unwrap();
-        KratosClient::new(http, &srv.base, &srv.base, token.map(Secret::new))
+        clients_for(srv, token, false).kratos.unwrap()
+    }
+
+    /// The client of a Kratos at `public` and `admin`, with the default options.
+    fn kratos_at(public: &Url, admin: &Url) -> KratosClient {
+        let mut endpoints = crate::ground::Endpoints::default();
+        endpoints[crate::ground::Endpoint::KratosPublic] = Some(public.clone());
+        endpoints[crate::ground::Endpoint::KratosAdmin] = Some(admin.clone());
+        let opts = ClientOptions::default();
+        let clients = OryClients::builder(&endpoints, &opts).build().unwrap();
+        clients.kratos.unwrap()
     }
 
     fn traits() -> Traits {
@@ -529,18 +472,18 @@ mod tests {
     fn submit_urls_are_built_from_the_public_base() {
         let public = Url::parse("http://127.0.0.1:4434/prefix/").unwrap();
         let admin = Url::parse("http://127.0.0.1:4433").unwrap();
-        let http = reqwest::Client::new();
-        let k = KratosClient::new(http, &public, &admin, None);
+        let k = kratos_at(&public, &admin);
+        let (on_public, on_admin) = (&k.inner.public, &k.inner.admin);
         assert_eq!(
-            k.inner.registration_submit,
+            on_public.url(&k.inner.registration_submit),
             "http://127.0.0.1:4434/prefix/self-service/registration?flow="
         );
         assert_eq!(
-            k.inner.login_flow.as_str(),
+            on_public.url(&k.inner.login_flow),
             "http://127.0.0.1:4434/prefix/self-service/login/api"
         );
         assert_eq!(
-            k.inner.identities_by_identifier,
+            on_admin.url(&k.inner.identities_by_identifier),
             "http://127.0.0.1:4433/admin/identities?credentials_identifier="
         );
     }
@@ -764,18 +707,8 @@ mod tests {
     #[tokio::test]
     async fn whoami_over_the_fast_transport() {
         whoami_cases(|srv, token| {
-            let opts = ClientOptions {
-                timeout: Duration::from_secs(2),
-                admin_token: token.map(Secret::new),
-                ..ClientOptions::default()
-            };
-            let k = KratosClient::with_options(
-                http_client(&opts).unwrap(),
-                &srv.base,
-                &srv.base,
-                &opts,
-            );
-            assert!(k.inner.public_fast.is_some() || std::env::var_os("HTTP_PROXY").is_some());
+            let k = clients_for(srv, token, true).kratos.unwrap();
+            assert!(k.inner.public.is_lean());
             k
         })
         .await;
@@ -885,8 +818,7 @@ mod tests {
     #[tokio::test]
     async fn closed_port_is_connect() {
         let url = closed_port_url().await;
-        let http = http_client(&ClientOptions::default()).unwrap();
-        let k = KratosClient::new(http, &url, &url, None);
+        let k = kratos_at(&url, &url);
         let call = k.login("x", &Secret::new("pw")).await;
         assert_eq!(call.outcome, Outcome::Err(ErrorClass::Connect));
     }

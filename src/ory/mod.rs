@@ -3,12 +3,14 @@
 //! Everything here runs on the load generator's hot path: one `reqwest::Client` per endpoint
 //! (`transport`: pooled, no cookie store, no redirects, per-request timeout, the endpoint's TLS
 //! settings and HTTP version), URLs prebuilt at construction, bodies read with a size cap and
-//! decoded into small structs. The most repeated reads (Keto check, Kratos whoami, Hydra
-//! introspect) take a leaner HTTP/1.1 path (`fast`, over TLS too), with the same timeout, error
-//! classes and body cap. Every call returns a [`Call`] whose
-//! [`Outcome`] is classified here, once; nothing downstream inspects bodies or strings.
+//! decoded into small structs. [`OryClients::builder`] is the one place the clients are built;
+//! it chooses once per endpoint (`wire`) whether its calls take the lean HTTP/1.1 path (`fast`,
+//! over TLS too, with the same timeout, error classes and body cap) or reqwest. Every call
+//! returns a [`Call`] whose [`Outcome`] is classified here, once; nothing downstream inspects
+//! bodies or strings.
 
 pub mod browser;
+pub mod clients;
 pub mod descriptors;
 pub(crate) mod fast;
 pub mod http;
@@ -23,7 +25,9 @@ pub mod tls;
 #[cfg(test)]
 mod tls_tests;
 pub mod transport;
+pub(crate) mod wire;
 
+pub use clients::{ClientsBuilder, OryClients};
 pub use hydra::{HydraClient, OAuthClient};
 pub use keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
 pub use kratos::{KratosClient, LoggedIn, Registered, Traits};
@@ -77,6 +81,23 @@ impl<T> From<ErrorClass> for Call<T> {
     }
 }
 
+/// A call written with `?`: each step that can fail returns `Result<_, ErrorClass>`, the body
+/// ends in `Ok(call)`, and the first failure becomes the call's error.
+pub type Attempt<T> = Result<Call<T>, ErrorClass>;
+
+impl<T> From<Attempt<T>> for Call<T> {
+    fn from(attempt: Attempt<T>) -> Self {
+        attempt.unwrap_or_else(Call::err)
+    }
+}
+
+impl<T> Call<T> {
+    /// Runs a call written with `?` (see [`Attempt`]).
+    pub async fn attempt(attempt: impl std::future::Future<Output = Attempt<T>>) -> Self {
+        attempt.await.into()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// Per-request timeout (connect + headers + body).
@@ -85,6 +106,9 @@ pub struct ClientOptions {
     pub admin_token: Option<Secret>,
     /// Idle connections kept per host: size it to the concurrency. 0 = unlimited.
     pub max_connections_per_host: usize,
+    /// Honour the proxy environment variables (`HTTP_PROXY`, …), as every run does; off, no
+    /// proxy is used (and the lean transport is never ruled out by one).
+    pub proxy_from_env: bool,
 }
 
 impl Default for ClientOptions {
@@ -93,6 +117,7 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(10),
             admin_token: None,
             max_connections_per_host: 64,
+            proxy_from_env: true,
         }
     }
 }
@@ -127,7 +152,11 @@ pub(crate) fn client_builder(opts: &ClientOptions) -> reqwest::ClientBuilder {
         0 => usize::MAX,
         n => n,
     };
-    reqwest::Client::builder()
+    let builder = match opts.proxy_from_env {
+        true => reqwest::Client::builder(),
+        false => reqwest::Client::builder().no_proxy(),
+    };
+    builder
         .timeout(opts.timeout)
         .connect_timeout(opts.timeout)
         .pool_max_idle_per_host(idle)
@@ -401,6 +430,31 @@ pub(crate) mod test_server {
         }
     }
 
+    /// Every Ory client with all six endpoints at `srv`, `token` as the admin token, a 2 s
+    /// timeout, and the lean transport (`lean`, proxies from the environment ignored so that
+    /// it is always taken) or reqwest only.
+    pub fn clients_for(
+        srv: &CannedServer,
+        token: Option<&str>,
+        lean: bool,
+    ) -> crate::ory::OryClients {
+        let opts = crate::ory::ClientOptions {
+            timeout: Duration::from_secs(2),
+            admin_token: token.map(crate::secret::Secret::new),
+            max_connections_per_host: 4,
+            proxy_from_env: false,
+        };
+        let endpoints = crate::ground::PerEndpoint::from_fn(|_| Some(srv.base.clone()));
+        let clients = crate::ory::OryClients::builder(&endpoints, &opts)
+            .lean(lean)
+            .build()
+            .unwrap();
+        for e in crate::ground::Endpoint::ALL {
+            assert_eq!(clients.is_lean(e), Some(lean), "{e:?}");
+        }
+        clients
+    }
+
     /// A URL on 127.0.0.1 where nothing listens.
     pub async fn closed_port_url() -> Url {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -480,6 +534,22 @@ mod tests {
         let e: Call<u8> = ErrorClass::Timeout.into();
         assert_eq!(e.outcome, Outcome::Err(ErrorClass::Timeout));
         assert!(e.value.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_attempt_ends_at_its_first_failure() {
+        let parse = |s: &str| s.parse::<u8>().map_err(|_| ErrorClass::Protocol);
+        let c = Call::attempt(async { Ok(Call::ok_with(Verdict::Ok, parse("7")? + 1)) }).await;
+        assert_eq!((c.outcome, c.value), (Outcome::Ok(Verdict::Ok), Some(8)));
+        let c: Call<u8> = Call::attempt(async {
+            let n = parse("x")?;
+            Ok(Call::ok_with(Verdict::Ok, n))
+        })
+        .await;
+        assert_eq!(
+            (c.outcome, c.value),
+            (Outcome::Err(ErrorClass::Protocol), None)
+        );
     }
 
     #[tokio::test]

@@ -151,6 +151,7 @@ fn transports(url: &Url, tls: &TlsOptions) -> Result<Transports, String> {
         timeout: Duration::from_secs(5),
         admin_token: None,
         max_connections_per_host: 4,
+        proxy_from_env: false,
     };
     Transports::build(&opts, &endpoints, tls)
 }
@@ -336,6 +337,7 @@ async fn the_lean_transport_speaks_tls_and_resumes_sessions() {
         timeout: Duration::from_secs(5),
         admin_token: None,
         max_connections_per_host: 4,
+        proxy_from_env: false,
     };
     let fast = FastHttp::for_transport(&srv.url, &opts, read).expect("https on the lean path");
     // Two calls at once need two connections; both resume the session the probe started.

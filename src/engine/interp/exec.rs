@@ -2,15 +2,14 @@
 //! back the outcome with whatever the call produced for captures.
 
 use super::render::{render, Context, Draws};
-use crate::ground::{AuthMethod, Endpoint, Endpoints};
+use crate::ground::AuthMethod;
 use crate::ground::{ErrorClass, Outcome, Output, Verdict};
 use crate::ory::browser::Browser;
-use crate::ory::http::{self, AdminAuth};
-use crate::ory::hydra::{ClientGrants, HydraClient, OAuthClient};
+use crate::ory::hydra::{ClientGrants, OAuthClient};
 use crate::ory::hydra_code::Tokens;
-use crate::ory::keto::{KetoClient, RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
-use crate::ory::kratos::{KratosClient, LoggedIn};
-use crate::ory::transport::Transports;
+use crate::ory::keto::{RelationTuple, Subject, SubjectRef, TupleQuery, TupleRef};
+use crate::ory::kratos::LoggedIn;
+use crate::ory::wire::Body;
 use crate::ory::Call;
 use crate::scenario::model::{
     parse_subject_set, Action, Expect, HttpT, HydraClientT, QueryT, SubjectT, TupleT,
@@ -20,48 +19,8 @@ use crate::secret::Secret;
 use std::future::Future;
 use std::time::Instant;
 
-/// The Ory clients of the run (one per configured service) and the raw client for `http` steps.
-#[derive(Clone)]
-pub struct Clients {
-    pub kratos: Option<KratosClient>,
-    pub hydra: Option<HydraClient>,
-    pub keto: Option<KetoClient>,
-    /// Each endpoint's transport; a scenario's own HTTP calls go through the one of their
-    /// URL's origin.
-    pub transports: Transports,
-    pub(crate) admin: AdminAuth,
-}
-
-impl Clients {
-    /// `opts` are the ones `transports` were built with (their timeout also bounds the calls
-    /// that bypass them, see `ory::fast`).
-    pub fn new(
-        transports: &Transports,
-        endpoints: &Endpoints,
-        opts: &crate::ory::ClientOptions,
-    ) -> Self {
-        use Endpoint::*;
-        let pair = |a: Endpoint, b: Endpoint| match (
-            &endpoints[a],
-            &endpoints[b],
-            &transports.per_endpoint[a],
-            &transports.per_endpoint[b],
-        ) {
-            (Some(ua), Some(ub), Some(ta), Some(tb)) => Some(((ta, tb), ua, ub)),
-            _ => None,
-        };
-        Clients {
-            kratos: pair(KratosPublic, KratosAdmin)
-                .map(|(t, p, a)| KratosClient::with_transports(t, p, a, opts)),
-            hydra: pair(HydraPublic, HydraAdmin)
-                .map(|(t, p, a)| HydraClient::with_transports(t, p, a, opts)),
-            keto: pair(KetoRead, KetoWrite)
-                .map(|(t, r, w)| KetoClient::with_transports(t, r, w, opts)),
-            admin: AdminAuth::new(opts.admin_token.as_ref()),
-            transports: transports.clone(),
-        }
-    }
-}
+/// The Ory clients of the run (one per configured service) and the way to send `http` steps.
+pub use crate::ory::OryClients as Clients;
 
 /// What a call produced, for captures.
 pub enum Produced {
@@ -263,9 +222,8 @@ impl Renderer<'_, '_> {
 /// Renders the step's fields and makes its call.
 ///
 /// This future is part of every iteration's, which the executor boxes (see
-/// `engine::executor`), so it is kept small: only the calls on the lean transport (the Keto
-/// check, Kratos whoami, Hydra introspect; the hot reads) run inline, every other action runs
-/// in a box of its own.
+/// `engine::executor`), so it is kept small: only the hot reads (the Keto check, Kratos whoami,
+/// Hydra introspect) run inline, every other action runs in a box of its own.
 pub async fn execute(
     action: &Action,
     expect: &Expect,
@@ -567,32 +525,35 @@ async fn http_call(
     r: &mut Renderer<'_, '_>,
 ) -> Done {
     let url = r.get(&h.url);
-    let mut req = clients
-        .transports
-        .client_for(&url)
-        .request(h.method.clone(), &*url);
+    let mut headers = Vec::with_capacity(h.headers.len() + 1);
     for (name, value) in &h.headers {
         let v = r.get(value);
         match reqwest::header::HeaderValue::from_str(&v) {
             Ok(mut hv) => {
                 // Header values may carry tokens: keep them out of any debug output.
                 hv.set_sensitive(true);
-                req = req.header(name.clone(), hv);
+                headers.push((name.clone(), hv));
             }
             Err(_) => return refused(ErrorClass::Protocol),
         }
     }
-    if let Some(body) = &h.body {
-        req = req.body(r.get(body).to_string());
-    }
+    let body = h.body.as_ref().map(|body| Body {
+        // A raw body: no content type of its own, as before.
+        content_type: None,
+        bytes: r.get(body).to_string().into(),
+    });
     if h.admin_auth {
-        req = match clients.admin.apply(req) {
-            Ok(req) => req,
+        match clients.admin.header() {
+            Ok(Some(auth)) => headers.push((reqwest::header::AUTHORIZATION, auth.clone())),
+            Ok(None) => {}
             Err(class) => return refused(class),
-        };
+        }
     }
     let start = Instant::now();
-    let result = http::execute(req).await;
+    let result = clients
+        .send_url(h.method.clone(), &url, &headers, body)
+        .await
+        .and_then(|answer| answer.whole());
     let end = Instant::now();
     let (outcome, produced) = match result {
         Ok((status, body)) => {
@@ -606,7 +567,13 @@ async fn http_call(
             } else {
                 Outcome::Err(ErrorClass::Status(code))
             };
-            (outcome, Produced::Http { status: code, body })
+            (
+                outcome,
+                Produced::Http {
+                    status: code,
+                    body: body.into(),
+                },
+            )
         }
         Err(class) => (Outcome::Err(class), Produced::Nothing),
     };

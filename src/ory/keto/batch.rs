@@ -4,8 +4,10 @@
 
 use super::{http, status_err, KetoClient, RelationTuple, TupleBody};
 use crate::ground::{ErrorClass, Verdict};
+use crate::ory::http::QueryBuf;
+use crate::ory::wire::Body;
 use crate::ory::Call;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 /// Keto's default `limit.max_batch_check_size`.
@@ -83,25 +85,26 @@ impl KetoClient {
         tuples: &[RelationTuple],
         max_depth: Option<u32>,
     ) -> Call<Vec<TupleVerdict>> {
-        match self.batch_check_raw(tuples, max_depth).await {
-            Ok((StatusCode::OK, body)) => match http::decode::<BatchResult>(&body) {
-                Ok(r) if r.results.len() == tuples.len() => Call::ok_with(
-                    Verdict::Ok,
-                    r.results
-                        .iter()
-                        .map(|t| match (t.allowed, t.error.as_deref()) {
-                            (_, Some(e)) if !e.is_empty() => TupleVerdict::Failed,
-                            (true, _) => TupleVerdict::Allowed,
-                            (false, _) => TupleVerdict::Denied,
-                        })
-                        .collect(),
-                ),
-                Ok(_) => Call::err(ErrorClass::UnexpectedBody),
-                Err(class) => Call::err(class),
-            },
-            Ok((status, _)) => status_err(status),
-            Err(class) => Call::err(class),
-        }
+        Call::attempt(async {
+            Ok(match self.batch_check_raw(tuples, max_depth).await? {
+                (StatusCode::OK, body) => match http::decode::<BatchResult>(&body)? {
+                    r if r.results.len() == tuples.len() => Call::ok_with(
+                        Verdict::Ok,
+                        r.results
+                            .iter()
+                            .map(|t| match (t.allowed, t.error.as_deref()) {
+                                (_, Some(e)) if !e.is_empty() => TupleVerdict::Failed,
+                                (true, _) => TupleVerdict::Allowed,
+                                (false, _) => TupleVerdict::Denied,
+                            })
+                            .collect(),
+                    ),
+                    _ => Call::err(ErrorClass::UnexpectedBody),
+                },
+                (status, _) => status_err(status),
+            })
+        })
+        .await
     }
 
     /// The batch call's status and body, for `batch_check` and for the preflight's look at
@@ -111,16 +114,21 @@ impl KetoClient {
         tuples: &[RelationTuple],
         max_depth: Option<u32>,
     ) -> Result<(StatusCode, Vec<u8>), ErrorClass> {
-        let mut url = self.inner.batch_check.clone();
+        let mut url = QueryBuf::new(&self.inner.batch_check, 16);
         if let Some(d) = max_depth {
-            url.query_pairs_mut()
-                .append_pair("max-depth", &d.to_string());
+            url.s.push('?');
+            url.pair_u32("max-depth", d);
         }
-        let body = BatchBody {
+        let body = Body::json(&BatchBody {
             tuples: tuples.iter().map(TupleBody::from).collect(),
-        };
-        let req = self.prepare(self.inner.http.post(url))?.json(&body);
-        http::execute(req).await
+        })?;
+        let headers = self.inner.headers.admin()?;
+        let answer = self
+            .inner
+            .read
+            .send(Method::POST, url.s, headers, Some(body));
+        let (status, body) = answer.await?.whole()?;
+        Ok((status, body.into()))
     }
 }
 
@@ -129,8 +137,8 @@ mod tests {
     use super::*;
     use crate::ground::Outcome;
     use crate::ory::keto::Subject;
+    use crate::ory::test_server::clients_for;
     use crate::ory::test_server::{CannedServer, Reply};
-    use crate::ory::{http_client, ClientOptions};
 
     fn tuple(object: &str) -> RelationTuple {
         RelationTuple {
@@ -142,8 +150,7 @@ mod tests {
     }
 
     fn client(srv: &CannedServer) -> KetoClient {
-        let http = http_client(&ClientOptions::default()).unwrap();
-        KetoClient::new(http, &srv.base, &srv.base, None)
+        clients_for(srv, None, false).keto.unwrap()
     }
 
     #[tokio::test]

@@ -2,9 +2,8 @@
 //! registration flow's form, and where the schema keeps its password identifiers (read once per
 //! schema from the public `GET /schemas/{id}`, as Kratos's own UI nodes do not say).
 
-use super::{http, json_accept, KratosClient};
+use super::{http, KratosClient};
 use crate::ground::ErrorClass;
-use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -119,8 +118,8 @@ impl KratosClient {
         }
         let mut url = self.inner.schemas_prefix.clone();
         http::push_encoded(&mut url, schema_id);
-        let req = self.inner.http.get(url).header(ACCEPT, json_accept());
-        let schema: Value = match http::execute(req).await? {
+        let headers = self.inner.headers.public();
+        let schema: Value = match self.inner.public.get(url, headers).await? {
             (StatusCode::OK, body) => http::decode(&body)?,
             (status, _) => return Err(ErrorClass::Status(status.as_u16())),
         };
