@@ -1,6 +1,6 @@
 //! Response handling of the lean transport and the Ory clients' body parsers: the input is a
-//! whole HTTP response, served by an in-process loopback server to a Keto check (lean
-//! transport), a Kratos whoami (lean), a Hydra token request and a Keto list (reqwest). Any
+//! whole HTTP response, served by an in-process loopback server to a Keto check, a Kratos
+//! whoami, a Hydra token request and a Keto list (all on the lean transport). Any
 //! answer gives a verdict or one error class, never a panic, and nothing waits for the timeout
 //! (the server closes the connection after the answer).
 #![no_main]
@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use orysim::ground::AuthMethod;
 use orysim::ory::{
-    http_client, ClientOptions, HydraClient, KetoClient, KratosClient, OAuthClient, RelationTuple,
+    ClientOptions, HydraClient, KetoClient, KratosClient, OAuthClient, OryClients, RelationTuple,
     Subject, TupleQuery,
 };
 use orysim::secret::Secret;
@@ -52,17 +52,23 @@ fn fixture() -> &'static Fixture {
             timeout: Duration::from_millis(500),
             admin_token: None,
             max_connections_per_host: 1,
+            proxy_from_env: false,
         };
-        let http = http_client(&opts).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let endpoints = orysim::ground::PerEndpoint::from_fn(|_| Some(url.clone()));
+        let clients = {
+            let _runtime = rt.enter();
+            OryClients::builder(&endpoints, &opts).build().unwrap()
+        };
         Fixture {
             answer,
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-            keto: KetoClient::with_options(http.clone(), &url, &url, &opts),
-            kratos: KratosClient::with_options(http.clone(), &url, &url, &opts),
-            hydra: HydraClient::with_options(http, &url, &url, &opts),
+            rt,
+            keto: clients.keto.unwrap(),
+            kratos: clients.kratos.unwrap(),
+            hydra: clients.hydra.unwrap(),
         }
     })
 }

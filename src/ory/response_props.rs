@@ -8,7 +8,7 @@
 use super::fast::FastHttp;
 use super::http::{classify_error, read_body};
 use super::test_server::read_head;
-use super::{http_client, ClientOptions, HydraClient, KetoClient, KratosClient, OAuthClient};
+use super::{http_client, ClientOptions, OAuthClient, OryClients};
 use crate::ground::{AuthMethod, ErrorClass, Outcome};
 use crate::ory::{RelationTuple, Subject, TupleQuery};
 use crate::secret::Secret;
@@ -80,6 +80,18 @@ async fn serve(answer: Answer) -> (Url, tokio::task::JoinHandle<()>) {
     (url, task)
 }
 
+/// The lean transport of a Keto read endpoint at `url`.
+fn lean_transport(url: &Url) -> FastHttp {
+    let mut endpoints = crate::ground::Endpoints::default();
+    endpoints[crate::ground::Endpoint::KetoRead] = Some(url.clone());
+    let t = super::transport::Transports::build(&options(), &endpoints, &Default::default())
+        .expect("transports");
+    let read = t.per_endpoint[crate::ground::Endpoint::KetoRead]
+        .as_ref()
+        .expect("the Keto read transport");
+    FastHttp::for_transport(url, &options(), read).expect("a plain http base")
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -92,7 +104,18 @@ fn options() -> ClientOptions {
         timeout: TIMEOUT,
         admin_token: None,
         max_connections_per_host: 4,
+        // Always the lean path, whatever proxy the environment names.
+        proxy_from_env: false,
     }
+}
+
+/// Every client with all six endpoints at `url`, on the lean transport or on reqwest only.
+fn clients(url: &Url, lean: bool) -> OryClients {
+    let endpoints = crate::ground::PerEndpoint::from_fn(|_| Some(url.clone()));
+    OryClients::builder(&endpoints, &options())
+        .lean(lean)
+        .build()
+        .expect("clients")
 }
 
 /// A head that HTTP parsers take, or nearly.
@@ -181,7 +204,7 @@ proptest! {
         let rt = runtime();
         let (lean, lean_took, general) = rt.block_on(async {
             let (url, server) = serve(answer).await;
-            let fast = FastHttp::for_base(&url, &options()).expect("a plain http base");
+            let fast = lean_transport(&url);
             let started = Instant::now();
             let lean = fast
                 .get("/".into(), &[], CAP)
@@ -265,13 +288,12 @@ fn http_answer(status: u16, body: &[u8]) -> Answer {
 /// the outcomes, in a fixed order.
 async fn every_parser(answer: Answer) -> Vec<(&'static str, Outcome)> {
     let (url, server) = serve(answer).await;
-    let http = http_client(&options()).unwrap();
-    let opts = options();
     let secret = Secret::new("s3cret-value");
-    let kratos = KratosClient::with_options(http.clone(), &url, &url, &opts);
-    let hydra = HydraClient::with_options(http.clone(), &url, &url, &opts);
-    let keto = KetoClient::with_options(http.clone(), &url, &url, &opts);
-    let keto_general = KetoClient::new(http, &url, &url, None);
+    let lean = clients(&url, true);
+    let general = clients(&url, false);
+    let (kratos, hydra) = (lean.kratos.unwrap(), lean.hydra.unwrap());
+    let keto = lean.keto.unwrap();
+    let keto_general = general.keto.unwrap();
     let tuple = RelationTuple {
         namespace: "n".into(),
         object: "o".into(),
