@@ -28,6 +28,7 @@ use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use rustls::pki_types::ServerName;
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -54,7 +55,8 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle connections to one origin, most recently used last.
+/// Idle connections to one origin, oldest first: requests take the most recently used, and the
+/// ones a burst left below the working set expire from the front.
 pub(crate) struct FastHttp {
     /// `host:port` to connect to.
     addr: String,
@@ -62,7 +64,8 @@ pub(crate) struct FastHttp {
     headers: HeaderMap,
     timeout: Duration,
     max_idle: usize,
-    idle: Mutex<Vec<Idle>>,
+    idle_timeout: Duration,
+    idle: Mutex<VecDeque<Idle>>,
     /// For `https://`: the endpoint's TLS configuration and the name its certificate must hold.
     tls: Option<(TlsConnector, ServerName<'static>)>,
     /// The endpoint's counters, told of every connection opened.
@@ -132,7 +135,8 @@ impl FastHttp {
                 0 => usize::MAX,
                 n => n,
             },
-            idle: Mutex::new(Vec::new()),
+            idle_timeout: IDLE_TIMEOUT,
+            idle: Mutex::new(VecDeque::new()),
             tls,
             stats: Some(transport.stats.clone()),
         })
@@ -222,8 +226,17 @@ impl FastHttp {
 
     fn checkout(&self) -> Option<Idle> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(conn) = idle.pop() {
-            if !conn.sender.is_closed() && conn.since.elapsed() < IDLE_TIMEOUT {
+        // Taking the newest alone would leave the connections a stall or a burst opened idle
+        // for the rest of the run (descriptors, buffers, the server's side too): close the
+        // expired ones at the old end as well.
+        while idle
+            .front()
+            .is_some_and(|c| c.since.elapsed() >= self.idle_timeout)
+        {
+            idle.pop_front();
+        }
+        while let Some(conn) = idle.pop_back() {
+            if !conn.sender.is_closed() && conn.since.elapsed() < self.idle_timeout {
                 return Some(conn);
             }
         }
@@ -236,7 +249,7 @@ impl FastHttp {
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.max_idle {
-            idle.push(Idle {
+            idle.push_back(Idle {
                 sender,
                 timer,
                 since: Instant::now(),
@@ -495,6 +508,27 @@ mod tests {
         assert_eq!(
             seen.header("content-type"),
             Some("application/x-www-form-urlencoded")
+        );
+    }
+
+    #[tokio::test]
+    async fn connections_left_idle_below_the_working_set_are_closed_when_they_expire() {
+        let srv = CannedServer::start(vec![Reply::new("GET", "/x", 200, "{}")]).await;
+        let mut f = fast(&srv.base, 2000);
+        f.idle_timeout = Duration::from_millis(150);
+        // A burst opens four connections; then one request at a time reuses the newest.
+        let get = || f.get("/x".into(), &[], 1024);
+        let burst = tokio::join!(get(), get(), get(), get());
+        assert!(burst.0.is_ok() && burst.1.is_ok() && burst.2.is_ok() && burst.3.is_ok());
+        assert_eq!(f.idle.lock().unwrap().len(), 4);
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            f.get("/x".into(), &[], 1024).await.unwrap();
+        }
+        assert_eq!(
+            f.idle.lock().unwrap().len(),
+            1,
+            "the three connections the burst left idle are closed once expired"
         );
     }
 
