@@ -1,11 +1,9 @@
-//! A virtual user: its own RNG, its handle on the recorder, and the one helper every workload
-//! uses to time a call, hold it to its expected result and record it.
+//! A virtual user: its own RNG, its handle on the recorder, its sequence of generated names, and
+//! how a call's outcome is held to the verdict its step expects.
 
-use crate::ground::{ErrorClass, Op, Outcome, Verdict};
+use crate::ground::{ErrorClass, Outcome, Verdict};
 use crate::metrics::RecorderHandle;
-use crate::ory::Call;
 use rand::rngs::SmallRng;
-use std::future::Future;
 use std::time::Instant;
 
 pub struct Vu {
@@ -16,54 +14,6 @@ pub struct Vu {
     pub seq: u64,
     /// Open model: when the current iteration was scheduled to start.
     pub intended: Option<Instant>,
-}
-
-impl Vu {
-    pub fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    /// Runs one Ory call, times it on the monotonic clock and records it. A call that worked
-    /// but whose verdict differs from `expect` is recorded as a failed expectation. Returns
-    /// whether the call worked as expected, and its value if it brought one.
-    pub async fn measure<T>(
-        &self,
-        op: Op,
-        expect: Option<Verdict>,
-        call: impl Future<Output = Call<T>>,
-    ) -> (bool, Option<T>) {
-        let start = Instant::now();
-        let Call { outcome, value } = call.await;
-        let end = Instant::now();
-        let outcome = judge(outcome, expect);
-        self.rec.record(op, self.intended, start, end, outcome);
-        if outcome.is_ok() {
-            (true, value)
-        } else {
-            (false, None)
-        }
-    }
-
-    /// `measure` for calls whose value matters: the value when the call worked as expected.
-    pub async fn call<T>(
-        &self,
-        op: Op,
-        expect: Option<Verdict>,
-        call: impl Future<Output = Call<T>>,
-    ) -> Option<T> {
-        self.measure(op, expect, call).await.1
-    }
-
-    /// `measure` for calls without a value: whether the call worked as expected.
-    pub async fn check<T>(
-        &self,
-        op: Op,
-        expect: Option<Verdict>,
-        call: impl Future<Output = Call<T>>,
-    ) -> bool {
-        self.measure(op, expect, call).await.0
-    }
 }
 
 /// Holds an outcome to the verdict the workload expected.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
 
 mod batch;
-pub use batch::{batch_limit_of, TupleVerdict, MAX_BATCH_CHECK_SIZE_DEFAULT};
+pub use batch::{batch_limit_of, TupleVerdict};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Subject {

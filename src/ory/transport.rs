@@ -5,7 +5,6 @@
 use super::tls::{ClientIdentity, HandshakeCounter, HttpVersion, Trust};
 use super::ClientOptions;
 use crate::ground::{Endpoint, Endpoints, PerEndpoint};
-use reqwest::Url;
 use rustls::ClientConfig;
 use std::future::Future;
 use std::path::PathBuf;
@@ -321,9 +320,4 @@ where
             Ok(conn)
         })
     }
-}
-
-/// The host name of `url` as the certificate must name it.
-pub fn host_of(url: &Url) -> String {
-    url.host_str().unwrap_or_default().to_string()
 }

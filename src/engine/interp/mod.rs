@@ -41,7 +41,6 @@ pub struct Env {
 
 /// A pool while the run goes on, with its ledger when cleanup needs every entry ever pushed.
 pub struct RuntimePool {
-    pub decl: PoolDecl,
     entries: Pool,
     ledger: Option<Ledger>,
 }
@@ -56,7 +55,6 @@ impl RuntimePool {
             _ => None,
         };
         Ok(RuntimePool {
-            decl: decl.clone(),
             entries: Pool::new(decl.capacity, decl.fields.len()).with_max_age(decl.max_age),
             ledger,
         })

@@ -10,9 +10,6 @@ use crate::ory::Call;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
-/// Keto's default `limit.max_batch_check_size`.
-pub const MAX_BATCH_CHECK_SIZE_DEFAULT: usize = 10;
-
 /// The answer for one tuple of a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TupleVerdict {
