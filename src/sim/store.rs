@@ -206,9 +206,26 @@ pub(crate) fn fill_hundred<V>(
     for i in 0..100 {
         store.insert(i, make());
     }
-    let kept = (0..100)
+    let kept: Vec<u32> = (0..100)
         .filter(|i| store.with(i, |m| m.contains(i)))
         .collect();
+    // Eviction is oldest first within each shard (keys land on shards by a seeded hash, so an
+    // old key alone on its shard may rightly stay): in every shard, what is kept is the newest
+    // of what it was given.
+    let mut by_shard: std::collections::BTreeMap<usize, Vec<u32>> = Default::default();
+    for i in 0..100u32 {
+        let shard = store.with(&i, |m| m as *const BoundedMap<u32, V> as usize);
+        by_shard.entry(shard).or_default().push(i);
+    }
+    for keys in by_shard.values() {
+        let kept_here = keys.iter().filter(|k| kept.contains(k)).count();
+        assert!(
+            keys[keys.len() - kept_here..]
+                .iter()
+                .all(|k| kept.contains(k)),
+            "a shard given {keys:?} kept an older entry over a newer one: {kept:?}"
+        );
+    }
     (store.bytes_used(), kept)
 }
 

@@ -1139,7 +1139,7 @@ mod tests {
         // Every shard keeps its newest entry even beyond its share.
         assert!(used <= (16 << 20) + 16 * ((1 << 20) + 1024), "{used}");
         assert!(kept.len() < 40, "{kept:?}");
-        assert!(kept.contains(&99) && !kept.contains(&0), "{kept:?}");
+        assert!(kept.contains(&99), "{kept:?}");
     }
 
     #[test]
@@ -1159,7 +1159,7 @@ mod tests {
         });
         assert!(used <= (16 << 20) + 16 * ((1 << 20) + 2048), "{used}");
         assert!(kept.len() < 40, "{kept:?}");
-        assert!(kept.contains(&99) && !kept.contains(&0), "{kept:?}");
+        assert!(kept.contains(&99), "{kept:?}");
     }
 
     #[test]
