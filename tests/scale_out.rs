@@ -259,8 +259,9 @@ fn an_open_model_load_split_four_ways_merges_into_the_single_process_run() {
     let elapsed = merged["elapsed_seconds"].as_f64().unwrap();
     assert!((3.0..3.3).contains(&elapsed), "{elapsed}");
 
-    // The merged interval series: one-second intervals lined up on the common start (three,
-    // or two when a tick came more than a second late on a loaded machine), holding every
+    // The merged interval series: one-second intervals lined up on the common start (three;
+    // two when a tick came more than a second late on a loaded machine; four when a segment's
+    // last calls drained past the 3 s boundary into a short last interval), holding every
     // request of the merged report.
     let series = &merged["series"];
     let text = std::fs::read_to_string(dir.path().join(series["file"].as_str().unwrap())).unwrap();
@@ -270,7 +271,7 @@ fn an_open_model_load_split_four_ways_merges_into_the_single_process_run() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(records.len() as u64, u(&series["intervals"]));
-    assert!((2..=3).contains(&records.len()), "{series}");
+    assert!((2..=4).contains(&records.len()), "{series}");
     let in_series: u64 = records.iter().map(|r| u(&r["totals"]["requests"])).sum();
     assert_eq!(in_series, u(&merged["totals"]["requests"]));
     assert!(summary.contains("Overall: "), "{summary}");
