@@ -226,17 +226,16 @@ impl FastHttp {
 
     fn checkout(&self) -> Option<Idle> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = |c: &Idle, now: Instant| now.duration_since(c.since) < self.idle_timeout;
+        let now = Instant::now();
         // Taking the newest alone would leave the connections a stall or a burst opened idle
         // for the rest of the run (descriptors, buffers, the server's side too): close the
         // expired ones at the old end as well.
-        while idle
-            .front()
-            .is_some_and(|c| c.since.elapsed() >= self.idle_timeout)
-        {
+        while idle.front().is_some_and(|c| !fresh(c, now)) {
             idle.pop_front();
         }
         while let Some(conn) = idle.pop_back() {
-            if !conn.sender.is_closed() && conn.since.elapsed() < self.idle_timeout {
+            if !conn.sender.is_closed() && fresh(&conn, now) {
                 return Some(conn);
             }
         }
