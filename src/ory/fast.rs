@@ -406,21 +406,13 @@ fn classify(err: &hyper::Error) -> ErrorClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ground::Endpoint;
     use crate::ory::test_server::{
         closed_port_url, oversized_chunked_response, raw_server, CannedServer, Reply,
     };
-    use crate::ory::transport::Transports;
     use hyper::header::AUTHORIZATION;
 
-    /// The lean transport of a Keto read endpoint at `base`, proxies from the environment
-    /// ignored so that it is always chosen.
     fn lean(base: &Url, opts: &ClientOptions) -> Option<FastHttp> {
-        let mut endpoints = crate::ground::Endpoints::default();
-        endpoints[Endpoint::KetoRead] = Some(base.clone());
-        let t = Transports::build(opts, &endpoints, &Default::default()).unwrap();
-        let read = t.per_endpoint[Endpoint::KetoRead].as_ref().unwrap();
-        FastHttp::for_transport(base, opts, read)
+        crate::ory::test_server::lean_transport(base, opts)
     }
 
     fn opts(timeout_ms: u64) -> ClientOptions {

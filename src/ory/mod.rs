@@ -274,6 +274,21 @@ pub(crate) mod test_server {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    /// The lean transport of a Keto read endpoint at `base`, or `None` where reqwest is needed;
+    /// pass `proxy_from_env: false` in `opts` for it to be chosen whatever the environment says.
+    pub fn lean_transport(
+        base: &Url,
+        opts: &super::ClientOptions,
+    ) -> Option<super::fast::FastHttp> {
+        use crate::ground::{Endpoint, Endpoints};
+        let mut endpoints = Endpoints::default();
+        endpoints[Endpoint::KetoRead] = Some(base.clone());
+        let t = super::transport::Transports::build(opts, &endpoints, &Default::default())
+            .expect("transports");
+        let read = t.per_endpoint[Endpoint::KetoRead].as_ref()?;
+        super::fast::FastHttp::for_transport(base, opts, read)
+    }
+
     /// orysim's own client settings (`client_builder`: no cookie store, no redirects), bounded,
     /// and never through a proxy named by the environment: the servers are all on loopback.
     pub fn client() -> reqwest::Client {

@@ -82,14 +82,7 @@ async fn serve(answer: Answer) -> (Url, tokio::task::JoinHandle<()>) {
 
 /// The lean transport of a Keto read endpoint at `url`.
 fn lean_transport(url: &Url) -> FastHttp {
-    let mut endpoints = crate::ground::Endpoints::default();
-    endpoints[crate::ground::Endpoint::KetoRead] = Some(url.clone());
-    let t = super::transport::Transports::build(&options(), &endpoints, &Default::default())
-        .expect("transports");
-    let read = t.per_endpoint[crate::ground::Endpoint::KetoRead]
-        .as_ref()
-        .expect("the Keto read transport");
-    FastHttp::for_transport(url, &options(), read).expect("a plain http base")
+    super::test_server::lean_transport(url, &options()).expect("a plain http base")
 }
 
 fn runtime() -> tokio::runtime::Runtime {
