@@ -1,11 +1,15 @@
-//! A lean HTTP/1.1 transport: hyper's connection API directly, with the request line and
-//! headers prepared once per client, and a plain stack of idle keep-alive connections instead of
-//! reqwest's general-purpose pool (no URL re-parsing, no per-request header map built from
-//! defaults, no redirect/retry layers).
+//! A lean HTTP/1.1 transport: each request is written and its answer read by the task that
+//! makes the call, on a plain stack of idle keep-alive connections, with the request line and
+//! headers encoded straight into the connection's buffer (`h1`). There is no connection task,
+//! no channel between the caller and the socket and no header map per answer: a request costs
+//! one write, the reads its answer needs and one parse, which is what the fastest load
+//! generators do. reqwest's general-purpose pool, URL re-parsing, per-request header maps and
+//! redirect/retry layers are left out.
 //!
 //! Every Ory call of an endpoint goes through it when the endpoint allows it (see `wire`). It
 //! keeps what the reqwest path guarantees: one timeout over connect + headers + body,
-//! the same error classes (see `http::classify_error`), the body cap (what is read is capped,
+//! the same error classes (see `http::classify_error`; `response_props` holds the two paths to
+//! the same answer for any bytes a server sends), the body cap (what is read is capped,
 //! and the status of an answer beyond it is still known), no redirects followed,
 //! the same request on the wire (`Host`, `User-Agent`, `Accept: */*` unless the call sets its
 //! own, the call's headers, `Content-Type` and `Content-Length` of a body).
@@ -16,30 +20,33 @@
 //! honoured unless `ClientOptions::proxy_from_env` is off); anything else stays on reqwest.
 
 use crate::ground::ErrorClass;
+use crate::ory::h1::{self, Chunked, Framing, Head, Parsed, MAX_HEAD_BYTES};
 use crate::ory::http::MAX_BODY_BYTES;
 use crate::ory::transport::{Transport, TransportStats};
 use crate::ory::wire::{Answer, Body};
 use crate::ory::ClientOptions;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
-use hyper::{Method, Request, Uri};
-use hyper_util::rt::TokioIo;
-use reqwest::Url;
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT};
+use reqwest::{Method, Url};
 use rustls::pki_types::ServerName;
 use std::collections::VecDeque;
+use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 /// How long an idle connection is kept (reqwest's `pool_idle_timeout` for the shared client).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-type Sender = SendRequest<Full<Bytes>>;
+/// A connection's read buffer starts at this size and grows for larger answers (an Ory
+/// answer is usually well under it).
+const READ_BUFFER_BYTES: usize = 4096;
 
 /// A request's timeout timer. Each idle connection keeps the one its last request used, and
 /// the next request on it re-arms it: tokio moves a registered timer's deadline later with one
@@ -48,11 +55,44 @@ type Sender = SendRequest<Full<Bytes>>;
 /// deadline is still `timeout` after the request starts and covers connect, headers and body.
 type Timer = Pin<Box<Sleep>>;
 
+/// The socket, plain or under TLS.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// An open connection with its buffers, kept from one request to the next.
+struct Conn {
+    io: Io,
+    /// What was read and not consumed yet.
+    inbox: BytesMut,
+    /// The request being written.
+    outbox: Vec<u8>,
+}
+
 /// An idle keep-alive connection.
 struct Idle {
-    sender: Sender,
+    conn: Conn,
     timer: Timer,
     since: Instant,
+}
+
+/// A request that failed, and whether it may go again on a fresh connection: only when it
+/// could not be written on a connection taken from the idle ones (the server closed it
+/// meanwhile), as reqwest retries a request that was never sent. Once written, a request is
+/// never sent twice.
+struct Failed {
+    class: ErrorClass,
+    unsent: bool,
+}
+
+impl From<ErrorClass> for Failed {
+    fn from(class: ErrorClass) -> Self {
+        Failed {
+            class,
+            unsent: false,
+        }
+    }
 }
 
 /// Idle connections to one origin, oldest first: requests take the most recently used, and the
@@ -61,7 +101,7 @@ pub(crate) struct FastHttp {
     /// `host:port` to connect to.
     addr: String,
     /// Headers every request carries: `Host`, `User-Agent`, `Accept: */*` (reqwest's defaults).
-    headers: HeaderMap,
+    headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Duration,
     max_idle: usize,
     idle_timeout: Duration,
@@ -119,14 +159,15 @@ impl FastHttp {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
-        let mut headers = HeaderMap::with_capacity(4);
-        headers.insert(HOST, HeaderValue::from_str(&host_header).ok()?);
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("orysim/", env!("CARGO_PKG_VERSION"))),
-        );
-        // reqwest's default, replaced by the call's own `Accept`.
-        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        let headers = vec![
+            (HOST, HeaderValue::from_str(&host_header).ok()?),
+            (
+                USER_AGENT,
+                HeaderValue::from_static(concat!("orysim/", env!("CARGO_PKG_VERSION"))),
+            ),
+            // reqwest's default, replaced by the call's own `Accept`.
+            (ACCEPT, HeaderValue::from_static("*/*")),
+        ];
         Some(FastHttp {
             addr: format!("{host}:{port}"),
             headers,
@@ -149,7 +190,7 @@ impl FastHttp {
         target: String,
         extra: &[(HeaderName, HeaderValue)],
         cap: usize,
-    ) -> Result<(hyper::StatusCode, Vec<u8>), ErrorClass> {
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), ErrorClass> {
         let (status, body) = self
             .request_capped(Method::GET, target, extra, None, cap)
             .await?
@@ -179,47 +220,40 @@ impl FastHttp {
         body: Option<Body>,
         cap: usize,
     ) -> Result<Answer, ErrorClass> {
-        let uri = Uri::try_from(target).map_err(|_| ErrorClass::Protocol)?;
-        let (content_type, bytes) = match body {
-            Some(b) => (b.content_type, b.bytes),
-            None => (None, Bytes::new()),
+        if !h1::valid_target(&target) {
+            return Err(ErrorClass::Protocol);
+        }
+        let request = Request {
+            defaults: &self.headers,
+            method: &method,
+            target: &target,
+            extra,
+            body: body.as_ref(),
+            cap,
         };
-        let mut req = Request::new(Full::new(bytes));
-        *req.method_mut() = method;
-        *req.uri_mut() = uri;
-        let headers = req.headers_mut();
-        headers.clone_from(&self.headers);
-        for (i, (name, value)) in extra.iter().enumerate() {
-            // The first of a name replaces a default; a repeated name is sent once per value.
-            if extra[..i].iter().any(|(n, _)| n == name) {
-                headers.append(name.clone(), value.clone());
-            } else {
-                headers.insert(name.clone(), value.clone());
-            }
-        }
-        if let Some(ct) = content_type {
-            headers.insert(CONTENT_TYPE, ct);
-        }
         let deadline = tokio::time::Instant::now() + self.timeout;
         let (conn, mut timer) = match self.checkout() {
             Some(Idle {
-                sender, mut timer, ..
+                conn, mut timer, ..
             }) => {
                 timer.as_mut().reset(deadline);
-                (Some(sender), timer)
+                (Some(conn), timer)
             }
             None => (None, Box::pin(tokio::time::sleep_until(deadline))),
         };
-        let mut req = Some(req);
         // As `tokio::time::timeout`: the call first, then the deadline.
         let sent = tokio::select! {
             biased;
-            sent = self.send(conn, &mut req, cap) => sent,
+            sent = self.send(conn, &request) => sent,
             () = timer.as_mut() => return Err(ErrorClass::Timeout),
         };
-        let (answer, sender) = sent?;
-        if let Some(sender) = sender {
-            self.checkin(sender, timer);
+        let (answer, keep, retry_after) = sent?;
+        if let Some(conn) = keep {
+            self.checkin(conn, timer);
+        }
+        // Right before handing the answer back: the caller takes it on this thread.
+        if let Some(wait) = retry_after {
+            super::retry_after::note_wait(wait);
         }
         Ok(answer)
     }
@@ -234,172 +268,253 @@ impl FastHttp {
         while idle.front().is_some_and(|c| !fresh(c, now)) {
             idle.pop_front();
         }
-        while let Some(conn) = idle.pop_back() {
-            if !conn.sender.is_closed() && fresh(&conn, now) {
-                return Some(conn);
+        while let Some(mut idle_conn) = idle.pop_back() {
+            if fresh(&idle_conn, now) && idle_conn.conn.still_open() {
+                return Some(idle_conn);
             }
         }
         None
     }
 
-    fn checkin(&self, sender: Sender, timer: Timer) {
-        if sender.is_closed() {
-            return;
-        }
+    fn checkin(&self, conn: Conn, timer: Timer) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.max_idle {
             idle.push_back(Idle {
-                sender,
+                conn,
                 timer,
                 since: Instant::now(),
             });
         }
     }
 
-    async fn connect(&self) -> Result<Sender, ErrorClass> {
+    async fn connect(&self) -> Result<Conn, ErrorClass> {
         let stream = TcpStream::connect(&self.addr)
             .await
             .map_err(|e| super::descriptors::class_of(&e, ErrorClass::Connect))?;
         let _ = stream.set_nodelay(true);
-        let sender = match &self.tls {
-            None => Self::handshake(stream).await?,
+        let io = match &self.tls {
+            None => Io::Plain(stream),
             Some((connector, name)) => {
                 // A failed handshake is a connection failure, as on the reqwest path.
                 let stream = connector
                     .connect(name.clone(), stream)
                     .await
                     .map_err(|_| ErrorClass::Connect)?;
-                Self::handshake(stream).await?
+                Io::Tls(Box::new(stream))
             }
         };
         if let Some(stats) = &self.stats {
             stats.connection_opened();
         }
-        Ok(sender)
+        Ok(Conn {
+            io,
+            inbox: BytesMut::with_capacity(READ_BUFFER_BYTES),
+            outbox: Vec::new(),
+        })
     }
 
-    async fn handshake<S>(stream: S) -> Result<Sender, ErrorClass>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|_| ErrorClass::Connect)?;
-        tokio::spawn(async move {
-            // Errors surface through the request that hit them.
-            let _ = conn.await;
-        });
-        Ok(sender)
-    }
-
-    /// Sends `req` on `conn` (a connection just taken from the idle ones) or on the next one;
-    /// the answer and the connection to keep. `req` is borrowed, taken when sent and
-    /// put back for a retry: an `async fn` keeps its by-value arguments for its whole life
-    /// beside its locals, and this future is part of every call's.
+    /// Sends the request on `conn` (a connection just taken from the idle ones) or on the next
+    /// one: the answer, the connection when it may be used again, and a 429's wait.
     async fn send(
         &self,
-        mut conn: Option<Sender>,
-        req: &mut Option<Request<Full<Bytes>>>,
-        cap: usize,
-    ) -> Result<(Answer, Option<Sender>), ErrorClass> {
+        mut conn: Option<Conn>,
+        request: &Request<'_>,
+    ) -> Result<(Answer, Option<Conn>, Option<Duration>), ErrorClass> {
         loop {
-            // A pooled connection may have been closed by the server meanwhile: when the
-            // request was not sent on it, it is sent again on a fresh connection (as reqwest
-            // does); a fresh connection is never retried.
             let next = conn
                 .take()
-                .or_else(|| self.checkout().map(|idle| idle.sender));
-            let (mut sender, reused) = match next {
-                Some(s) => (s, true),
+                .or_else(|| self.checkout().map(|idle| idle.conn));
+            let (mut c, reused) = match next {
+                Some(c) => (c, true),
                 None => (self.connect().await?, false),
             };
-            if sender.ready().await.is_err() {
-                if reused {
-                    continue;
+            match c.exchange(request).await {
+                Ok((answer, keep, retry_after)) => {
+                    return Ok((answer, keep.then_some(c), retry_after));
                 }
-                return Err(ErrorClass::Connect);
+                Err(Failed { unsent: true, .. }) if reused => continue,
+                Err(Failed { class, .. }) => return Err(class),
             }
-            let Some(r) = req.take() else {
-                unreachable!("the request is put back before every retry");
-            };
-            let resp = match sender.try_send_request(r).await {
-                Ok(resp) => resp,
-                Err(mut e) => match e.take_message() {
-                    Some(r) if reused => {
-                        *req = Some(r);
+        }
+    }
+}
+
+/// What one call sends, borrowed for as long as it takes.
+struct Request<'a> {
+    /// The endpoint's headers, replaced by the call's of the same name.
+    defaults: &'a [(HeaderName, HeaderValue)],
+    method: &'a Method,
+    target: &'a str,
+    extra: &'a [(HeaderName, HeaderValue)],
+    body: Option<&'a Body>,
+    cap: usize,
+}
+
+impl Io {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Io::Plain(s) => s.write_all(bytes).await,
+            Io::Tls(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Io::Plain(s) => s.read_buf(buf).await,
+            Io::Tls(s) => s.read_buf(buf).await,
+        }
+    }
+
+    fn poll_read_now(&mut self, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self {
+            Io::Plain(s) => Pin::new(s).poll_read(&mut cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(&mut cx, buf),
+        }
+    }
+}
+
+impl Conn {
+    /// Whether an idle connection can carry a request: nothing is waiting to be read on it.
+    /// A server that closed it (end of stream), reset it or sent anything unasked (a `408`
+    /// before closing) leaves it unusable. The read also takes in what TLS sends between
+    /// answers (session tickets), and it is the read that finds the socket empty, so the
+    /// answer's first read after the request goes straight to waiting.
+    fn still_open(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        matches!(self.io.poll_read_now(&mut buf), Poll::Pending)
+    }
+
+    /// Reads more into the inbox, growing it by at least `want` bytes of room: the bytes read,
+    /// 0 at the end of the stream.
+    async fn read_more(&mut self, want: usize) -> Result<usize, ErrorClass> {
+        if self.inbox.capacity() - self.inbox.len() < want.max(512) {
+            self.inbox.reserve(want.max(READ_BUFFER_BYTES));
+        }
+        self.io
+            .read_into(&mut self.inbox)
+            .await
+            .map_err(|_| ErrorClass::Connect)
+    }
+
+    /// Writes the request and reads its answer: the answer, whether the connection may carry
+    /// another request, and a 429's wait.
+    async fn exchange(
+        &mut self,
+        r: &Request<'_>,
+    ) -> Result<(Answer, bool, Option<Duration>), Failed> {
+        self.outbox.clear();
+        let (content_type, body) = match r.body {
+            Some(b) => (b.content_type.as_ref(), &b.bytes[..]),
+            None => (None, &[][..]),
+        };
+        h1::encode_request(
+            &mut self.outbox,
+            r.method,
+            r.target,
+            r.defaults,
+            r.extra,
+            content_type,
+            body,
+        );
+        if self.io.write_all(&self.outbox).await.is_err() {
+            return Err(Failed {
+                class: ErrorClass::Connect,
+                unsent: true,
+            });
+        }
+        // A large request body is not kept for the next request.
+        if self.outbox.capacity() > 64 * 1024 {
+            self.outbox = Vec::new();
+        }
+        let head = self.read_head(r.method).await?;
+        let body = self.read_body(head.framing, r.cap).await?;
+        let keep = body.is_ok()
+            && head.keep_alive
+            && head.framing != Framing::UntilClose
+            // Bytes beyond the answer mean the framing is lost.
+            && self.inbox.is_empty();
+        let answer = Answer {
+            status: head.status,
+            body,
+        };
+        Ok((answer, keep, head.retry_after))
+    }
+
+    async fn read_head(&mut self, method: &Method) -> Result<Head, ErrorClass> {
+        loop {
+            if !self.inbox.is_empty() {
+                match h1::parse_head(&self.inbox, method)? {
+                    Parsed::Final(head) => {
+                        let _ = self.inbox.split_to(head.len);
+                        return Ok(head);
+                    }
+                    Parsed::Informational(len) => {
+                        let _ = self.inbox.split_to(len);
                         continue;
                     }
-                    _ => return Err(classify(e.error())),
-                },
-            };
-            let status = resp.status();
-            super::retry_after::note(status.as_u16(), resp.headers());
-            let body = read_body(resp.into_body(), cap).await;
-            // A body beyond the cap was not read to its end: its connection is dropped.
-            let keep = body.is_ok().then_some(sender);
-            let body = match body {
-                Err(ErrorClass::Protocol) => Err(ErrorClass::Protocol),
-                Err(class) => return Err(class),
-                Ok(body) => Ok(body),
-            };
-            return Ok((Answer { status, body }, keep));
-        }
-    }
-}
-
-/// The body, up to `cap`. An answer whose body comes in one chunk (a small JSON answer read
-/// with its head) is handed back as that chunk, without a copy or an allocation.
-async fn read_body(mut body: hyper::body::Incoming, cap: usize) -> Result<Bytes, ErrorClass> {
-    use hyper::body::Body as _;
-    let hint = body.size_hint().exact();
-    if let Some(len) = hint {
-        if len > cap as u64 {
-            return Err(ErrorClass::Protocol);
-        }
-    }
-    let mut first: Option<Bytes> = None;
-    let mut rest: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        // A body that breaks off is a broken connection, as on the reqwest path.
-        let frame = frame.map_err(|_| ErrorClass::Connect)?;
-        if let Ok(chunk) = frame.into_data() {
-            let read = first.as_ref().map_or(0, Bytes::len) + rest.len();
-            if read + chunk.len() > cap {
-                return Err(ErrorClass::Protocol);
-            }
-            match first.take() {
-                None if rest.is_empty() => first = Some(chunk),
-                earlier => {
-                    if let Some(earlier) = earlier {
-                        rest.reserve(hint.map_or(0, |n| n as usize).max(read + chunk.len()));
-                        rest.extend_from_slice(&earlier);
+                    Parsed::Partial if self.inbox.len() >= MAX_HEAD_BYTES => {
+                        return Err(ErrorClass::Protocol)
                     }
-                    rest.extend_from_slice(&chunk);
+                    Parsed::Partial => {}
                 }
             }
+            // Closed before the whole head came: a broken connection, as on reqwest.
+            if self.read_more(READ_BUFFER_BYTES).await? == 0 {
+                return Err(ErrorClass::Connect);
+            }
         }
     }
-    Ok(first.unwrap_or_else(|| rest.into()))
-}
 
-/// `http::classify_error` for hyper's errors while sending and reading the head: an answer that
-/// is not HTTP → `Protocol`, anything else (reset, closed before the answer) → `Connect`.
-fn classify(err: &hyper::Error) -> ErrorClass {
-    if err.is_timeout() {
-        return ErrorClass::Timeout;
-    }
-    if err.is_parse() || err.is_parse_status() || err.is_parse_too_large() {
-        return ErrorClass::Protocol;
-    }
-    let text = err.to_string();
-    if text.starts_with("invalid ")
-        || text.starts_with("message head is too large")
-        || text.starts_with("unexpected transfer-encoding")
-        || text.starts_with("received unexpected message")
-    {
-        ErrorClass::Protocol
-    } else {
-        ErrorClass::Connect
+    /// The body, up to `cap`; an answer beyond it is `Err(Protocol)` in the answer (its status
+    /// is still known), a body that breaks off fails the call (`Connect`).
+    async fn read_body(
+        &mut self,
+        framing: Framing,
+        cap: usize,
+    ) -> Result<Result<Bytes, ErrorClass>, ErrorClass> {
+        match framing {
+            Framing::Empty => Ok(Ok(Bytes::new())),
+            Framing::Length(n) if n > cap as u64 => Ok(Err(ErrorClass::Protocol)),
+            Framing::Length(n) => {
+                let n = n as usize;
+                while self.inbox.len() < n {
+                    if self.read_more(n - self.inbox.len()).await? == 0 {
+                        return Err(ErrorClass::Connect);
+                    }
+                }
+                // The body shares the inbox's allocation: no copy, and once the caller is done
+                // with it the inbox reclaims the room.
+                Ok(Ok(self.inbox.split_to(n).freeze()))
+            }
+            Framing::Chunked => {
+                let mut decoder = Chunked::default();
+                let mut out = Vec::new();
+                loop {
+                    match decoder.decode(&mut self.inbox, &mut out, cap) {
+                        Ok(true) => return Ok(Ok(out.into())),
+                        Ok(false) => {}
+                        Err(ErrorClass::Protocol) => return Ok(Err(ErrorClass::Protocol)),
+                        Err(class) => return Err(class),
+                    }
+                    if self.read_more(READ_BUFFER_BYTES).await? == 0 {
+                        return Err(ErrorClass::Connect);
+                    }
+                }
+            }
+            Framing::UntilClose => loop {
+                if self.inbox.len() > cap {
+                    return Ok(Err(ErrorClass::Protocol));
+                }
+                if self.read_more(READ_BUFFER_BYTES).await? == 0 {
+                    return Ok(Ok(self.inbox.split().freeze()));
+                }
+            },
+        }
     }
 }
 
@@ -409,7 +524,12 @@ mod tests {
     use crate::ory::test_server::{
         closed_port_url, oversized_chunked_response, raw_server, CannedServer, Reply,
     };
-    use hyper::header::AUTHORIZATION;
+    use reqwest::header::AUTHORIZATION;
+
+    fn default_header(f: &FastHttp, name: HeaderName) -> &str {
+        let (_, value) = f.headers.iter().find(|(n, _)| *n == name).unwrap();
+        value.to_str().unwrap()
+    }
 
     fn lean(base: &Url, opts: &ClientOptions) -> Option<FastHttp> {
         crate::ory::test_server::lean_transport(base, opts)
@@ -434,11 +554,11 @@ mod tests {
         assert!(lean(&u("http://a:b@h:4466"), &opts(100)).is_none());
         let f = lean(&u("http://h:4466/p"), &opts(100)).unwrap();
         assert_eq!(f.addr, "h:4466");
-        assert_eq!(f.headers[HOST], "h:4466");
-        assert_eq!(f.headers[ACCEPT], "*/*");
+        assert_eq!(default_header(&f, HOST), "h:4466");
+        assert_eq!(default_header(&f, ACCEPT), "*/*");
         let f = lean(&u("http://[::1]/"), &opts(100)).unwrap();
         assert_eq!(f.addr, "[::1]:80");
-        assert_eq!(f.headers[HOST], "[::1]");
+        assert_eq!(default_header(&f, HOST), "[::1]");
     }
 
     #[tokio::test]

@@ -254,7 +254,7 @@ impl HydraClient {
         &self,
         client: &OAuthClient,
         form: QueryBuf,
-    ) -> Result<(StatusCode, hyper::body::Bytes), ErrorClass> {
+    ) -> Result<(StatusCode, bytes::Bytes), ErrorClass> {
         self.post_form(client, &self.inner.token, form)
             .await?
             .whole()

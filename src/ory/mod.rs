@@ -13,6 +13,7 @@ pub mod browser;
 pub mod clients;
 pub mod descriptors;
 pub(crate) mod fast;
+pub(crate) mod h1;
 pub mod http;
 pub mod hydra;
 pub mod hydra_code;

@@ -19,13 +19,22 @@ pub fn note(status: u16, headers: &HeaderMap) {
     if status != 429 {
         return;
     }
-    let Some(value) = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()) else {
-        return;
-    };
-    let wait = match value.trim().parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
+    if let Some(value) = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()) {
+        note_wait(wait_of(value));
+    }
+}
+
+/// The wait a `Retry-After` value asks for (delay in seconds; an HTTP date counts as 1 s),
+/// capped at `MAX_WAIT`.
+pub fn wait_of(value: &str) -> Duration {
+    match value.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs).min(MAX_WAIT),
         Err(_) => Duration::from_secs(1),
-    };
+    }
+}
+
+/// Notes a wait read from a 429 answer, for the virtual user that made the call to take.
+pub fn note_wait(wait: Duration) {
     NOTED.with(|n| n.set(Some(wait.min(MAX_WAIT))));
 }
 

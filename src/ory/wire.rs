@@ -9,7 +9,7 @@ use super::http::{self, MAX_BODY_BYTES};
 use super::transport::Transport;
 use super::ClientOptions;
 use crate::ground::ErrorClass;
-use hyper::body::Bytes;
+use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 
