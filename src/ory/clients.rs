@@ -76,7 +76,7 @@ impl OryClients {
                 let parsed = Url::parse(url).map_err(|_| ErrorClass::Protocol)?;
                 if parsed.username().is_empty() && parsed.password().is_none() {
                     let target = &parsed[url::Position::BeforePath..url::Position::AfterQuery];
-                    return wire.send(method, target.to_string(), headers, body).await;
+                    return wire.send(method, target, headers, body).await;
                 }
             }
         }

@@ -48,6 +48,10 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// answer is usually well under it).
 const READ_BUFFER_BYTES: usize = 4096;
 
+/// A connection keeps its request buffer for the next request up to this size (a large body
+/// once does not hold memory for the rest of the run).
+const MAX_KEPT_OUTBOX_BYTES: usize = 64 * 1024;
+
 /// A request's timeout timer. Each idle connection keeps the one its last request used, and
 /// the next request on it re-arms it: tokio moves a registered timer's deadline later with one
 /// atomic update, where a fresh timer per request takes the timer driver's lock twice (to
@@ -66,8 +70,20 @@ struct Conn {
     io: Io,
     /// What was read and not consumed yet.
     inbox: BytesMut,
-    /// The request being written.
+    /// The buffer the next request on this connection is encoded into (kept while idle).
     outbox: Vec<u8>,
+}
+
+/// A request encoded and bound to a connection taken from the idle ones (or to one to be
+/// opened), with its timer armed: everything the call's arguments were needed for is done, so
+/// the future that sends it borrows nothing of theirs.
+pub(crate) struct Prepared {
+    conn: Option<Conn>,
+    timer: Timer,
+    outbox: Vec<u8>,
+    /// An answer to `HEAD` has no body.
+    head: bool,
+    cap: usize,
 }
 
 /// An idle keep-alive connection.
@@ -191,48 +207,40 @@ impl FastHttp {
         extra: &[(HeaderName, HeaderValue)],
         cap: usize,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), ErrorClass> {
-        let (status, body) = self
-            .request_capped(Method::GET, target, extra, None, cap)
-            .await?
-            .whole()?;
+        let prepared = self.prepare(&Method::GET, &target, extra, None, cap)?;
+        let (status, body) = self.finish(prepared).await?.whole()?;
         Ok((status, body.to_vec()))
     }
 
     /// `method target` (origin form: path and query, already encoded) with the call's headers
     /// (they replace the defaults of the same name, as on reqwest) and an optional body (sent
-    /// with its `Content-Type` and `Content-Length`).
-    pub(crate) async fn request(
+    /// with its `Content-Type` and `Content-Length`), prepared for `finish`: the request is
+    /// encoded before this returns, so what is sent borrows none of the arguments.
+    pub(crate) fn prepare_request(
         &self,
         method: Method,
-        target: String,
+        target: &str,
         extra: &[(HeaderName, HeaderValue)],
         body: Option<Body>,
-    ) -> Result<Answer, ErrorClass> {
-        self.request_capped(method, target, extra, body, MAX_BODY_BYTES)
-            .await
+    ) -> Result<Prepared, ErrorClass> {
+        self.prepare(&method, target, extra, body.as_ref(), MAX_BODY_BYTES)
     }
 
-    async fn request_capped(
+    /// Takes the newest idle connection (if any), arms the timeout and encodes the request into
+    /// the connection's buffer: no allocation on a warm connection.
+    fn prepare(
         &self,
-        method: Method,
-        target: String,
+        method: &Method,
+        target: &str,
         extra: &[(HeaderName, HeaderValue)],
-        body: Option<Body>,
+        body: Option<&Body>,
         cap: usize,
-    ) -> Result<Answer, ErrorClass> {
-        if !h1::valid_target(&target) {
+    ) -> Result<Prepared, ErrorClass> {
+        if !h1::valid_target(target) {
             return Err(ErrorClass::Protocol);
         }
-        let request = Request {
-            defaults: &self.headers,
-            method: &method,
-            target: &target,
-            extra,
-            body: body.as_ref(),
-            cap,
-        };
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let (conn, mut timer) = match self.checkout() {
+        let (mut conn, timer) = match self.checkout() {
             Some(Idle {
                 conn, mut timer, ..
             }) => {
@@ -241,14 +249,55 @@ impl FastHttp {
             }
             None => (None, Box::pin(tokio::time::sleep_until(deadline))),
         };
+        let mut outbox = conn
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.outbox))
+            .unwrap_or_default();
+        outbox.clear();
+        let (content_type, bytes) = match body {
+            Some(b) => (b.content_type.as_ref(), &b.bytes[..]),
+            None => (None, &[][..]),
+        };
+        h1::encode_request(
+            &mut outbox,
+            method,
+            target,
+            &self.headers,
+            extra,
+            content_type,
+            bytes,
+        );
+        Ok(Prepared {
+            conn,
+            timer,
+            outbox,
+            head: *method == Method::HEAD,
+            cap,
+        })
+    }
+
+    /// Sends a prepared request and reads its answer, within its timeout.
+    pub(crate) async fn finish(&self, prepared: Prepared) -> Result<Answer, ErrorClass> {
+        let Prepared {
+            conn,
+            mut timer,
+            mut outbox,
+            head,
+            cap,
+        } = prepared;
         // As `tokio::time::timeout`: the call first, then the deadline.
         let sent = tokio::select! {
             biased;
-            sent = self.send(conn, &request) => sent,
+            sent = self.send(conn, &outbox, head, cap) => sent,
             () = timer.as_mut() => return Err(ErrorClass::Timeout),
         };
         let (answer, keep, retry_after) = sent?;
-        if let Some(conn) = keep {
+        if let Some(mut conn) = keep {
+            // A large request body is not kept for the next request.
+            if outbox.capacity() <= MAX_KEPT_OUTBOX_BYTES {
+                outbox.clear();
+                conn.outbox = outbox;
+            }
             self.checkin(conn, timer);
         }
         // Right before handing the answer back: the caller takes it on this thread.
@@ -313,12 +362,14 @@ impl FastHttp {
         })
     }
 
-    /// Sends the request on `conn` (a connection just taken from the idle ones) or on the next
-    /// one: the answer, the connection when it may be used again, and a 429's wait.
+    /// Sends the encoded request on `conn` (a connection just taken from the idle ones) or on
+    /// the next one: the answer, the connection when it may be used again, and a 429's wait.
     async fn send(
         &self,
         mut conn: Option<Conn>,
-        request: &Request<'_>,
+        request: &[u8],
+        head: bool,
+        cap: usize,
     ) -> Result<(Answer, Option<Conn>, Option<Duration>), ErrorClass> {
         loop {
             let next = conn
@@ -328,7 +379,7 @@ impl FastHttp {
                 Some(c) => (c, true),
                 None => (self.connect().await?, false),
             };
-            match c.exchange(request).await {
+            match c.exchange(request, head, cap).await {
                 Ok((answer, keep, retry_after)) => {
                     return Ok((answer, keep.then_some(c), retry_after));
                 }
@@ -337,17 +388,6 @@ impl FastHttp {
             }
         }
     }
-}
-
-/// What one call sends, borrowed for as long as it takes.
-struct Request<'a> {
-    /// The endpoint's headers, replaced by the call's of the same name.
-    defaults: &'a [(HeaderName, HeaderValue)],
-    method: &'a Method,
-    target: &'a str,
-    extra: &'a [(HeaderName, HeaderValue)],
-    body: Option<&'a Body>,
-    cap: usize,
 }
 
 impl Io {
@@ -405,50 +445,34 @@ impl Conn {
     /// another request, and a 429's wait.
     async fn exchange(
         &mut self,
-        r: &Request<'_>,
+        request: &[u8],
+        head: bool,
+        cap: usize,
     ) -> Result<(Answer, bool, Option<Duration>), Failed> {
-        self.outbox.clear();
-        let (content_type, body) = match r.body {
-            Some(b) => (b.content_type.as_ref(), &b.bytes[..]),
-            None => (None, &[][..]),
-        };
-        h1::encode_request(
-            &mut self.outbox,
-            r.method,
-            r.target,
-            r.defaults,
-            r.extra,
-            content_type,
-            body,
-        );
-        if self.io.write_all(&self.outbox).await.is_err() {
+        if self.io.write_all(request).await.is_err() {
             return Err(Failed {
                 class: ErrorClass::Connect,
                 unsent: true,
             });
         }
-        // A large request body is not kept for the next request.
-        if self.outbox.capacity() > 64 * 1024 {
-            self.outbox = Vec::new();
-        }
-        let head = self.read_head(r.method).await?;
-        let body = self.read_body(head.framing, r.cap).await?;
+        let parsed = self.read_head(head).await?;
+        let body = self.read_body(parsed.framing, cap).await?;
         let keep = body.is_ok()
-            && head.keep_alive
-            && head.framing != Framing::UntilClose
+            && parsed.keep_alive
+            && parsed.framing != Framing::UntilClose
             // Bytes beyond the answer mean the framing is lost.
             && self.inbox.is_empty();
         let answer = Answer {
-            status: head.status,
+            status: parsed.status,
             body,
         };
-        Ok((answer, keep, head.retry_after))
+        Ok((answer, keep, parsed.retry_after))
     }
 
-    async fn read_head(&mut self, method: &Method) -> Result<Head, ErrorClass> {
+    async fn read_head(&mut self, head_request: bool) -> Result<Head, ErrorClass> {
         loop {
             if !self.inbox.is_empty() {
-                match h1::parse_head(&self.inbox, method)? {
+                match h1::parse_head(&self.inbox, head_request)? {
                     Parsed::Final(head) => {
                         let _ = self.inbox.split_to(head.len);
                         return Ok(head);
@@ -603,15 +627,15 @@ mod tests {
 
         let srv = CannedServer::start(vec![Reply::new("POST", "/form", 200, "{}")]).await;
         let f = fast(&srv.base, 2000);
-        let answer = f
-            .request(
+        let prepared = f
+            .prepare_request(
                 Method::POST,
-                "/form".into(),
+                "/form",
                 &[],
                 Some(Body::form("token=a%2Bb".into())),
             )
-            .await
             .unwrap();
+        let answer = f.finish(prepared).await.unwrap();
         assert_eq!(answer.status.as_u16(), 200);
         let seen = &srv.seen()[0];
         assert_eq!(seen.body, b"token=a%2Bb");

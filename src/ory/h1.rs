@@ -76,10 +76,11 @@ pub(crate) fn encode_request(
     out.extend_from_slice(body);
 }
 
-/// Whether `target` can go on the request line as it is: origin form, no whitespace or
-/// control characters (which would let a value from a scenario split the request).
+/// Whether `target` can go on the request line as it is: origin form, visible ASCII only (no
+/// whitespace or control characters, which would let a value from a scenario split the
+/// request; anything else must come percent-encoded).
 pub(crate) fn valid_target(target: &str) -> bool {
-    target.starts_with('/') && target.bytes().all(|b| b > b' ' && b != 0x7f)
+    target.starts_with('/') && target.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// How an answer's body is delimited.
@@ -113,8 +114,8 @@ pub(crate) enum Parsed {
     Partial,
 }
 
-/// Parses the head at the start of `buf`, for a request with `method`.
-pub(crate) fn parse_head(buf: &[u8], method: &Method) -> Result<Parsed, ErrorClass> {
+/// Parses the head at the start of `buf`, the answer to a `HEAD` request when `head_request`.
+pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> Result<Parsed, ErrorClass> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut headers);
     let len = match res.parse(buf) {
@@ -158,7 +159,7 @@ pub(crate) fn parse_head(buf: &[u8], method: &Method) -> Result<Parsed, ErrorCla
         101 => Framing::Empty,
         100..=199 => return Ok(Parsed::Informational(len)),
         204 | 304 => Framing::Empty,
-        _ if method == Method::HEAD => Framing::Empty,
+        _ if head_request => Framing::Empty,
         _ => match (transfer_encoding, content_length) {
             (Some(_), _) if !http11 => return Err(ErrorClass::Protocol),
             (Some(te), _) if te.is_some_and(last_coding_is_chunked) => Framing::Chunked,
@@ -343,7 +344,7 @@ mod tests {
     use reqwest::header::{ACCEPT, AUTHORIZATION, HOST};
 
     fn head(bytes: &str) -> Result<Parsed, ErrorClass> {
-        parse_head(bytes.as_bytes(), &Method::GET)
+        parse_head(bytes.as_bytes(), false)
     }
 
     fn framing(bytes: &str) -> Result<(Framing, bool), ErrorClass> {
@@ -402,7 +403,7 @@ mod tests {
     #[test]
     fn targets_with_spaces_or_controls_are_refused() {
         assert!(valid_target("/a?b=%20"));
-        for bad in ["", "a", "/a b", "/a\r\nx: y", "/\u{7f}"] {
+        for bad in ["", "a", "/a b", "/a\r\nx: y", "/\u{7f}", "/é"] {
             assert!(!valid_target(bad), "{bad:?}");
         }
     }
@@ -473,11 +474,8 @@ mod tests {
             Err(ErrorClass::Protocol)
         );
         assert_eq!(
-            parse_head(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
-                &Method::HEAD
-            )
-            .map(|p| matches!(p, Parsed::Final(Head { framing: Empty, .. }))),
+            parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true)
+                .map(|p| matches!(p, Parsed::Final(Head { framing: Empty, .. }))),
             Ok(true)
         );
         let Ok(Parsed::Final(h)) =

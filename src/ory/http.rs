@@ -234,7 +234,28 @@ pub(crate) struct QueryBuf {
     has_pairs: bool,
 }
 
+thread_local! {
+    /// The buffer the hottest calls build their target in, reused from one call to the next.
+    static SCRATCH: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
 impl QueryBuf {
+    /// `f` with a query started from `prefix` in this thread's reusable buffer: no allocation
+    /// once warm. What `f` returns cannot borrow the buffer; a wire's `send` builds its
+    /// request before it returns, so its future may be returned.
+    pub(crate) fn scratch<R>(prefix: &str, f: impl FnOnce(&mut QueryBuf) -> R) -> R {
+        let mut s = SCRATCH.take();
+        s.clear();
+        s.push_str(prefix);
+        let mut q = QueryBuf {
+            s,
+            has_pairs: false,
+        };
+        let result = f(&mut q);
+        SCRATCH.set(q.s);
+        result
+    }
+
     /// Start from a prefix that already ends in `?` (or is empty for a form body).
     pub(crate) fn new(prefix: &str, extra: usize) -> Self {
         let mut s = String::with_capacity(prefix.len() + extra);

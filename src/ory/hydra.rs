@@ -171,7 +171,7 @@ impl HydraClient {
         body: Option<Body>,
     ) -> Result<Answer, ErrorClass> {
         let headers = self.inner.headers.admin()?;
-        self.inner.admin.send(method, target, headers, body).await
+        self.inner.admin.send(method, &target, headers, body).await
     }
 
     /// A public `POST target` with `form` and the client's authentication.
@@ -184,7 +184,6 @@ impl HydraClient {
         let basic = client.authenticate(&mut form);
         let body = Some(Body::form(form.s));
         let wire = &self.inner.public;
-        let target = target.to_string();
         match basic {
             Some(basic) => {
                 let headers = [(ACCEPT, json_accept()), (AUTHORIZATION, basic)];

@@ -308,7 +308,7 @@ impl HydraClient {
             let auth = http::bearer_header(token).map_err(|_| ErrorClass::Protocol)?;
             let headers = [(ACCEPT, json_accept()), (AUTHORIZATION, auth)];
             let target = self.inner.userinfo.clone();
-            Ok(match self.inner.public.get(target, &headers).await? {
+            Ok(match self.inner.public.get(&target, &headers).await? {
                 (StatusCode::OK, body) => match http::decode::<UserinfoBody>(&body)? {
                     u if !u.sub.is_empty() => Call::ok(Verdict::Active),
                     _ => Call::err(ErrorClass::UnexpectedBody),

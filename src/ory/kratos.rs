@@ -214,13 +214,13 @@ impl KratosClient {
         body: Option<Body>,
     ) -> Result<Answer, ErrorClass> {
         let headers = self.inner.headers.public();
-        self.inner.public.send(method, target, headers, body).await
+        self.inner.public.send(method, &target, headers, body).await
     }
 
     /// An admin call: with the admin token, when there is one.
     async fn admin(&self, method: Method, target: String) -> Result<Answer, ErrorClass> {
         let headers = self.inner.headers.admin()?;
-        self.inner.admin.send(method, target, headers, None).await
+        self.inner.admin.send(method, &target, headers, None).await
     }
 
     /// Create an API flow and return the submit URL for it.
@@ -351,7 +351,7 @@ impl KratosClient {
                 (X_SESSION_TOKEN, http::secret_header(token)?),
             ];
             let target = self.inner.whoami.clone();
-            Ok(match self.inner.public.get(target, &headers).await? {
+            Ok(match self.inner.public.get(&target, &headers).await? {
                 (StatusCode::OK, body) => match http::decode::<SessionActive>(&body)? {
                     SessionActive {
                         active: Some(false),

@@ -4,7 +4,7 @@
 //! call goes through [`Wire::send`], so both ways put the same request on the wire and hand
 //! back the same [`Answer`].
 
-use super::fast::FastHttp;
+use super::fast::{FastHttp, Prepared};
 use super::http::{self, MAX_BODY_BYTES};
 use super::transport::Transport;
 use super::ClientOptions;
@@ -12,6 +12,7 @@ use crate::ground::ErrorClass;
 use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
+use std::future::Future;
 
 /// A request body with its content type (none for a scenario's raw `http` body).
 pub(crate) struct Body {
@@ -119,33 +120,50 @@ impl Wire {
     }
 
     /// Sends `method target` (origin form: path and query, already encoded, any base path
-    /// included) with `headers` and `body`; the answer with its body read up to the cap.
-    pub(crate) async fn send(
+    /// included) with `headers` and `body`; the answer with its body read up to the cap. The
+    /// request is built before this returns, so the future borrows only the wire: a caller may
+    /// build `target` in a buffer it reuses.
+    pub(crate) fn send(
         &self,
         method: Method,
-        target: String,
+        target: &str,
         headers: &[(HeaderName, HeaderValue)],
         body: Option<Body>,
-    ) -> Result<Answer, ErrorClass> {
-        match &self.route {
-            Route::Lean(fast) => fast.request(method, target, headers, body).await,
+    ) -> impl Future<Output = Result<Answer, ErrorClass>> + Send + '_ {
+        let ready = match &self.route {
+            Route::Lean(fast) => {
+                Ready::Lean(fast, fast.prepare_request(method, target, headers, body))
+            }
             Route::General => {
                 let mut url = String::with_capacity(self.origin.len() + target.len());
                 url.push_str(&self.origin);
-                url.push_str(&target);
-                send_general(&self.http, method, &url, headers, body).await
+                url.push_str(target);
+                Ready::General(general_request(&self.http, method, &url, headers, body))
+            }
+        };
+        async move {
+            match ready {
+                Ready::Lean(fast, prepared) => fast.finish(prepared?).await,
+                Ready::General(request) => send_built(request).await,
             }
         }
     }
 
     /// `send` of a `GET` whose whole answer is read.
-    pub(crate) async fn get(
+    pub(crate) fn get(
         &self,
-        target: String,
+        target: &str,
         headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<(StatusCode, Bytes), ErrorClass> {
-        self.send(Method::GET, target, headers, None).await?.whole()
+    ) -> impl Future<Output = Result<(StatusCode, Bytes), ErrorClass>> + Send + '_ {
+        let sent = self.send(Method::GET, target, headers, None);
+        async move { sent.await?.whole() }
     }
+}
+
+/// A request ready to be sent on one of the two ways.
+enum Ready<'a> {
+    Lean(&'a FastHttp, Result<Prepared, ErrorClass>),
+    General(reqwest::RequestBuilder),
 }
 
 /// A request through a reqwest client, to a full URL.
@@ -156,6 +174,17 @@ pub(crate) async fn send_general(
     headers: &[(HeaderName, HeaderValue)],
     body: Option<Body>,
 ) -> Result<Answer, ErrorClass> {
+    send_built(general_request(client, method, url, headers, body)).await
+}
+
+/// The reqwest request for `method url` with `headers` and `body`.
+fn general_request(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: Option<Body>,
+) -> reqwest::RequestBuilder {
     let mut req = client.request(method, url);
     for (name, value) in headers {
         req = req.header(name.clone(), value.clone());
@@ -166,6 +195,10 @@ pub(crate) async fn send_general(
         }
         req = req.body(body.bytes);
     }
+    req
+}
+
+async fn send_built(req: reqwest::RequestBuilder) -> Result<Answer, ErrorClass> {
     let resp = req.send().await.map_err(|e| http::classify_error(&e))?;
     let status = resp.status();
     super::retry_after::note(status.as_u16(), resp.headers());

@@ -123,7 +123,7 @@ impl KetoClient {
         let answer = self
             .inner
             .read
-            .send(Method::POST, url.s, headers, Some(body));
+            .send(Method::POST, &url.s, headers, Some(body));
         let (status, body) = answer.await?.whole()?;
         Ok((status, body.into()))
     }

@@ -119,7 +119,7 @@ impl KratosClient {
         let mut url = self.inner.schemas_prefix.clone();
         http::push_encoded(&mut url, schema_id);
         let headers = self.inner.headers.public();
-        let schema: Value = match self.inner.public.get(url, headers).await? {
+        let schema: Value = match self.inner.public.get(&url, headers).await? {
             (StatusCode::OK, body) => http::decode(&body)?,
             (status, _) => return Err(ErrorClass::Status(status.as_u16())),
         };
