@@ -131,7 +131,8 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> Result<Parsed, Error
     let mut transfer_encoding: Option<Option<&str>> = None;
     // `None`: no `Content-Length`; `Some(None)`: one that is invalid or disagrees.
     let mut content_length: Option<Option<u64>> = None;
-    let mut retry_after = None;
+    // `Some` once the first `Retry-After` is seen, holding its wait if it is readable.
+    let mut retry_after: Option<Option<Duration>> = None;
     for h in res.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("connection") {
@@ -151,8 +152,9 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> Result<Parsed, Error
                 None => this,
                 Some(earlier) => earlier.filter(|&e| this == Some(e)),
             });
-        } else if code == 429 && name.eq_ignore_ascii_case("retry-after") {
-            retry_after = visible_ascii(h.value).map(super::retry_after::wait_of);
+        } else if code == 429 && retry_after.is_none() && name.eq_ignore_ascii_case("retry-after") {
+            // The first one, as `HeaderMap::get` reads it on the reqwest path.
+            retry_after = Some(visible_ascii(h.value).map(super::retry_after::wait_of));
         }
     }
     let framing = match code {
@@ -174,7 +176,7 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> Result<Parsed, Error
         framing,
         // An upgrade the client never asked for ends the connection's use.
         keep_alive: keep_alive && code != 101,
-        retry_after,
+        retry_after: retry_after.flatten(),
         len,
     }))
 }
