@@ -25,7 +25,7 @@ use crate::ory::http::MAX_BODY_BYTES;
 use crate::ory::transport::{Transport, TransportStats};
 use crate::ory::wire::{Answer, Body};
 use crate::ory::ClientOptions;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, HOST, USER_AGENT};
 use reqwest::{Method, Url};
 use rustls::pki_types::ServerName;
@@ -281,7 +281,7 @@ impl FastHttp {
         let Prepared {
             conn,
             mut timer,
-            mut outbox,
+            outbox,
             head,
             cap,
         } = prepared;
@@ -295,7 +295,6 @@ impl FastHttp {
         if let Some(mut conn) = keep {
             // A large request body is not kept for the next request.
             if outbox.capacity() <= MAX_KEPT_OUTBOX_BYTES {
-                outbox.clear();
                 conn.outbox = outbox;
             }
             self.checkin(conn, timer);
@@ -474,11 +473,11 @@ impl Conn {
             if !self.inbox.is_empty() {
                 match h1::parse_head(&self.inbox, head_request)? {
                     Parsed::Final(head) => {
-                        let _ = self.inbox.split_to(head.len);
+                        self.inbox.advance(head.len);
                         return Ok(head);
                     }
                     Parsed::Informational(len) => {
-                        let _ = self.inbox.split_to(len);
+                        self.inbox.advance(len);
                         continue;
                     }
                     Parsed::Partial if self.inbox.len() >= MAX_HEAD_BYTES => {

@@ -183,11 +183,9 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> Result<Parsed, Error
 
 /// The value as text when it is visible ASCII (or tabs), as `HeaderValue::to_str` takes it.
 fn visible_ascii(value: &[u8]) -> Option<&str> {
-    value
-        .iter()
-        .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b))
-        .then(|| std::str::from_utf8(value).ok())
-        .flatten()
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|v| v.bytes().all(|b| b == b'\t' || (b' '..0x7f).contains(&b)))
 }
 
 fn has_token(value: &str, token: &str) -> bool {
