@@ -151,12 +151,21 @@ fn keto_run(url: &str, duration: &str, extra: &[&str], report: &Path) -> std::pr
 
 #[test]
 fn a_second_signal_quits_at_once_even_in_a_hung_cleanup_and_removes_the_ledger_files() {
-    // Tuple writes are accepted, nothing else is answered: the run writes ledger entries, and
-    // its cleanup's deletions then hang.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static A_DELETION_HANGS: AtomicBool = AtomicBool::new(false);
+    // Everything is answered but deletions: the run writes ledger entries (its reads must be
+    // answered too, or both virtual users may wait on a read and never write), and its
+    // cleanup's deletions then hang.
     let url = loopback_keto(|request| {
-        request
-            .starts_with(b"PUT ")
-            .then(|| http_answer("201 Created", "", ""))
+        if request.starts_with(b"DELETE ") {
+            A_DELETION_HANGS.store(true, Ordering::SeqCst);
+            return None;
+        }
+        Some(if request.starts_with(b"PUT ") {
+            http_answer("201 Created", "", "")
+        } else {
+            http_answer("200 OK", "", "{\"allowed\":true}")
+        })
     });
     let tmp = tempfile::tempdir().unwrap();
     let child = orysim()
@@ -179,9 +188,12 @@ fn a_second_signal_quits_at_once_even_in_a_hung_cleanup_and_removes_the_ledger_f
         .spawn()
         .unwrap();
     wait_for_ledgers(tmp.path());
-    // Past the load (1 s) and its grace period (3 s): the cleanup's deletions hang now, each
-    // for up to the 120 s timeout.
-    std::thread::sleep(Duration::from_secs(6));
+    // The cleanup has begun and its deletions hang, each for up to the 120 s timeout.
+    let until = Instant::now() + Duration::from_secs(60);
+    while !A_DELETION_HANGS.load(Ordering::SeqCst) {
+        assert!(Instant::now() < until, "the cleanup never sent a deletion");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     signal(&child, libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(500));
     let second = Instant::now();
