@@ -31,7 +31,7 @@ impl ArrivalTimer {
         }
         #[cfg(target_os = "linux")]
         if let Some(fd) = &self.fd {
-            if fd.sleep(at - now).await.is_ok() {
+            if fd.sleep_until(at).await.is_ok() {
                 return;
             }
         }
@@ -49,7 +49,7 @@ impl Default for ArrivalTimer {
 mod timerfd {
     use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
     use tokio::io::unix::AsyncFd;
     use tokio::io::Interest;
 
@@ -83,10 +83,32 @@ mod timerfd {
             Ok(TimerFd(fd))
         }
 
-        /// Arms the timer `after` from now (one shot) and waits for it to expire. Arming
-        /// resets the expiry count, so an expiry left over from a cancelled wait is not
-        /// mistaken for this one.
-        pub async fn sleep(&self, after: Duration) -> io::Result<()> {
+        /// Arms the timer for `at` (one shot) and waits until it has expired.
+        ///
+        /// One system call per wait: the expiry count is never read. The descriptor is
+        /// registered edge-triggered, so every expiry is an event of its own whatever the
+        /// count says, and arming again resets the count. Whether this wait's expiry has come
+        /// is asked of the clock (the timer runs on the same monotonic clock as `Instant`):
+        /// an event left over from a cancelled wait wakes the task early, finds the instant
+        /// not reached, and waits again.
+        pub async fn sleep_until(&self, at: Instant) -> io::Result<()> {
+            loop {
+                let now = Instant::now();
+                if at <= now {
+                    return Ok(());
+                }
+                self.arm(at - now)?;
+                let mut ready = self.0.readable().await?;
+                // Cleared by hand, as no read saw `EAGAIN`; tokio keeps an event that came
+                // after this one.
+                ready.clear_ready();
+                if Instant::now() >= at {
+                    return Ok(());
+                }
+            }
+        }
+
+        fn arm(&self, after: Duration) -> io::Result<()> {
             // A zero value would disarm the timer instead of expiring at once.
             let after = after.max(Duration::from_nanos(1));
             let spec = libc::itimerspec {
@@ -104,25 +126,7 @@ mod timerfd {
             if unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) } != 0 {
                 return Err(io::Error::last_os_error());
             }
-            loop {
-                let mut ready = self.0.readable().await?;
-                let expired = ready.try_io(|inner| {
-                    let mut count = [0u8; 8];
-                    let fd = inner.get_ref().as_raw_fd();
-                    // SAFETY: reads at most 8 bytes into an 8-byte buffer.
-                    let n = unsafe { libc::read(fd, count.as_mut_ptr().cast(), count.len()) };
-                    if n < 0 {
-                        Err(io::Error::last_os_error())
-                    } else {
-                        Ok(())
-                    }
-                });
-                match expired {
-                    Ok(result) => return result,
-                    // Not expired yet (readiness was stale): wait again.
-                    Err(_would_block) => continue,
-                }
-            }
+            Ok(())
         }
     }
 }
