@@ -52,6 +52,11 @@ const READ_BUFFER_BYTES: usize = 4096;
 /// once does not hold memory for the rest of the run).
 const MAX_KEPT_OUTBOX_BYTES: usize = 64 * 1024;
 
+/// After an answer larger than this, a kept connection gets a fresh read buffer: the body
+/// handed out shares the old one's allocation, which the inbox would otherwise reclaim and
+/// hold (up to the body cap) for as long as the connection lives.
+const MAX_KEPT_INBOX_BYTES: usize = 64 * 1024;
+
 /// A request's timeout timer. Each idle connection keeps the one its last request used, and
 /// the next request on it re-arms it: tokio moves a registered timer's deadline later with one
 /// atomic update, where a fresh timer per request takes the timer driver's lock twice (to
@@ -72,6 +77,8 @@ struct Conn {
     inbox: BytesMut,
     /// The buffer the next request on this connection is encoded into (kept while idle).
     outbox: Vec<u8>,
+    /// Bytes read for the answer being read.
+    answer_bytes: usize,
 }
 
 /// A request encoded and bound to a connection taken from the idle ones (or to one to be
@@ -93,10 +100,10 @@ struct Idle {
     since: Instant,
 }
 
-/// A request that failed, and whether it may go again on a fresh connection: only when it
-/// could not be written on a connection taken from the idle ones (the server closed it
-/// meanwhile), as reqwest retries a request that was never sent. Once written, a request is
-/// never sent twice.
+/// A request that failed, and whether it may go again on a fresh connection: only when none
+/// of it could be written on a connection taken from the idle ones (the server closed it
+/// meanwhile), as reqwest retries a request that was never sent. Once written, even in part,
+/// a request is never sent twice.
 struct Failed {
     class: ErrorClass,
     unsent: bool,
@@ -358,6 +365,7 @@ impl FastHttp {
             io,
             inbox: BytesMut::with_capacity(READ_BUFFER_BYTES),
             outbox: Vec::new(),
+            answer_bytes: 0,
         })
     }
 
@@ -390,14 +398,26 @@ impl FastHttp {
 }
 
 impl Io {
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Io::Plain(s) => s.write_all(bytes).await,
-            Io::Tls(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
+    /// Writes the whole request. On failure: whether nothing of it went out, so that it may be
+    /// sent again elsewhere. Only the first write can fail that early: a large body is
+    /// written in parts, and a server may act on the part it got (an early answer, then a
+    /// reset). Under TLS a write that fails has sent none of its records.
+    async fn write_request(&mut self, bytes: &[u8]) -> Result<(), bool> {
+        let mut written = 0;
+        while written < bytes.len() {
+            let wrote = match self {
+                Io::Plain(s) => s.write(&bytes[written..]).await,
+                Io::Tls(s) => s.write(&bytes[written..]).await,
+            };
+            match wrote {
+                Ok(n) if n > 0 => written += n,
+                Ok(_) | Err(_) => return Err(written == 0),
             }
         }
+        if let Io::Tls(s) = self {
+            s.flush().await.map_err(|_| false)?;
+        }
+        Ok(())
     }
 
     async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
@@ -434,10 +454,13 @@ impl Conn {
         if self.inbox.capacity() - self.inbox.len() < want.max(512) {
             self.inbox.reserve(want.max(READ_BUFFER_BYTES));
         }
-        self.io
+        let n = self
+            .io
             .read_into(&mut self.inbox)
             .await
-            .map_err(|_| ErrorClass::Connect)
+            .map_err(|_| ErrorClass::Connect)?;
+        self.answer_bytes += n;
+        Ok(n)
     }
 
     /// Writes the request and reads its answer: the answer, whether the connection may carry
@@ -448,12 +471,13 @@ impl Conn {
         head: bool,
         cap: usize,
     ) -> Result<(Answer, bool, Option<Duration>), Failed> {
-        if self.io.write_all(request).await.is_err() {
+        if let Err(nothing_went_out) = self.io.write_request(request).await {
             return Err(Failed {
                 class: ErrorClass::Connect,
-                unsent: true,
+                unsent: nothing_went_out,
             });
         }
+        self.answer_bytes = 0;
         let parsed = self.read_head(head).await?;
         let body = self.read_body(parsed.framing, cap).await?;
         let keep = body.is_ok()
@@ -461,6 +485,9 @@ impl Conn {
             && parsed.framing != Framing::UntilClose
             // Bytes beyond the answer mean the framing is lost.
             && self.inbox.is_empty();
+        if keep && self.answer_bytes > MAX_KEPT_INBOX_BYTES {
+            self.inbox = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        }
         let answer = Answer {
             status: parsed.status,
             body,
@@ -768,5 +795,78 @@ mod tests {
             assert_eq!((status.as_u16(), body.as_slice()), (200, &b"{}"[..]));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// A server on a thread: on each connection it answers a first request (keep-alive), then
+    /// takes in the start of a second, answers `413` early and resets the connection. Its URL
+    /// and the count of connections it accepted.
+    fn early_answering_server() -> (Url, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for sock in listener.incoming() {
+                let Ok(mut sock) = sock else { return };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let _ = sock.read(&mut buf);
+                    let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+                    let _ = sock.read(&mut buf);
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n");
+                    // Closing with unread bytes resets the connection.
+                });
+            }
+        });
+        (Url::parse(&format!("http://{addr}/")).unwrap(), accepted)
+    }
+
+    #[tokio::test]
+    async fn a_request_partly_written_is_never_sent_again() {
+        let (url, accepted) = early_answering_server();
+        let f = fast(&url, 5000);
+        let (status, _) = f.get("/".into(), &[], 1024).await.unwrap();
+        assert_eq!(status.as_u16(), 200);
+        // On the reused connection, a body far beyond what the socket buffers take in: the
+        // write fails part way, after the server has seen the request's head.
+        let body = Body {
+            content_type: None,
+            bytes: Bytes::from(vec![b'x'; 64 * 1024 * 1024]),
+        };
+        let prepared = f
+            .prepare_request(Method::POST, "/upload", &[], Some(body))
+            .unwrap();
+        assert!(f.finish(prepared).await.is_err());
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the request went out again on a second connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_large_answer_does_not_stay_in_the_connection_s_buffer() {
+        let big: &'static str = Box::leak("x".repeat(512 * 1024).into_boxed_str());
+        let srv = CannedServer::start(vec![Reply::new("GET", "/big", 200, big)]).await;
+        let f = fast(&srv.base, 2000);
+        let prepared = f.prepare_request(Method::GET, "/big", &[], None).unwrap();
+        let answer = f.finish(prepared).await.unwrap();
+        let body = answer.body.unwrap();
+        assert_eq!(body.len(), big.len());
+        let body_end = body.as_ptr_range().end;
+        drop(body);
+        let idle = f.idle.lock().unwrap();
+        assert_eq!(idle.len(), 1, "the connection is kept");
+        // Read in place, the body is the front of the inbox's allocation and the inbox its
+        // tail, which would reclaim (and hold) the whole of it for the next answers.
+        assert_ne!(
+            idle[0].conn.inbox.as_ptr(),
+            body_end,
+            "the inbox still shares the large answer's buffer"
+        );
+        assert_eq!(idle[0].conn.inbox.capacity(), READ_BUFFER_BYTES);
     }
 }

@@ -12,6 +12,12 @@ use crate::scenario::template::Template;
 /// Methods an `http` step may use.
 const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
+/// Headers that frame the request's body: orysim writes them from the body it sends.
+const FRAMED_BY_ORYSIM: [reqwest::header::HeaderName; 2] = [
+    reqwest::header::CONTENT_LENGTH,
+    reqwest::header::TRANSFER_ENCODING,
+];
+
 pub(super) fn http_step(f: &mut Fields, names: &Names) -> Result<(Op, Action)> {
     let service = match f.string("service")? {
         Some(s) => match s.get_ref().as_str() {
@@ -93,6 +99,15 @@ pub(super) fn http_step(f: &mut Fields, names: &Names) -> Result<(Op, Action)> {
                     Some("letters, digits and `-`".into()),
                 )
             })?;
+            if FRAMED_BY_ORYSIM.contains(&name) {
+                // A second length beside orysim's would let the server read the body as a
+                // request of its own, answered later on a connection another call reuses.
+                return Err(f.ctx.err(
+                    entry.key_span(),
+                    format!("http: header `{k}` is set by orysim from the body"),
+                    Some("remove it; the body is sent with its own Content-Length".into()),
+                ));
+            }
             let Some(v) = entry.value.get_ref().as_str() else {
                 return Err(f.ctx.err(
                     entry.value.span(),

@@ -151,6 +151,16 @@ fn http_methods_are_checked_and_headers_pointed_at() {
         e.starts_with("t.toml:7:27: http: `bad header` is not a header name"),
         "{e}"
     );
+    for framing in ["content-length", "Transfer-Encoding"] {
+        let e = error(&step(&format!("headers = {{ {framing} = \"0\" }}")));
+        assert_eq!(
+            e,
+            format!(
+                "t.toml:7:13: http: header `{framing}` is set by orysim from the body \
+                 (remove it; the body is sent with its own Content-Length)"
+            )
+        );
+    }
     let e = error(&step("headers = { x-id = \"{{ nope }}\" }"));
     assert!(
         e.starts_with("t.toml:7:24: `nope` is used before it is set"),
