@@ -8,7 +8,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The allocations one check makes on the lean path once warm: none. The target is built in a
@@ -21,20 +20,32 @@ const COUNTED: usize = 2_000;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
+// Per thread, so that tests running side by side do not count each other's allocations.
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn count() {
     if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
     }
 }
 
-// SAFETY: every call is passed on unchanged to the system allocator; counting only reads a
-// const-initialised thread-local and bumps an atomic, neither of which allocates.
+/// Counts this thread's allocations from here on.
+fn start_counting() {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+}
+
+/// Stops counting and returns how many allocations this thread made since `start_counting`.
+fn stop_counting() -> u64 {
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+// SAFETY: every call is passed on unchanged to the system allocator; counting only reads and
+// writes const-initialised thread-locals, which does not allocate.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
@@ -62,19 +73,32 @@ static GLOBAL: Counting = Counting;
 /// A keep-alive HTTP/1.1 server on loopback answering every request with `{"allowed":true}`.
 /// Each connection's thread ends when the client closes it.
 fn allowed_server() -> String {
+    check_server(true)
+}
+
+/// The same server answering every check with `{"allowed":false}`: what the benchmark
+/// scenario expects.
+fn denied_server() -> String {
+    check_server(false)
+}
+
+fn check_server(allowed: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || answer_allowed(stream));
+            std::thread::spawn(move || answer(stream, allowed));
         }
     });
     format!("http://{addr}")
 }
 
-fn answer_allowed(mut stream: TcpStream) {
-    const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+fn answer(mut stream: TcpStream, allowed: bool) {
+    const ALLOWED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
         content-length: 16\r\n\r\n{\"allowed\":true}";
+    const DENIED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+        content-length: 17\r\n\r\n{\"allowed\":false}";
+    let answer = if allowed { ALLOWED } else { DENIED };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut pending = Vec::new();
     let mut buf = [0u8; 4096];
@@ -86,7 +110,7 @@ fn answer_allowed(mut stream: TcpStream) {
         // Requests without a body: one answer per complete head.
         while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
             pending.drain(..end + 4);
-            if stream.write_all(ANSWER).is_err() {
+            if stream.write_all(answer).is_err() {
                 return;
             }
         }
@@ -124,20 +148,168 @@ fn a_warm_keto_check_on_the_lean_path_does_not_allocate() {
             let call = keto.check_ref(&tuple, None).await;
             assert!(call.is_ok(), "{:?}", call.outcome);
         }
-        ALLOCATIONS.store(0, Ordering::Relaxed);
-        COUNTING.with(|c| c.set(true));
+        start_counting();
         let mut allowed = 0;
         for _ in 0..COUNTED {
             let call = keto.check_ref(&tuple, None).await;
             allowed += usize::from(call.outcome == orysim::ground::Outcome::Ok(Verdict::Allowed));
         }
-        COUNTING.with(|c| c.set(false));
+        let allocations = stop_counting();
         assert_eq!(allowed, COUNTED, "every check answered allowed");
-        ALLOCATIONS.load(Ordering::Relaxed) as f64 / COUNTED as f64
+        allocations as f64 / COUNTED as f64
     });
     eprintln!("{per_check:.2} allocations per Keto check (lean path, warm)");
     assert!(
         per_check <= MAX_PER_CHECK,
         "{per_check:.2} allocations per check, more than {MAX_PER_CHECK}"
     );
+}
+
+/// Allocations of this thread while `orysim run ARGS --iterations N` runs on a current-thread
+/// runtime (the scheduler `orysim run` uses on one core, so every virtual user, the
+/// recorder's handle and the engine run here and are counted).
+fn allocations_of_a_run(runtime: &tokio::runtime::Runtime, args: &[&str], iterations: u64) -> u64 {
+    let iterations = iterations.to_string();
+    let mut argv = vec![
+        "orysim",
+        "run",
+        "--no-progress",
+        "--no-report",
+        "--interval",
+        "0",
+    ];
+    argv.extend_from_slice(args);
+    argv.extend(["--iterations", &iterations]);
+    let cli = <orysim::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let orysim::cli::Command::Run(args) = cli.command else {
+        unreachable!("a run command")
+    };
+    runtime.block_on(async {
+        start_counting();
+        let code = orysim::commands::run(*args).await;
+        let allocations = stop_counting();
+        assert_eq!(code, 0, "the run succeeded");
+        allocations
+    })
+}
+
+/// What each further iteration adds to a run's allocations: a run's set-up and summary
+/// allocate, so two runs that differ only in their iteration count are compared.
+fn allocations_per_iteration(args: &[&str]) -> f64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The first run warms what lives for the process (the TLS roots, lazy statics).
+    allocations_of_a_run(&runtime, args, 500);
+    let short = allocations_of_a_run(&runtime, args, 1_000);
+    let long = allocations_of_a_run(&runtime, args, 6_000);
+    (long as f64 - short as f64) / 5_000.0
+}
+
+/// The whole engine, not only the client: the virtual users' loop, the scenario's step runner,
+/// the recorder and (open model) the arrival scheduler, running the generator benchmark's
+/// Keto check against a loopback server.
+fn keto_check_allocations_per_iteration(model: &[&str]) -> f64 {
+    let base = denied_server();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench-keto-check.toml");
+    let mut args = vec![
+        "--scenario",
+        scenario,
+        "--keto-read",
+        &base,
+        "--keto-write",
+        &base,
+    ];
+    args.extend_from_slice(model);
+    allocations_per_iteration(&args)
+}
+
+#[test]
+fn a_closed_model_run_does_not_allocate_per_iteration() {
+    let per_iteration =
+        keto_check_allocations_per_iteration(&["--concurrency", "4", "--duration", "60s"]);
+    eprintln!("{per_iteration:.3} allocations per iteration (closed model)");
+    assert!(
+        per_iteration < 0.05,
+        "{per_iteration:.3} allocations per iteration of the whole engine"
+    );
+}
+
+#[test]
+fn an_open_model_run_does_not_allocate_per_iteration() {
+    let per_iteration = keto_check_allocations_per_iteration(&[
+        "--rate",
+        "20000/s",
+        "--max-vus",
+        "8",
+        "--duration",
+        "60s",
+    ]);
+    eprintln!("{per_iteration:.3} allocations per iteration (open model)");
+    assert!(
+        per_iteration < 0.05,
+        "{per_iteration:.3} allocations per iteration of the whole engine"
+    );
+}
+
+#[test]
+fn a_closed_model_run_with_stages_does_not_allocate_per_iteration() {
+    // Users park between iterations while the stage target is below them, so their iterations
+    // run in boxes, as in the open model.
+    let per_iteration = keto_check_allocations_per_iteration(&["--stages", "1s:4,60s:4"]);
+    eprintln!("{per_iteration:.3} allocations per iteration (closed model, stages)");
+    assert!(
+        per_iteration < 0.05,
+        "{per_iteration:.3} allocations per iteration of the whole engine"
+    );
+}
+
+/// The built-in simulator on a runtime of its own, on threads of its own (not counted).
+fn simulator_urls() -> Vec<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let sim = orysim::sim::start(orysim::sim::SimConfig::ephemeral())
+                .await
+                .unwrap();
+            let urls: Vec<String> = orysim::ground::Endpoint::ALL
+                .iter()
+                .map(|&e| format!("{}={}", e.flag(), sim.urls[e]))
+                .collect();
+            tx.send(urls).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn every_built_in_scenario_allocates_little_per_iteration() {
+    let urls = simulator_urls();
+    for scenario in [
+        "kratos",
+        "hydra",
+        "keto",
+        "oauth2",
+        "keto-batch",
+        "seed-parity",
+    ] {
+        let mut args: Vec<&str> = urls.iter().map(String::as_str).collect();
+        args.extend([
+            "--scenario",
+            scenario,
+            "--concurrency",
+            "4",
+            "--duration",
+            "60s",
+        ]);
+        let per_iteration = allocations_per_iteration(&args);
+        eprintln!("{scenario}: {per_iteration:.2} allocations per iteration");
+    }
 }

@@ -8,13 +8,15 @@
 //!   so latency is measured from the schedule (coordinated-omission correction, as wrk2 does).
 //!
 //! Checking the stop flag is one relaxed atomic load per step. Where virtual users can park
-//! (open model, closed model with stages), each step's future is boxed so a parked virtual user
-//! costs a few hundred bytes, not the size of an in-flight HTTP call; a closed model without
-//! stages never parks its users and awaits each step in place.
+//! (open model, closed model with stages), each iteration runs in a box taken from the group's
+//! free list ([`IterationBoxes`]), so a parked virtual user costs a few hundred bytes, not the
+//! size of an in-flight HTTP call, and no iteration allocates; a closed model without stages
+//! never parks its users and awaits each iteration in place.
 
 use super::arrival_timer::ArrivalTimer;
 use super::arrivals::ArrivalSchedule;
 use super::data::vu_rng;
+use super::iteration_boxes::IterationBoxes;
 use super::vu::Vu;
 use super::watch::GeneratorWatch;
 use super::workload::Workload;
@@ -105,6 +107,25 @@ impl Shared {
     }
 }
 
+/// Idle iteration boxes a group keeps: one per user that was busy at once, up to about 10 MiB.
+fn boxes_to_keep(users: usize) -> usize {
+    users.min(1_024)
+}
+
+/// One iteration of `workload` for a user that parks between iterations: it owns the user's
+/// state while it runs (so that it can live in a box of [`IterationBoxes`]) and hands it back.
+fn iteration<W: Workload>(
+    workload: &Arc<W>,
+    mut vu: Vu,
+    mut local: W::Local,
+) -> impl std::future::Future<Output = (Vu, W::Local)> + Send + 'static {
+    let workload = Arc::clone(workload);
+    async move {
+        workload.step(&mut vu, &mut local).await;
+        (vu, local)
+    }
+}
+
 /// Closed model: one task per virtual user id in `ids` that this process's segment owns.
 /// With `level`, only the first `level` users of this group run (counted over the whole
 /// group, so that the segments together follow the stage target exactly); the others wait
@@ -117,6 +138,7 @@ pub fn spawn_closed<W: Workload>(
     shared: &Shared,
 ) {
     let first = ids.start;
+    let boxes = Arc::new(IterationBoxes::new(boxes_to_keep(ids.len())));
     for id in shared.segment.owned(ids) {
         let workload = Arc::clone(&workload);
         let shared = shared.clone();
@@ -138,6 +160,7 @@ pub fn spawn_closed<W: Workload>(
             });
             continue;
         };
+        let boxes = Arc::clone(&boxes);
         set.spawn(async move {
             let alive = UserAlive::new(&shared.watch);
             let mut local = W::Local::default();
@@ -155,7 +178,7 @@ pub fn spawn_closed<W: Workload>(
                     shared.stop.raise();
                     break;
                 }
-                Box::pin(workload.step(&mut vu, &mut local)).await;
+                (vu, local) = boxes.run(iteration(&workload, vu, local)).await;
             }
         });
     }
@@ -240,11 +263,13 @@ pub fn spawn_open<W: Workload>(
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let idle = Arc::new(AtomicUsize::new(0));
     shared.watch.watch_idle(Arc::clone(&idle));
+    let boxes = Arc::new(IterationBoxes::new(boxes_to_keep(ids.len())));
     for id in ids {
         let workload = Arc::clone(&workload);
         let shared = shared.clone();
         let rx = Arc::clone(&rx);
         let idle = Arc::clone(&idle);
+        let boxes = Arc::clone(&boxes);
         let mut vu = shared.new_vu(id);
         set.spawn(async move {
             let _alive = UserAlive::new(&shared.watch);
@@ -264,7 +289,7 @@ pub fn spawn_open<W: Workload>(
                 }
                 shared.watch.record_start_lag(intended.elapsed());
                 vu.intended = Some(intended);
-                Box::pin(workload.step(&mut vu, &mut local)).await;
+                (vu, local) = boxes.run(iteration(&workload, vu, local)).await;
             }
         });
     }

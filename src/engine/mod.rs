@@ -10,6 +10,7 @@ pub mod failure_backoff;
 pub mod fd_budget;
 pub mod in_flight;
 pub mod interp;
+pub mod iteration_boxes;
 pub mod mix;
 pub mod plan;
 pub mod pool;
