@@ -3,14 +3,17 @@
 //! implement `Serialize`, so it cannot end up in a report by accident.
 
 use std::fmt;
+use std::sync::Arc;
 
 pub const REDACTED: &str = "[redacted]";
 
+/// Shared, not copied: a token drawn from a pool or captured from an answer is handed to every
+/// call that sends it without an allocation per call.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Secret(String);
+pub struct Secret(Arc<str>);
 
 impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
+    pub fn new(value: impl Into<Arc<str>>) -> Self {
         Secret(value.into())
     }
 

@@ -167,11 +167,11 @@ impl HydraClient {
     pub(super) async fn admin(
         &self,
         method: Method,
-        target: String,
+        target: &str,
         body: Option<Body>,
     ) -> Result<Answer, ErrorClass> {
         let headers = self.inner.headers.admin()?;
-        self.inner.admin.send(method, &target, headers, body).await
+        self.inner.admin.send(method, target, headers, body).await
     }
 
     /// A public `POST target` with `form` and the client's authentication.
@@ -217,7 +217,7 @@ impl HydraClient {
                 scope,
                 redirect_uris: grants.redirect_uri.map(|u| [u]),
             })?;
-            let answer = self.admin(Method::POST, self.inner.clients.clone(), Some(body));
+            let answer = self.admin(Method::POST, &self.inner.clients, Some(body));
             let (status, body) = answer.await?.whole()?;
             if status != StatusCode::CREATED {
                 return Ok(status_err(status));
@@ -292,8 +292,11 @@ impl HydraClient {
         let mut form = QueryBuf::new("", token.expose().len() + 8);
         form.pair("token", token.expose());
         Call::attempt(async {
-            let target = self.inner.introspect.clone();
-            let answer = self.admin(Method::POST, target, Some(Body::form(form.s)));
+            let answer = self.admin(
+                Method::POST,
+                &self.inner.introspect,
+                Some(Body::form(form.s)),
+            );
             Ok(match answer.await?.whole()? {
                 (StatusCode::OK, body) => match http::decode::<Introspection>(&body)? {
                     Introspection { active: true } => Call::ok(Verdict::Active),
@@ -322,7 +325,7 @@ impl HydraClient {
         let mut url = QueryBuf::new(&self.inner.client_prefix, client_id.len());
         http::push_encoded(&mut url.s, client_id);
         Call::attempt(async {
-            let answer = self.admin(Method::DELETE, url.s, None).await?;
+            let answer = self.admin(Method::DELETE, &url.s, None).await?;
             Ok(http::expect(answer.status()?, StatusCode::NO_CONTENT))
         })
         .await

@@ -184,7 +184,7 @@ impl HydraClient {
         url.push_str(kind);
         url.push_str("_challenge=");
         http::push_encoded(&mut url, challenge);
-        let answer = self.admin(Method::PUT, url, Some(Body::json(body)?));
+        let answer = self.admin(Method::PUT, &url, Some(Body::json(body)?));
         match answer.await?.whole()? {
             (StatusCode::OK, body) => {
                 let r: RedirectTo = http::decode(&body)?;

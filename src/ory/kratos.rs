@@ -210,22 +210,22 @@ impl KratosClient {
     async fn public(
         &self,
         method: Method,
-        target: String,
+        target: &str,
         body: Option<Body>,
     ) -> Result<Answer, ErrorClass> {
         let headers = self.inner.headers.public();
-        self.inner.public.send(method, &target, headers, body).await
+        self.inner.public.send(method, target, headers, body).await
     }
 
     /// An admin call: with the admin token, when there is one.
-    async fn admin(&self, method: Method, target: String) -> Result<Answer, ErrorClass> {
+    async fn admin(&self, method: Method, target: &str) -> Result<Answer, ErrorClass> {
         let headers = self.inner.headers.admin()?;
-        self.inner.admin.send(method, &target, headers, None).await
+        self.inner.admin.send(method, target, headers, None).await
     }
 
     /// Create an API flow and return the submit URL for it.
     async fn start_flow(&self, flow: &str, submit_prefix: &str) -> Result<String, ErrorClass> {
-        let answer = self.public(Method::GET, flow.to_string(), None);
+        let answer = self.public(Method::GET, flow, None);
         let (status, body) = answer.await?.whole()?;
         if status != StatusCode::OK {
             return Err(ErrorClass::Status(status.as_u16()));
@@ -262,7 +262,7 @@ impl KratosClient {
     /// Creates a registration API flow: the submit URL and the flow's `traits.*` inputs.
     pub async fn start_registration(&self) -> Result<(String, Vec<FormInput>), ErrorClass> {
         let inner = &self.inner;
-        let answer = self.public(Method::GET, inner.registration_flow.clone(), None);
+        let answer = self.public(Method::GET, &inner.registration_flow, None);
         let (status, body) = answer.await?.whole()?;
         if status != StatusCode::OK {
             return Err(ErrorClass::Status(status.as_u16()));
@@ -284,7 +284,7 @@ impl KratosClient {
         body: &impl Serialize,
     ) -> Call<Registered> {
         Call::attempt(async {
-            let answer = self.public(Method::POST, submit, Some(Body::json(body)?));
+            let answer = self.public(Method::POST, &submit, Some(Body::json(body)?));
             let (status, body) = answer.await?.whole()?;
             if status != StatusCode::OK {
                 // 400 with 4000007 (duplicate) is deliberately an error too: Status(400).
@@ -318,7 +318,7 @@ impl KratosClient {
                 identifier,
                 password: password.expose(),
             })?;
-            let answer = self.public(Method::POST, submit, Some(body));
+            let answer = self.public(Method::POST, &submit, Some(body));
             let (status, body) = answer.await?.whole()?;
             Ok(match status {
                 StatusCode::OK => match http::decode::<LoginOk>(&body)? {
@@ -350,17 +350,18 @@ impl KratosClient {
                 (ACCEPT, json_accept()),
                 (X_SESSION_TOKEN, http::secret_header(token)?),
             ];
-            let target = self.inner.whoami.clone();
-            Ok(match self.inner.public.get(&target, &headers).await? {
-                (StatusCode::OK, body) => match http::decode::<SessionActive>(&body)? {
-                    SessionActive {
-                        active: Some(false),
-                    } => Call::ok(Verdict::Inactive),
-                    _ => Call::ok(Verdict::Active),
+            Ok(
+                match self.inner.public.get(&self.inner.whoami, &headers).await? {
+                    (StatusCode::OK, body) => match http::decode::<SessionActive>(&body)? {
+                        SessionActive {
+                            active: Some(false),
+                        } => Call::ok(Verdict::Inactive),
+                        _ => Call::ok(Verdict::Active),
+                    },
+                    (StatusCode::UNAUTHORIZED, _) => Call::ok(Verdict::Inactive),
+                    (status, _) => status_err(status),
                 },
-                (StatusCode::UNAUTHORIZED, _) => Call::ok(Verdict::Inactive),
-                (status, _) => status_err(status),
-            })
+            )
         })
         .await
     }
@@ -371,7 +372,7 @@ impl KratosClient {
             let body = Body::json(&LogoutBody {
                 session_token: token.expose(),
             })?;
-            let answer = self.public(Method::DELETE, self.inner.logout.clone(), Some(body));
+            let answer = self.public(Method::DELETE, &self.inner.logout, Some(body));
             Ok(http::expect(
                 answer.await?.status()?,
                 StatusCode::NO_CONTENT,
@@ -386,7 +387,7 @@ impl KratosClient {
         let mut url = QueryBuf::new(&self.inner.identities_by_identifier, email.len() + 8);
         http::push_encoded(&mut url.s, email);
         Call::attempt(async {
-            Ok(match self.admin(Method::GET, url.s).await?.whole()? {
+            Ok(match self.admin(Method::GET, &url.s).await?.whole()? {
                 (StatusCode::OK, body) => {
                     match http::decode::<Vec<IdOnly>>(&body)?.into_iter().next() {
                         Some(first) if first.id.is_empty() => Call::err(ErrorClass::UnexpectedBody),
@@ -405,7 +406,7 @@ impl KratosClient {
         let mut url = QueryBuf::new(&self.inner.identity_prefix, id.len());
         http::push_encoded(&mut url.s, id);
         Call::attempt(async {
-            let answer = self.admin(Method::DELETE, url.s).await?;
+            let answer = self.admin(Method::DELETE, &url.s).await?;
             Ok(http::expect(answer.status()?, StatusCode::NO_CONTENT))
         })
         .await

@@ -167,7 +167,7 @@ impl Renderer<'_, '_> {
     }
 
     fn secret(&mut self, t: &Template) -> Secret {
-        Secret::new(self.get(t).to_string())
+        Secret::new(self.get(t))
     }
 
     fn subject(&mut self, s: &SubjectT) -> Option<Subject> {
