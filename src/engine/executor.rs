@@ -178,7 +178,10 @@ pub fn spawn_closed<W: Workload>(
                     shared.stop.raise();
                     break;
                 }
-                (vu, local) = boxes.run(iteration(&workload, vu, local)).await;
+                // Two statements: the iteration's future is moved into its box before the
+                // await, so the task does not keep room for it.
+                let running = boxes.run(iteration(&workload, vu, local));
+                (vu, local) = running.await;
             }
         });
     }
@@ -289,7 +292,10 @@ pub fn spawn_open<W: Workload>(
                 }
                 shared.watch.record_start_lag(intended.elapsed());
                 vu.intended = Some(intended);
-                (vu, local) = boxes.run(iteration(&workload, vu, local)).await;
+                // Two statements: the iteration's future is moved into its box before the
+                // await, so the task does not keep room for it.
+                let running = boxes.run(iteration(&workload, vu, local));
+                (vu, local) = running.await;
             }
         });
     }

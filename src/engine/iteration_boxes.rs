@@ -10,7 +10,9 @@
 //! per iteration (`tests/allocations.rs` counts it).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 use tokio_util::sync::ReusableBoxFuture;
 
 /// A free list of boxes for futures with output `T`, shared by a group's virtual users.
@@ -28,27 +30,27 @@ impl<T: 'static> IterationBoxes<T> {
         }
     }
 
-    /// Runs `future` in a box from the free list (a new one when none is free, or when the
-    /// free one's size does not fit) and gives the box back when it is done. Dropped before
-    /// the end, the box is freed with the future.
-    pub async fn run<F>(&self, future: F) -> T
+    /// Moves `future` into a box from the free list (a new one when none is free, or when the
+    /// free one's size does not fit) and returns a small future that runs it and gives the box
+    /// back when it is done; dropped before the end, it frees the box with the future. Not an
+    /// `async fn`: that would hold `future` inline in its own state, and so in the state of
+    /// every user's task, which is what the box is for.
+    pub fn run<F>(&self, future: F) -> Running<'_, T>
     where
         F: Future<Output = T> + Send + 'static,
     {
         let reused = self.lock().pop();
-        let mut boxed = match reused {
+        let boxed = match reused {
             Some(mut boxed) => {
                 boxed.set(future);
                 boxed
             }
             None => ReusableBoxFuture::new(future),
         };
-        let output = (&mut boxed).await;
-        let mut free = self.lock();
-        if free.len() < self.keep {
-            free.push(boxed);
+        Running {
+            boxes: self,
+            boxed: Some(boxed),
         }
-        output
     }
 
     /// Idle boxes now.
@@ -59,6 +61,31 @@ impl<T: 'static> IterationBoxes<T> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ReusableBoxFuture<'static, T>>> {
         // The list is consistent at every point a panic could leave it.
         self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An iteration running in a box of [`IterationBoxes`]: two words and a pointer.
+pub struct Running<'a, T> {
+    boxes: &'a IterationBoxes<T>,
+    boxed: Option<ReusableBoxFuture<'static, T>>,
+}
+
+impl<T: 'static> Future for Running<'_, T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = &mut *self;
+        let Some(boxed) = this.boxed.as_mut() else {
+            panic!("an iteration polled after it ended");
+        };
+        let output = std::task::ready!(boxed.poll(cx));
+        if let Some(boxed) = this.boxed.take() {
+            let mut free = this.boxes.lock();
+            if free.len() < this.boxes.keep {
+                free.push(boxed);
+            }
+        }
+        Poll::Ready(output)
     }
 }
 
@@ -94,6 +121,18 @@ mod tests {
             assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 45);
             assert_eq!(boxes.idle(), 1, "one user in turn: one box");
         });
+    }
+
+    #[test]
+    fn a_running_iteration_is_small_whatever_the_size_of_its_future() {
+        let boxes = IterationBoxes::<usize>::new(4);
+        let big = [7u8; 16 * 1024];
+        let running = boxes.run(async move {
+            tokio::task::yield_now().await;
+            big.iter().map(|&b| usize::from(b)).sum()
+        });
+        assert!(std::mem::size_of_val(&running) <= 4 * std::mem::size_of::<usize>());
+        assert_eq!(runtime().block_on(running), 7 * 16 * 1024);
     }
 
     #[test]
