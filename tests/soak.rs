@@ -127,7 +127,11 @@ fn a_mid_run_stall_shows_in_its_intervals_fails_a_window_threshold_and_exits_99(
         .iter()
         .find(|o| o["name"] == "keto.check")
         .unwrap();
-    assert_eq!(check["p50_us"]["beyond_noise"], false, "{drift}");
+    // Ended where it started, give or take the machine: a loaded CI machine once moved the
+    // median of the last 2 s by 0.26 ms (5%), which the section rightly calls beyond its
+    // noise; the stall itself would have moved it by seconds.
+    let change = check["p50_us"]["relative"].as_f64().unwrap();
+    assert!(change.abs() < 0.2, "{drift}");
     assert_eq!(r["series"]["file"], "run.intervals.jsonl");
 }
 

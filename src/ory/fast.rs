@@ -384,7 +384,9 @@ impl FastHttp {
                 .or_else(|| self.checkout().map(|idle| idle.conn));
             let (mut c, reused) = match next {
                 Some(c) => (c, true),
-                None => (self.connect().await?, false),
+                // Boxed: with its TLS handshake the connect future is several KiB, and inline
+                // it would make every call's future (and each move of it) that large.
+                None => (Box::pin(self.connect()).await?, false),
             };
             match c.exchange(request, head, cap).await {
                 Ok((answer, keep, retry_after)) => {

@@ -94,8 +94,30 @@ impl<T> From<Attempt<T>> for Call<T> {
 
 impl<T> Call<T> {
     /// Runs a call written with `?` (see [`Attempt`]).
-    pub async fn attempt(attempt: impl std::future::Future<Output = Attempt<T>>) -> Self {
-        attempt.await.into()
+    pub fn attempt<F: std::future::Future<Output = Attempt<T>>>(attempt: F) -> Attempting<F> {
+        Attempting { attempt }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Call::attempt`]: the attempt's own, its output made a `Call`. A named
+    /// future rather than an `async fn`, which would hold the attempt twice (as its argument
+    /// and as the future it awaits): a call's future is moved several times on its way to
+    /// the virtual user's task, and every byte of it is copied each time.
+    pub struct Attempting<F> {
+        #[pin]
+        attempt: F,
+    }
+}
+
+impl<T, F: std::future::Future<Output = Attempt<T>>> std::future::Future for Attempting<F> {
+    type Output = Call<T>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Call<T>> {
+        self.project().attempt.poll(cx).map(Call::from)
     }
 }
 

@@ -144,7 +144,9 @@ impl Wire {
         async move {
             match ready {
                 Ready::Lean(fast, prepared) => fast.finish(prepared?).await,
-                Ready::General(request) => send_built(request).await,
+                // Boxed: reqwest's future is several KiB, and inline it would make every lean
+                // call's future (and each move of it) that large too.
+                Ready::General(request) => Box::pin(send_built(request)).await,
             }
         }
     }
@@ -155,8 +157,29 @@ impl Wire {
         target: &str,
         headers: &[(HeaderName, HeaderValue)],
     ) -> impl Future<Output = Result<(StatusCode, Bytes), ErrorClass>> + Send + '_ {
-        let sent = self.send(Method::GET, target, headers, None);
-        async move { sent.await?.whole() }
+        Whole {
+            sent: self.send(Method::GET, target, headers, None),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A sent request's whole answer. A named future: an `async move` block around `sent`
+    /// would hold it twice (captured and awaited), doubling the size of every read's future.
+    struct Whole<F> {
+        #[pin]
+        sent: F,
+    }
+}
+
+impl<F: Future<Output = Result<Answer, ErrorClass>>> Future for Whole<F> {
+    type Output = Result<(StatusCode, Bytes), ErrorClass>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.project().sent.poll(cx).map(|answer| answer?.whole())
     }
 }
 
