@@ -117,12 +117,34 @@ fn answer(mut stream: TcpStream, allowed: bool) {
     }
 }
 
-#[test]
-fn a_warm_keto_check_on_the_lean_path_does_not_allocate() {
-    let base = url::Url::parse(&allowed_server()).unwrap();
+/// Both Keto endpoints at `base`.
+fn keto_endpoints(base: &str) -> Endpoints {
+    let base = url::Url::parse(base).unwrap();
     let mut endpoints = Endpoints::default();
     endpoints[Endpoint::KetoRead] = Some(base.clone());
     endpoints[Endpoint::KetoWrite] = Some(base);
+    endpoints
+}
+
+/// The scheduler `orysim run` uses on one core: everything runs on this thread, so every
+/// allocation of the calls is counted.
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+const ALICE_VIEWS_DOC_1: TupleRef<'static> = TupleRef {
+    namespace: "documents",
+    object: "doc-1",
+    relation: "viewer",
+    subject: SubjectRef::Id("user:alice"),
+};
+
+#[test]
+fn a_warm_keto_check_on_the_lean_path_does_not_allocate() {
+    let endpoints = keto_endpoints(&allowed_server());
     let opts = ClientOptions {
         timeout: Duration::from_secs(10),
         max_connections_per_host: 1,
@@ -130,20 +152,12 @@ fn a_warm_keto_check_on_the_lean_path_does_not_allocate() {
         proxy_from_env: false,
         ..ClientOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     let per_check = runtime.block_on(async {
         let clients = OryClients::builder(&endpoints, &opts).build().unwrap();
         assert_eq!(clients.is_lean(Endpoint::KetoRead), Some(true));
         let keto = clients.keto.unwrap();
-        let tuple = TupleRef {
-            namespace: "documents",
-            object: "doc-1",
-            relation: "viewer",
-            subject: SubjectRef::Id("user:alice"),
-        };
+        let tuple = ALICE_VIEWS_DOC_1;
         for _ in 0..WARM_UP {
             let call = keto.check_ref(&tuple, None).await;
             assert!(call.is_ok(), "{:?}", call.outcome);
@@ -196,10 +210,7 @@ fn allocations_of_a_run(runtime: &tokio::runtime::Runtime, args: &[&str], iterat
 /// What each further iteration adds to a run's allocations: a run's set-up and summary
 /// allocate, so two runs that differ only in their iteration count are compared.
 fn allocations_per_iteration(args: &[&str]) -> f64 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     // The first run warms what lives for the process (the TLS roots, lazy statics).
     allocations_of_a_run(&runtime, args, 500);
     let short = allocations_of_a_run(&runtime, args, 1_000);
@@ -336,27 +347,16 @@ fn built_in_scenarios_allocate_no_more_per_iteration_than_measured() {
 /// TLS handshake's state sat inline in it and two futures held what they awaited twice.
 #[test]
 fn a_keto_check_s_future_stays_small() {
-    let base = url::Url::parse("http://127.0.0.1:9").unwrap();
-    let mut endpoints = Endpoints::default();
-    endpoints[Endpoint::KetoRead] = Some(base.clone());
-    endpoints[Endpoint::KetoWrite] = Some(base);
+    let endpoints = keto_endpoints("http://127.0.0.1:9");
     let opts = ClientOptions {
         proxy_from_env: false,
         ..ClientOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     runtime.block_on(async {
         let clients = OryClients::builder(&endpoints, &opts).build().unwrap();
         let keto = clients.keto.unwrap();
-        let tuple = TupleRef {
-            namespace: "documents",
-            object: "doc-1",
-            relation: "viewer",
-            subject: SubjectRef::Id("user:alice"),
-        };
+        let tuple = ALICE_VIEWS_DOC_1;
         let check = keto.check_ref(&tuple, None);
         let size = std::mem::size_of_val(&check);
         eprintln!("a Keto check's future: {size} bytes");
