@@ -251,7 +251,7 @@ fn a_closed_model_run_does_not_allocate_per_iteration() {
 fn an_open_model_run_does_not_allocate_per_iteration() {
     let per_iteration = keto_check_allocations_per_iteration(&[
         "--rate",
-        "20000/s",
+        "5000/s",
         "--max-vus",
         "8",
         "--duration",
