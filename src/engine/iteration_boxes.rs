@@ -54,7 +54,8 @@ impl<T: 'static> IterationBoxes<T> {
     }
 
     /// Idle boxes now.
-    pub fn idle(&self) -> usize {
+    #[cfg(test)]
+    fn idle(&self) -> usize {
         self.lock().len()
     }
 

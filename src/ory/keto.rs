@@ -314,32 +314,26 @@ impl KetoClient {
         Call::attempt(async {
             let headers = self.inner.headers.admin()?;
             // The hottest call of all: its target is built in a buffer reused from call to call.
-            // Awaited where it is made: a local would be held beside its awaited copy.
-            Ok(
-                match QueryBuf::scratch(&self.inner.check_prefix, |q| {
-                    push_check_query(q, t, max_depth);
-                    self.inner.read.get(&q.s, headers)
-                })
-                .await?
-                {
-                    (StatusCode::OK, body) => match http::decode::<CheckResult>(&body)? {
-                        CheckResult { allowed: true } => Call::ok(Verdict::Allowed),
-                        CheckResult { allowed: false } => Call::ok(Verdict::Denied),
-                    },
-                    (StatusCode::FORBIDDEN, body) => {
-                        match http::decode::<MaybeCheckResult>(&body) {
-                            Ok(MaybeCheckResult {
-                                allowed: Some(false),
-                            }) => Call::ok(Verdict::Denied),
-                            Ok(MaybeCheckResult {
-                                allowed: Some(true),
-                            }) => Call::err(ErrorClass::UnexpectedBody),
-                            _ => Call::err(ErrorClass::Status(403)),
-                        }
-                    }
-                    (status, _) => status_err(status),
+            let answer = QueryBuf::scratch(&self.inner.check_prefix, |q| {
+                push_check_query(q, t, max_depth);
+                self.inner.read.get(&q.s, headers)
+            });
+            Ok(match answer.await? {
+                (StatusCode::OK, body) => match http::decode::<CheckResult>(&body)? {
+                    CheckResult { allowed: true } => Call::ok(Verdict::Allowed),
+                    CheckResult { allowed: false } => Call::ok(Verdict::Denied),
                 },
-            )
+                (StatusCode::FORBIDDEN, body) => match http::decode::<MaybeCheckResult>(&body) {
+                    Ok(MaybeCheckResult {
+                        allowed: Some(false),
+                    }) => Call::ok(Verdict::Denied),
+                    Ok(MaybeCheckResult {
+                        allowed: Some(true),
+                    }) => Call::err(ErrorClass::UnexpectedBody),
+                    _ => Call::err(ErrorClass::Status(403)),
+                },
+                (status, _) => status_err(status),
+            })
         })
         .await
     }

@@ -144,9 +144,7 @@ impl Wire {
         async move {
             match ready {
                 Ready::Lean(fast, prepared) => fast.finish(prepared?).await,
-                // Boxed: reqwest's future is several KiB, and inline it would make every lean
-                // call's future (and each move of it) that large too.
-                Ready::General(request) => Box::pin(send_built(request)).await,
+                Ready::General(request) => send_built(request).await,
             }
         }
     }
